@@ -1,0 +1,63 @@
+//! `pidscope audit`: one scan, rendered as a table or JSON, with an exit status for monitoring.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use pidscope::config::Config;
+use pidscope::inspect::Scanner;
+use pidscope::report::{json, table};
+
+use super::{AuditArgs, Format, exit, fail};
+
+pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
+    let rules = match config.rules() {
+        Ok(rules) => rules,
+        Err(err) => return fail(&err),
+    };
+    let roots = if args.paths.is_empty() {
+        config.default_roots()
+    } else {
+        args.paths
+    };
+    let report = Scanner::new(roots, rules).scan();
+
+    let format = if args.json {
+        Format::Json
+    } else {
+        args.format.unwrap_or(Format::Table)
+    };
+    let text = match format {
+        Format::Json => json::render(&report) + "\n",
+        Format::Table => table::render(&report, use_color()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        // A closed pipe (`pidscope audit | head`) is the reader's choice, not an error.
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("pidscope: cannot write the report: {err}");
+            return ExitCode::from(exit::PROBLEMS);
+        }
+    }
+    if format == Format::Table {
+        for error in &report.errors {
+            eprintln!(
+                "pidscope: {}: {}",
+                table::display_path(&error.path),
+                error.error
+            );
+        }
+    }
+    ExitCode::from(if report.is_healthy() {
+        exit::HEALTHY
+    } else {
+        exit::PROBLEMS
+    })
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}

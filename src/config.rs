@@ -1,0 +1,354 @@
+//! Configuration: a TOML file plus command-line overrides, validated once.
+//!
+//! Looked up in order: `--config FILE` (or `$PIDSCOPE_CONFIG`), then
+//! `$XDG_CONFIG_HOME/pidscope/config.toml` (`~/.config/...` when unset), then
+//! `/etc/pidscope/config.toml`, then built-in defaults. Unknown keys and wrong
+//! types are errors naming the file, the line and the key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::scan::discover::Rules;
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Directories to scan when no PATH is given. Empty means the defaults (`/run`, `/var/run`).
+    pub dirs: Vec<PathBuf>,
+    /// File-name globs of pidfiles.
+    pub patterns: Vec<String>,
+    /// Globs of names or paths to skip.
+    pub exclude: Vec<String>,
+    /// How deep below each root to look.
+    pub max_depth: usize,
+    /// How often the TUI rescans.
+    pub refresh_interval: Duration,
+    /// The file the configuration came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dirs: Vec::new(),
+            patterns: vec!["*.pid".into()],
+            exclude: Vec::new(),
+            max_depth: 4,
+            refresh_interval: Duration::from_secs(2),
+            source: None,
+        }
+    }
+}
+
+/// A configuration that cannot be used; always names the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The configuration file.
+    pub path: PathBuf,
+    /// The 1-based line, when the problem is on one.
+    pub line: Option<usize>,
+    /// The key concerned, when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config {}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ", key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    dirs: Option<Vec<PathBuf>>,
+    patterns: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+    max_depth: Option<usize>,
+    refresh_interval: Option<DurationValue>,
+}
+
+/// A duration written as seconds (`2`, `0.5`) or with a unit (`"500ms"`, `"2s"`, `"1m"`).
+struct DurationValue(Duration);
+
+impl<'de> Deserialize<'de> for DurationValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DurationValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration: seconds as a number, or a string like \"500ms\" or \"2s\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationValue, E> {
+                u64::try_from(v)
+                    .map(|s| DurationValue(Duration::from_secs(s)))
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationValue, E> {
+                Duration::try_from_secs_f64(v)
+                    .map(DurationValue)
+                    .map_err(|_| E::custom("a duration must be a non-negative number of seconds"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationValue, E> {
+                parse_duration(v).map(DurationValue).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parse `"500ms"`, `"2s"`, `"1m30s"`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{text:?} is not a valid duration"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a valid duration ({e})"))
+}
+
+impl Config {
+    /// Load the configuration: `explicit` if given (it must exist), else the first
+    /// of the user's and the system's files that exists, else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        if let Some(path) = explicit {
+            return Self::from_file(path);
+        }
+        for path in default_locations() {
+            if path.exists() {
+                return Self::from_file(&path);
+            }
+        }
+        Ok(Config::default())
+    }
+
+    /// Load and validate one file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!("cannot read: {}", crate::scan::read::describe(&e)),
+        })?;
+        Self::from_toml(path, &text)
+    }
+
+    /// Parse and validate TOML text; `path` is only used in error messages.
+    pub fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let start = e.span().map(|s| s.start);
+            ConfigError {
+                path: path.to_path_buf(),
+                line: start.map(|s| text[..s.min(text.len())].matches('\n').count() + 1),
+                key: unknown_field(e.message()).or_else(|| start.and_then(|s| key_at(text, s))),
+                message: e.message().trim().replace('\n', " "),
+            }
+        })?;
+        let invalid = |key: &str, message: String| ConfigError {
+            path: path.to_path_buf(),
+            line: line_of_key(text, key),
+            key: Some(key.to_string()),
+            message,
+        };
+        let defaults = Config::default();
+        let config = Config {
+            dirs: raw.dirs.unwrap_or_default(),
+            patterns: raw.patterns.unwrap_or(defaults.patterns),
+            exclude: raw.exclude.unwrap_or_default(),
+            max_depth: raw.max_depth.unwrap_or(defaults.max_depth),
+            refresh_interval: raw
+                .refresh_interval
+                .map_or(defaults.refresh_interval, |d| d.0),
+            source: Some(path.to_path_buf()),
+        };
+        if config.patterns.is_empty() {
+            return Err(invalid("patterns", "must name at least one pattern".into()));
+        }
+        if config.max_depth == 0 {
+            return Err(invalid("max_depth", "must be at least 1".into()));
+        }
+        if config.refresh_interval < Duration::from_millis(100) {
+            return Err(invalid("refresh_interval", "must be at least 100ms".into()));
+        }
+        build_globs(&config.patterns).map_err(|m| invalid("patterns", m))?;
+        build_globs(&config.exclude).map_err(|m| invalid("exclude", m))?;
+        Ok(config)
+    }
+
+    /// The roots to scan when no PATH is given: the configured `dirs`, else
+    /// `/run`, plus `/var/run` only when it is not the same directory.
+    pub fn default_roots(&self) -> Vec<PathBuf> {
+        if !self.dirs.is_empty() {
+            return self.dirs.clone();
+        }
+        let mut roots = vec![PathBuf::from("/run")];
+        if !same_directory(Path::new("/run"), Path::new("/var/run"))
+            && Path::new("/var/run").is_dir()
+        {
+            roots.push(PathBuf::from("/var/run"));
+        }
+        roots
+    }
+
+    /// The walk rules (compiled globs and depth).
+    pub fn rules(&self) -> Result<Rules, String> {
+        Ok(Rules {
+            patterns: build_globs(&self.patterns)?,
+            exclude: build_globs(&self.exclude)?,
+            max_depth: self.max_depth,
+        })
+    }
+}
+
+fn same_directory(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn build_globs(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        set.add(Glob::new(p).map_err(|e| format!("bad glob {p:?}: {}", e.kind()))?);
+    }
+    set.build().map_err(|e| e.to_string())
+}
+
+/// The user's and the system's configuration files, in lookup order.
+pub fn default_locations() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".config"));
+    if let Some(base) = xdg.or(home) {
+        paths.push(base.join("pidscope/config.toml"));
+    }
+    paths.push(PathBuf::from("/etc/pidscope/config.toml"));
+    paths
+}
+
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// The key on the line holding byte offset `at`.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    Some(key.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty())
+}
+
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.split_once('=')
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(Path::new("/etc/pidscope/config.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = load("").expect("valid");
+        assert_eq!(c.patterns, vec!["*.pid"]);
+        assert_eq!(c.max_depth, 4);
+        assert_eq!(c.refresh_interval, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = load("dirs = [\"/srv/run\"]\npatterns = [\"*.pid\", \"pid\"]\nexclude = [\"*.lock\"]\nmax_depth = 2\nrefresh_interval = \"500ms\"\n").expect("valid");
+        assert_eq!(c.dirs, vec![PathBuf::from("/srv/run")]);
+        assert_eq!(c.patterns.len(), 2);
+        assert_eq!(c.max_depth, 2);
+        assert_eq!(c.refresh_interval, Duration::from_millis(500));
+        assert_eq!(
+            load("refresh_interval = 3")
+                .expect("valid")
+                .refresh_interval,
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            load("refresh_interval = 0.5")
+                .expect("valid")
+                .refresh_interval,
+            Duration::from_millis(500)
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = load("max_depth = 3\ndirz = [\"/run\"]\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.key.as_deref(), Some("dirz"));
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("config /etc/pidscope/config.toml line 2, key `dirz`: unknown field"),
+            "{shown}"
+        );
+        assert!(!shown.contains('\n'));
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = load("dirs = [\"/run\"]\nmax_depth = \"four\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.key.as_deref(), Some("max_depth"));
+        assert!(e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert_eq!(
+            load("max_depth = 0").unwrap_err().key.as_deref(),
+            Some("max_depth")
+        );
+        assert_eq!(
+            load("patterns = []").unwrap_err().key.as_deref(),
+            Some("patterns")
+        );
+        let e = load("\nexclude = [\"[a-\"]").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("exclude"), Some(2)));
+        assert!(load("refresh_interval = \"soon\"").is_err());
+        assert!(load("refresh_interval = -1").is_err());
+        assert!(load("not toml at all [").is_err());
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let e = Config::load(Some(Path::new("/nonexistent/pidscope.toml"))).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/pidscope.toml"));
+        assert!(e.to_string().contains("no such file"), "{e}");
+    }
+}

@@ -1,0 +1,176 @@
+//! One scan from end to end: discover, read, parse, probe, classify.
+//!
+//! The single scanner behind `audit`, the TUI and every action: a fix made
+//! here is made everywhere.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use crate::probe::locks::{FileKey, LockTable, resolve_holders};
+use crate::probe::process::Prober;
+use crate::report::Report;
+use crate::scan::ScanError;
+use crate::scan::discover::{Rules, discover};
+use crate::scan::parse::{MAX_READ, parse_pid};
+use crate::scan::read::{FileInfo, ReadOutcome, read_pidfile};
+use crate::verdict::{Content, Entry, Evidence, classify};
+
+/// The kernel's default `pid_max` on 64-bit systems, used if `/proc/sys/kernel/pid_max` is unreadable.
+const FALLBACK_PID_MAX: u32 = 4_194_304;
+
+/// Scans a fixed set of roots, again and again. Keeps the process prober
+/// between scans (CPU use over the interval, cached user names).
+pub struct Scanner {
+    roots: Vec<PathBuf>,
+    rules: Rules,
+    prober: Prober,
+}
+
+/// A pidfile read and parsed, waiting for its PID to be probed.
+struct Found {
+    path: PathBuf,
+    content: Content,
+    file: Option<FileInfo>,
+    first_line: Option<String>,
+}
+
+impl Scanner {
+    /// A scanner for `roots` (directories are walked, files inspected) under `rules`.
+    pub fn new(roots: Vec<PathBuf>, rules: Rules) -> Self {
+        Scanner {
+            roots,
+            rules,
+            prober: Prober::new(),
+        }
+    }
+
+    /// The roots this scanner walks.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// Scan once.
+    pub fn scan(&mut self) -> Report {
+        let started_at = SystemTime::now();
+        let timer = Instant::now();
+        let mut errors = Vec::new();
+        let candidates = discover(&self.roots, &self.rules, &mut errors);
+        let pid_max = read_pid_max();
+
+        let mut seen = HashSet::new();
+        let mut found = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let (content, file, first_line) = match read_pidfile(&candidate.path, candidate.kind) {
+                ReadOutcome::Read {
+                    file,
+                    content,
+                    truncated,
+                } => {
+                    let parsed = match parse_pid(&content, truncated, pid_max) {
+                        Ok(pid) => Content::Pid(pid),
+                        Err(why) => Content::Invalid(why),
+                    };
+                    (parsed, Some(file), Some(first_line(&content)))
+                }
+                ReadOutcome::Unreadable { file, reason } => {
+                    (Content::Unreadable(reason), file, None)
+                }
+                ReadOutcome::Vanished(_) => {
+                    errors.push(ScanError {
+                        path: candidate.path,
+                        error: "vanished during the scan".into(),
+                    });
+                    continue;
+                }
+            };
+            // A file reached twice (overlapping roots, hard links, a symlink to
+            // another pidfile) is reported once, under the first path met.
+            if let Some(f) = &file
+                && !seen.insert((f.dev, f.ino))
+            {
+                continue;
+            }
+            found.push(Found {
+                path: candidate.path,
+                content,
+                file,
+                first_line,
+            });
+        }
+
+        let pids: Vec<i32> = found
+            .iter()
+            .filter_map(|f| match f.content {
+                Content::Pid(pid) => Some(pid),
+                _ => None,
+            })
+            .collect();
+        let probes = self.prober.probe(&pids);
+        let locks = LockTable::read();
+
+        let entries = found
+            .into_iter()
+            .map(|f| {
+                let pid = match f.content {
+                    Content::Pid(pid) => Some(pid),
+                    _ => None,
+                };
+                let lock = f.file.as_ref().and_then(|file| {
+                    let key = FileKey::from_dev_ino(file.dev, file.ino);
+                    resolve_holders(locks.on(key), key, pid)
+                });
+                let probe = pid.and_then(|p| probes.get(&p));
+                let verdict = classify(&Evidence {
+                    path: &f.path,
+                    content: &f.content,
+                    file: f.file.as_ref(),
+                    probe,
+                    lock: lock.as_ref(),
+                });
+                Entry {
+                    path: f.path,
+                    status: verdict.status,
+                    pid,
+                    reason: verdict.reason,
+                    warnings: verdict.warnings,
+                    file: f.file,
+                    first_line: f.first_line,
+                    process: probe.and_then(|p| p.info.clone()),
+                    lock,
+                }
+            })
+            .collect();
+
+        Report {
+            roots: self.roots.clone(),
+            entries,
+            errors,
+            started_at,
+            duration: timer.elapsed(),
+        }
+    }
+}
+
+/// `/proc/sys/kernel/pid_max`: the bound on valid PIDs.
+pub fn read_pid_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(FALLBACK_PID_MAX)
+}
+
+/// The first line of the content as it can be shown: trimmed, lossy, at most 80 characters.
+fn first_line(content: &[u8]) -> String {
+    let end = content
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(content.len().min(MAX_READ));
+    let text = String::from_utf8_lossy(&content[..end]);
+    let text = text.trim_matches([' ', '\t', '\r']);
+    let mut shown: String = text.chars().take(80).collect();
+    if text.chars().nth(80).is_some() {
+        shown.push('…');
+    }
+    shown
+}

@@ -1,0 +1,31 @@
+//! pidscope: tell live pidfiles from stale, reused, zombie, invalid and unreadable ones.
+//!
+//! The library holds the inspection engine shared by the `pidscope` binary's
+//! `audit` command and its interactive inspector:
+//!
+//! - [`scan`]: find pidfiles ([`scan::discover`]), read them without ever
+//!   blocking ([`scan::read`]) and parse the PID strictly ([`scan::parse`]);
+//! - [`probe`]: ask the system whether the PID lives ([`probe::process`]), who it
+//!   really is ([`probe::identity`]) and who holds a lock on the file ([`probe::locks`]);
+//! - [`verdict`]: the pure rules that turn that evidence into a [`verdict::Status`];
+//! - [`inspect::Scanner`]: all of the above in one call, producing a [`report::Report`].
+//!
+//! ```no_run
+//! use pidscope::config::Config;
+//! use pidscope::inspect::Scanner;
+//!
+//! let config = Config::default();
+//! let rules = config.rules().expect("built-in patterns are valid");
+//! let mut scanner = Scanner::new(config.default_roots(), rules);
+//! let report = scanner.scan();
+//! for entry in &report.entries {
+//!     println!("{} {} {}", entry.status, entry.path.display(), entry.reason);
+//! }
+//! ```
+
+pub mod config;
+pub mod inspect;
+pub mod probe;
+pub mod report;
+pub mod scan;
+pub mod verdict;

@@ -1,0 +1,314 @@
+//! Is a PID alive, and what is it? `kill(pid, 0)` for existence, the precise
+//! identity from `/proc`, and the operator-facing details from sysinfo, which
+//! refreshes only the PIDs that pidfiles name (never the whole process table).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::{Pid, Uid, User};
+use serde::Serialize;
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+
+use super::identity::{Clock, Identity, read_identity};
+
+/// What `kill(pid, 0)` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// A process (or thread, or zombie) has the PID and this user may signal it.
+    Exists,
+    /// A process has the PID but this user may not signal it (EPERM): it is alive.
+    NotSignalable,
+    /// No process has the PID (ESRCH).
+    Gone,
+}
+
+/// Ask the kernel whether `pid` exists. Never called with `pid <= 0`, which
+/// would address a process group or every process.
+pub fn probe_liveness(pid: i32) -> Liveness {
+    if pid <= 0 {
+        return Liveness::Gone;
+    }
+    match kill(Pid::from_raw(pid), None) {
+        Ok(()) => Liveness::Exists,
+        Err(Errno::EPERM) => Liveness::NotSignalable,
+        // ESRCH, or anything unexpected: there is no process we could act on.
+        Err(_) => Liveness::Gone,
+    }
+}
+
+/// The details of a process shown to the operator and written by `audit --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessInfo {
+    /// Short name (the kernel's `comm`).
+    pub name: String,
+    /// Real uid, when known.
+    pub uid: Option<u32>,
+    /// User name for `uid`, when it has one.
+    pub user: Option<String>,
+    /// Start time, to the clock tick.
+    #[serde(serialize_with = "crate::report::json::epoch_seconds_opt")]
+    pub start_time: Option<SystemTime>,
+    /// Command line, one element per argument.
+    pub cmdline: Vec<String>,
+    /// Path of the executable, when readable.
+    #[serde(serialize_with = "crate::report::json::lossy_path_opt")]
+    pub exe: Option<PathBuf>,
+    /// State in words: running, sleeping, disk-sleep, zombie, stopped, idle...
+    pub state: &'static str,
+    /// Parent PID.
+    pub parent_pid: Option<i32>,
+    /// Resident memory in bytes.
+    pub memory_bytes: u64,
+    /// CPU use in percent of one core: over the last refresh interval when the
+    /// process was seen by the previous scan, else the average since it started.
+    pub cpu_percent: f32,
+    /// A kernel thread.
+    pub kernel_thread: bool,
+    /// Start time in clock ticks after boot (with the PID, the process's identity).
+    #[serde(skip)]
+    pub start_ticks: u64,
+    /// The process the PID belongs to when the PID is a thread of another one.
+    #[serde(skip)]
+    pub thread_of: Option<i32>,
+}
+
+/// Everything learned about one PID in one scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessProbe {
+    /// What `kill(pid, 0)` said.
+    pub liveness: Liveness,
+    /// Details, when the process exists and `/proc/PID` could be read.
+    pub info: Option<ProcessInfo>,
+}
+
+/// Probes PIDs; keeps sysinfo's state between scans so CPU use can be measured
+/// over the refresh interval, and caches uid -> user name lookups.
+pub struct Prober {
+    system: Option<System>,
+    users: HashMap<u32, Option<String>>,
+    /// When each PID was last refreshed, to know whether sysinfo's CPU figure covers an interval.
+    seen: HashMap<i32, Instant>,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Prober {
+    /// A prober with nothing loaded. Without a usable `/proc`, details stay empty.
+    pub fn new() -> Self {
+        Prober {
+            system: System::new().ok(),
+            users: HashMap::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Probe each distinct PID once, however many pidfiles name it.
+    pub fn probe(&mut self, pids: &[i32]) -> HashMap<i32, ProcessProbe> {
+        let clock = Clock::now();
+        let now = Instant::now();
+        let mut pids: Vec<i32> = pids.iter().copied().filter(|&p| p > 0).collect();
+        pids.sort_unstable();
+        pids.dedup();
+
+        let mut identities = HashMap::with_capacity(pids.len());
+        let mut probes = HashMap::with_capacity(pids.len());
+        for &pid in &pids {
+            let liveness = probe_liveness(pid);
+            if liveness == Liveness::Gone {
+                probes.insert(
+                    pid,
+                    ProcessProbe {
+                        liveness,
+                        info: None,
+                    },
+                );
+                continue;
+            }
+            match read_identity(pid) {
+                Ok(identity) => {
+                    identities.insert(pid, (liveness, identity));
+                }
+                // Exited between kill() and the read: gone.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    probes.insert(
+                        pid,
+                        ProcessProbe {
+                            liveness: Liveness::Gone,
+                            info: None,
+                        },
+                    );
+                }
+                // Exists, but /proc/PID is hidden from us (hidepid): alive without details.
+                Err(_) => {
+                    probes.insert(
+                        pid,
+                        ProcessProbe {
+                            liveness,
+                            info: None,
+                        },
+                    );
+                }
+            }
+        }
+
+        let live: Vec<sysinfo::Pid> = identities
+            .keys()
+            .map(|&p| sysinfo::Pid::from_u32(p as u32))
+            .collect();
+        if let Some(system) = self.system.as_mut().filter(|_| !live.is_empty()) {
+            let kind = ProcessRefreshKind::nothing()
+                .without_tasks()
+                .with_cmd(UpdateKind::Always)
+                .with_exe(UpdateKind::Always)
+                .with_user(UpdateKind::Always)
+                .with_memory()
+                .with_cpu();
+            system.refresh_processes_specifics(ProcessesToUpdate::Some(&live), true, kind);
+        }
+
+        for (pid, (liveness, identity)) in identities {
+            // sysinfo's CPU figure covers the time since this PID's previous refresh.
+            let interval_cpu = self
+                .seen
+                .get(&pid)
+                .is_some_and(|t| now.duration_since(*t) >= sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+            let info = self.describe(pid, &identity, &clock, interval_cpu);
+            probes.insert(
+                pid,
+                ProcessProbe {
+                    liveness,
+                    info: Some(info),
+                },
+            );
+        }
+        self.seen
+            .retain(|pid, _| probes.get(pid).is_some_and(|p| p.info.is_some()));
+        for (&pid, probe) in &probes {
+            if probe.info.is_some() {
+                self.seen.entry(pid).or_insert(now);
+            }
+        }
+        probes
+    }
+
+    fn describe(
+        &mut self,
+        pid: i32,
+        id: &Identity,
+        clock: &Clock,
+        interval_cpu: bool,
+    ) -> ProcessInfo {
+        let uid = self.process(pid).and_then(|p| p.user_id()).map(|u| **u);
+        let user = uid.and_then(|u| self.user_name(u));
+        let process = self.process(pid);
+        let start_time = clock.wall_time(id.start_ticks);
+        let cpu_percent = match process {
+            Some(p) if interval_cpu => p.cpu_usage(),
+            _ => lifetime_cpu_percent(id, clock, start_time),
+        };
+        ProcessInfo {
+            name: id.comm.clone(),
+            uid,
+            user,
+            start_time: Some(start_time),
+            cmdline: process
+                .map(|p| {
+                    p.cmd()
+                        .iter()
+                        .map(|a| a.to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            exe: process.and_then(|p| p.exe()).map(PathBuf::from),
+            state: state_name(id.state),
+            parent_pid: (id.ppid > 0).then_some(id.ppid),
+            memory_bytes: process.map_or(0, |p| p.memory()),
+            cpu_percent,
+            kernel_thread: id.kernel_thread,
+            start_ticks: id.start_ticks,
+            thread_of: id.tgid.filter(|&t| t != pid),
+        }
+    }
+
+    fn process(&self, pid: i32) -> Option<&sysinfo::Process> {
+        self.system
+            .as_ref()?
+            .process(sysinfo::Pid::from_u32(pid as u32))
+    }
+
+    fn user_name(&mut self, uid: u32) -> Option<String> {
+        self.users
+            .entry(uid)
+            .or_insert_with(|| {
+                User::from_uid(Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
+            .clone()
+    }
+}
+
+/// CPU use averaged over the process's life, as `ps` shows it: the figure a
+/// one-shot audit can give without waiting for a second sample.
+fn lifetime_cpu_percent(id: &Identity, clock: &Clock, start: SystemTime) -> f32 {
+    let alive = SystemTime::now()
+        .duration_since(start)
+        .unwrap_or_default()
+        .as_secs_f64();
+    if alive <= 0.0 {
+        return 0.0;
+    }
+    (clock.duration(id.cpu_ticks).as_secs_f64() / alive * 100.0) as f32
+}
+
+/// The word for a one-letter process state of `/proc/PID/stat`.
+pub fn state_name(state: char) -> &'static str {
+    match state {
+        'R' => "running",
+        'S' => "sleeping",
+        'D' => "disk-sleep",
+        'Z' => "zombie",
+        'T' => "stopped",
+        't' => "tracing-stop",
+        'X' | 'x' => "dead",
+        'I' => "idle",
+        'P' => "parked",
+        'W' => "waking",
+        'K' => "wakekill",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_signals_process_groups_or_everyone() {
+        assert_eq!(probe_liveness(0), Liveness::Gone);
+        assert_eq!(probe_liveness(-1), Liveness::Gone);
+    }
+
+    #[test]
+    fn finds_itself_with_details() {
+        let me = std::process::id() as i32;
+        let mut prober = Prober::new();
+        let probes = prober.probe(&[me, me]);
+        assert_eq!(probes.len(), 1, "each PID is probed once");
+        let probe = &probes[&me];
+        assert_eq!(probe.liveness, Liveness::Exists);
+        let info = probe.info.as_ref().expect("details");
+        assert!(!info.cmdline.is_empty());
+        assert!(info.memory_bytes > 0);
+        assert_eq!(info.uid, Some(nix::unistd::getuid().as_raw()));
+        assert_eq!(info.thread_of, None);
+    }
+}

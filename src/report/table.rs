@@ -1,0 +1,143 @@
+//! The human-readable table of `pidscope audit`.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anstyle::{AnsiColor, Style};
+
+use super::Report;
+use crate::verdict::{Entry, Status, human_duration};
+
+/// The terminal style of a status word.
+pub fn status_style(status: Status) -> Style {
+    let color = match status {
+        Status::Alive => AnsiColor::Green,
+        Status::Stale | Status::Reused => AnsiColor::Yellow,
+        Status::Zombie | Status::Invalid | Status::Unreadable => AnsiColor::Red,
+    };
+    let style = Style::new().fg_color(Some(color.into()));
+    if status == Status::Alive {
+        style
+    } else {
+        style.bold()
+    }
+}
+
+/// A path as it can be shown on one line: lossy UTF-8, control characters escaped.
+pub fn display_path(path: &Path) -> String {
+    escape_controls(&path.to_string_lossy())
+}
+
+/// Replace control characters (a newline in a file name would break a table) with escapes.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The age of a pidfile (time since its last write), or `-`.
+pub fn file_age(entry: &Entry, now: SystemTime) -> String {
+    entry
+        .file
+        .as_ref()
+        .and_then(|f| now.duration_since(f.mtime).ok())
+        .map_or_else(|| "-".into(), human_duration)
+}
+
+/// Render the report as an aligned table followed by a one-line summary.
+/// `color` adds ANSI styles to the status words; the words are always there.
+pub fn render(report: &Report, color: bool) -> String {
+    const HEADERS: [&str; 7] = ["STATUS", "PID", "PROCESS", "USER", "AGE", "PATH", "REASON"];
+    let now = SystemTime::now();
+    let rows: Vec<[String; 7]> = report
+        .entries
+        .iter()
+        .map(|e| {
+            let process = e.process.as_ref();
+            let mut reason = escape_controls(&e.reason);
+            if !e.warnings.is_empty() {
+                let codes: Vec<&str> = e.warnings.iter().map(|w| w.as_str()).collect();
+                reason.push_str(&format!(" [{}]", codes.join(", ")));
+            }
+            [
+                e.status.to_string(),
+                e.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                process.map_or_else(|| "-".into(), |p| escape_controls(&p.name)),
+                process
+                    .and_then(|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())))
+                    .unwrap_or_else(|| "-".into()),
+                file_age(e, now),
+                display_path(&e.path),
+                reason,
+            ]
+        })
+        .collect();
+
+    let mut widths = HEADERS.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String; 7], status: Option<Status>| {
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            let text = match (i, status) {
+                (0, Some(s)) if color => {
+                    let style = status_style(s);
+                    format!("{style}{cell}{style:#}")
+                }
+                _ => cell.clone(),
+            };
+            if i == 6 {
+                out.push_str(&text);
+            } else if i == 1 {
+                out.push_str(&format!("{}{text}  ", " ".repeat(pad)));
+            } else {
+                out.push_str(&format!("{text}{}  ", " ".repeat(pad)));
+            }
+        }
+        out.push('\n');
+    };
+    if !rows.is_empty() {
+        line(&HEADERS.map(String::from), None);
+        for (row, entry) in rows.iter().zip(&report.entries) {
+            line(row, Some(entry.status));
+        }
+    }
+    out.push_str(&summary_line(report));
+    out.push('\n');
+    out
+}
+
+/// `5 pidfiles: 3 alive, 1 stale, 1 invalid; 1 error`.
+pub fn summary_line(report: &Report) -> String {
+    let summary = report.summary();
+    let counts: Vec<String> = Status::ALL
+        .iter()
+        .filter(|s| summary.count(**s) > 0)
+        .map(|s| format!("{} {s}", summary.count(*s)))
+        .collect();
+    let total = report.entries.len();
+    let mut text = match total {
+        0 => "no pidfiles found".to_string(),
+        1 => format!("1 pidfile: {}", counts.join(", ")),
+        n => format!("{n} pidfiles: {}", counts.join(", ")),
+    };
+    match report.errors.len() {
+        0 => {}
+        1 => text.push_str("; 1 error"),
+        n => text.push_str(&format!("; {n} errors")),
+    }
+    text
+}

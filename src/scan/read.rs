@@ -1,0 +1,222 @@
+//! Reading a pidfile safely: bounded, never blocking, never opening devices.
+//!
+//! `/run` holds FIFOs, sockets and symlinks next to pidfiles. A plain `open()`
+//! on a FIFO blocks until a writer appears and a plain `read_to_end()` on a
+//! symlink to `/dev/zero` never ends, so the reader opens with `O_NONBLOCK`,
+//! checks with `fstat` that the file is regular, and reads at most
+//! [`MAX_READ`] bytes: a 100 MB file costs the same as a small one.
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::parse::MAX_READ;
+
+/// What pidscope knows about the file itself, from `fstat` (or `lstat` when it
+/// could not be opened).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileInfo {
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Permission bits (with setuid, setgid, sticky), written in JSON as an octal string like `"0644"`.
+    #[serde(serialize_with = "crate::report::json::octal_mode")]
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time.
+    #[serde(serialize_with = "crate::report::json::epoch_seconds")]
+    pub mtime: SystemTime,
+    /// Device number, for matching `/proc/locks` and de-duplicating hard links.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+}
+
+impl FileInfo {
+    /// Build from metadata returned by `fstat`/`lstat`.
+    pub fn from_metadata(meta: &Metadata) -> Self {
+        let mtime = UNIX_EPOCH
+            .checked_add(Duration::new(
+                meta.mtime().max(0) as u64,
+                meta.mtime_nsec().clamp(0, 999_999_999) as u32,
+            ))
+            .unwrap_or(UNIX_EPOCH);
+        FileInfo {
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode() & 0o7777,
+            size: meta.size(),
+            mtime,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// The result of trying to read one pidfile.
+#[derive(Debug)]
+pub enum ReadOutcome {
+    /// The file is regular and its first bytes were read.
+    Read {
+        /// `fstat` of the opened file.
+        file: FileInfo,
+        /// At most [`MAX_READ`] bytes from the start of the file.
+        content: Vec<u8>,
+        /// True when the file holds more than `content`.
+        truncated: bool,
+    },
+    /// The path exists but cannot be read as a pidfile.
+    Unreadable {
+        /// `lstat`/`fstat` information, when any could be had.
+        file: Option<FileInfo>,
+        /// Why, as a short phrase ("permission denied", "not a regular file: FIFO").
+        reason: String,
+    },
+    /// The path disappeared between discovery and reading.
+    Vanished(io::Error),
+}
+
+/// What the directory walk already knows about an entry's type (from `readdir`),
+/// so that device nodes and sockets are never opened at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    Regular,
+    /// A symbolic link: its target is checked with `stat` before opening.
+    Symlink,
+    /// Anything else (FIFO, socket, device, directory).
+    Special,
+    /// Not known (a path given on the command line).
+    Unknown,
+}
+
+/// Read the first [`MAX_READ`] bytes of `path` without ever blocking.
+pub fn read_pidfile(path: &Path, kind: EntryKind) -> ReadOutcome {
+    match kind {
+        EntryKind::Regular => {}
+        EntryKind::Special => return special(path, std::fs::symlink_metadata(path)),
+        // Look before opening: opening some devices has side effects (a tape rewinds).
+        EntryKind::Symlink | EntryKind::Unknown => match std::fs::metadata(path) {
+            Ok(meta) if meta.file_type().is_file() => {}
+            Ok(meta) => return special(path, Ok(meta)),
+            Err(err) => return open_error(path, err),
+        },
+    }
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) => return open_error(path, err),
+    };
+    let meta = match file.metadata() {
+        Ok(meta) => meta,
+        Err(err) => return unreadable(None, format!("cannot stat: {}", describe(&err))),
+    };
+    if !meta.file_type().is_file() {
+        // Swapped for something else since the directory was read.
+        return special(path, Ok(meta));
+    }
+    let info = FileInfo::from_metadata(&meta);
+    match read_bounded(file) {
+        Ok((content, truncated)) => ReadOutcome::Read {
+            file: info,
+            content,
+            truncated,
+        },
+        Err(err) => unreadable(Some(info), format!("read failed: {}", describe(&err))),
+    }
+}
+
+/// Read up to [`MAX_READ`] bytes, and learn whether more follow with one extra byte.
+fn read_bounded(file: File) -> io::Result<(Vec<u8>, bool)> {
+    let mut content = Vec::with_capacity(64);
+    let read = file.take(MAX_READ as u64 + 1).read_to_end(&mut content)?;
+    let truncated = read > MAX_READ;
+    content.truncate(MAX_READ);
+    Ok((content, truncated))
+}
+
+fn special(path: &Path, meta: io::Result<Metadata>) -> ReadOutcome {
+    match meta {
+        Ok(meta) => {
+            let what = file_type_name(&meta);
+            unreadable(
+                Some(FileInfo::from_metadata(&meta)),
+                format!("not a regular file: {what}"),
+            )
+        }
+        Err(err) => open_error(path, err),
+    }
+}
+
+fn open_error(path: &Path, err: io::Error) -> ReadOutcome {
+    let lstat = std::fs::symlink_metadata(path);
+    match (err.raw_os_error(), lstat) {
+        (Some(libc::ENOENT), Err(_)) => ReadOutcome::Vanished(err),
+        (Some(libc::ENOENT), Ok(meta)) => unreadable(
+            Some(FileInfo::from_metadata(&meta)),
+            "dangling symlink".into(),
+        ),
+        (Some(libc::ELOOP), meta) => unreadable(
+            meta.ok().map(|m| FileInfo::from_metadata(&m)),
+            "symlink loop".into(),
+        ),
+        (Some(libc::ENXIO), meta) => unreadable(
+            meta.ok().map(|m| FileInfo::from_metadata(&m)),
+            "not a regular file: socket".into(),
+        ),
+        (_, meta) => unreadable(
+            meta.ok().map(|m| FileInfo::from_metadata(&m)),
+            describe(&err),
+        ),
+    }
+}
+
+fn unreadable(file: Option<FileInfo>, reason: String) -> ReadOutcome {
+    ReadOutcome::Unreadable { file, reason }
+}
+
+/// The kind of a non-regular file, in the words `ls -l` users know.
+pub fn file_type_name(meta: &Metadata) -> &'static str {
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_char_device() {
+        "character device"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_file() {
+        "regular file"
+    } else {
+        "unknown file type"
+    }
+}
+
+/// An I/O error as a short lower-case phrase without the "(os error N)" suffix.
+pub fn describe(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => {
+            let text = nix::errno::Errno::from_raw(code).desc().to_string();
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+        None => err.to_string(),
+    }
+}

@@ -1,0 +1,591 @@
+//! The verdict on one pidfile: [`Status`], [`Warning`]s and the rules that
+//! decide them. Pure functions of what was read and probed, so every rule is
+//! tested without touching the system.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::probe::locks::LockInfo;
+use crate::probe::process::{Liveness, ProcessInfo, ProcessProbe};
+use crate::scan::parse::InvalidPid;
+use crate::scan::read::FileInfo;
+
+/// How far a process's start may follow the pidfile's last write before the
+/// process cannot be its writer: covers clock-tick rounding and slow starts.
+pub const REUSE_TOLERANCE: Duration = Duration::from_secs(2);
+
+/// What a pidfile really means, exactly one per file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// A process with the PID exists and nothing shows it is a different one.
+    Alive,
+    /// No process has the PID: an orphaned pidfile.
+    Stale,
+    /// A process has the PID but cannot be the writer (started after the file
+    /// was written, a kernel thread, or a thread of another process).
+    Reused,
+    /// The process has exited and its parent has not reaped it.
+    Zombie,
+    /// The content is not a valid PID.
+    Invalid,
+    /// The file cannot be read (permissions, not a regular file, I/O error).
+    Unreadable,
+}
+
+impl Status {
+    /// Every status, in report order.
+    pub const ALL: [Status; 6] = [
+        Status::Alive,
+        Status::Stale,
+        Status::Reused,
+        Status::Zombie,
+        Status::Invalid,
+        Status::Unreadable,
+    ];
+
+    /// The lower-case word used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Alive => "alive",
+            Status::Stale => "stale",
+            Status::Reused => "reused",
+            Status::Zombie => "zombie",
+            Status::Invalid => "invalid",
+            Status::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something worth knowing about a pidfile beyond its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Warning {
+    /// The process exists but this user may not signal it (EPERM).
+    NotSignalable,
+    /// Neither the file's name nor its directory relates to the process's name.
+    NameMismatch,
+    /// The file is locked by processes other than the one it names.
+    LockHolderMismatch,
+}
+
+impl Warning {
+    /// The kebab-case code used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Warning::NotSignalable => "not-signalable",
+            Warning::NameMismatch => "name-mismatch",
+            Warning::LockHolderMismatch => "lock-holder-mismatch",
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What was found in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A valid PID.
+    Pid(i32),
+    /// Content that is not a valid PID.
+    Invalid(InvalidPid),
+    /// The file could not be read.
+    Unreadable(String),
+}
+
+/// One pidfile and the verdict on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// The path as discovered.
+    #[serde(serialize_with = "crate::report::json::lossy_path")]
+    pub path: PathBuf,
+    /// The verdict.
+    pub status: Status,
+    /// The PID the file names, when it names a valid one.
+    pub pid: Option<i32>,
+    /// Why, as a sentence.
+    pub reason: String,
+    /// Warning codes.
+    pub warnings: Vec<Warning>,
+    /// The file's metadata.
+    pub file: Option<FileInfo>,
+    /// The first line of the content (trimmed, lossy, shortened), for display.
+    pub first_line: Option<String>,
+    /// The process the PID names, when one exists.
+    pub process: Option<ProcessInfo>,
+    /// Who holds a lock on the file.
+    pub lock: Option<LockInfo>,
+}
+
+/// Everything the rules look at for one pidfile.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// The pidfile's path.
+    pub path: &'a Path,
+    /// What its content says.
+    pub content: &'a Content,
+    /// The file's metadata.
+    pub file: Option<&'a FileInfo>,
+    /// The probe of the PID it names.
+    pub probe: Option<&'a ProcessProbe>,
+    /// The lock holders.
+    pub lock: Option<&'a LockInfo>,
+}
+
+/// The decision: status, reason and warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The status.
+    pub status: Status,
+    /// A sentence saying why.
+    pub reason: String,
+    /// Warning codes, sorted.
+    pub warnings: Vec<Warning>,
+}
+
+/// Decide the verdict on one pidfile.
+pub fn classify(ev: &Evidence<'_>) -> Verdict {
+    let mut warnings = Vec::new();
+    let (status, mut reason) = match ev.content {
+        Content::Unreadable(why) => (Status::Unreadable, format!("Cannot read the file: {why}")),
+        Content::Invalid(why) => (Status::Invalid, capitalise(&why.to_string())),
+        Content::Pid(pid) => classify_pid(*pid, ev, &mut warnings),
+    };
+    if let Some(lock) = ev.lock {
+        let named = match ev.content {
+            Content::Pid(pid) => Some(*pid),
+            _ => None,
+        };
+        if !lock.holders.is_empty() && named.is_none_or(|p| !lock.holders.contains(&p)) {
+            if named.is_some() {
+                warnings.push(Warning::LockHolderMismatch);
+            }
+            reason.push_str(&format!(
+                "; locked ({}) by {}",
+                kind_word(lock),
+                pid_list(&lock.holders)
+            ));
+        }
+    }
+    warnings.sort_unstable();
+    warnings.dedup();
+    Verdict {
+        status,
+        reason,
+        warnings,
+    }
+}
+
+fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (Status, String) {
+    let Some(probe) = ev.probe.filter(|p| p.liveness != Liveness::Gone) else {
+        return (Status::Stale, format!("No process has PID {pid}"));
+    };
+    if probe.liveness == Liveness::NotSignalable {
+        warnings.push(Warning::NotSignalable);
+    }
+    let Some(info) = &probe.info else {
+        return (
+            Status::Alive,
+            format!("PID {pid} exists (its /proc entry is not readable)"),
+        );
+    };
+    let name = &info.name;
+    if let Some(tgid) = info.thread_of {
+        return (
+            Status::Reused,
+            format!("PID {pid} is now a thread of process {tgid} ({name}), not a process"),
+        );
+    }
+    if info.kernel_thread {
+        return (
+            Status::Reused,
+            format!(
+                "PID {pid} is now the kernel thread [{name}]; kernel threads never write pidfiles"
+            ),
+        );
+    }
+    if let (Some(start), Some(file)) = (info.start_time, ev.file)
+        && let Ok(later) = start.duration_since(file.mtime)
+        && later > REUSE_TOLERANCE
+    {
+        return (
+            Status::Reused,
+            format!(
+                "PID {pid} is now {name}, which started {} after the file was last written",
+                human_duration(later)
+            ),
+        );
+    }
+    if !names_relate(ev.path, info) {
+        warnings.push(Warning::NameMismatch);
+    }
+    if matches!(info.state, "zombie" | "dead") {
+        let parent = info
+            .parent_pid
+            .map_or_else(String::new, |p| format!(" by its parent {p}"));
+        return (
+            Status::Zombie,
+            format!("PID {pid} ({name}) has exited but is not reaped{parent}"),
+        );
+    }
+    let since = info
+        .start_time
+        .and_then(|s| SystemTime::now().duration_since(s).ok())
+        .map_or_else(String::new, |d| {
+            format!(", running for {}", human_duration(d))
+        });
+    (Status::Alive, format!("PID {pid} is {name}{since}"))
+}
+
+fn kind_word(lock: &LockInfo) -> &'static str {
+    match lock.kind {
+        crate::probe::locks::LockKind::Flock => "flock",
+        crate::probe::locks::LockKind::Posix => "posix",
+        crate::probe::locks::LockKind::Ofd => "ofd",
+    }
+}
+
+fn pid_list(pids: &[i32]) -> String {
+    let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+    if pids.len() == 1 {
+        format!("PID {}", list[0])
+    } else {
+        format!("PIDs {}", list.join(", "))
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Directory names that say nothing about which daemon a file belongs to.
+const GENERIC_DIRS: &[&str] = &[
+    "run", "var", "tmp", "pid", "pids", "lock", "locks", "user", "daemons",
+];
+
+/// Does the pidfile's name (stem without `.pid`) or its directory relate to the
+/// process's name, executable name or argv[0]? Related means one contains the
+/// other, ignoring case, or both share a word of three letters or more
+/// (`php8.2-fpm.pid` and `php-fpm8.2`).
+pub fn names_relate(path: &Path, info: &ProcessInfo) -> bool {
+    let mut file_names = Vec::new();
+    if let Some(name) = path.file_name() {
+        let name = name.to_string_lossy().to_lowercase();
+        file_names.push(
+            name.strip_suffix(".pid")
+                .map(str::to_string)
+                .unwrap_or(name),
+        );
+    }
+    if let Some(dir) = path.parent().and_then(Path::file_name) {
+        let dir = dir.to_string_lossy().to_lowercase();
+        if !GENERIC_DIRS.contains(&dir.as_str()) && !dir.chars().all(|c| c.is_ascii_digit()) {
+            file_names.push(dir);
+        }
+    }
+    let mut process_names = vec![info.name.to_lowercase()];
+    if let Some(exe) = info.exe.as_deref().and_then(Path::file_name) {
+        process_names.push(exe.to_string_lossy().to_lowercase());
+    }
+    if let Some(arg0) = info.cmdline.first() {
+        let base = arg0.rsplit('/').next().unwrap_or(arg0);
+        process_names.push(base.to_lowercase());
+    }
+    file_names.iter().filter(|f| !f.is_empty()).any(|f| {
+        process_names
+            .iter()
+            .filter(|p| !p.is_empty())
+            .any(|p| f.contains(p.as_str()) || p.contains(f.as_str()) || shares_word(f, p))
+    })
+}
+
+fn shares_word(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphabetic())
+            .filter(|w| w.chars().count() >= 3 && *w != "pid")
+            .map(str::to_string)
+            .collect()
+    };
+    let b_words = words(b);
+    words(a).iter().any(|w| b_words.contains(w))
+}
+
+/// A duration as an operator reads it: `45s`, `12m`, `3h5m`, `2d4h`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::locks::LockKind;
+
+    fn file(mtime: SystemTime) -> FileInfo {
+        FileInfo {
+            uid: 0,
+            gid: 0,
+            mode: 0o644,
+            size: 5,
+            mtime,
+            dev: 1,
+            ino: 2,
+        }
+    }
+
+    fn process(name: &str, start: SystemTime) -> ProcessInfo {
+        ProcessInfo {
+            name: name.into(),
+            uid: Some(0),
+            user: Some("root".into()),
+            start_time: Some(start),
+            cmdline: vec![format!("/usr/sbin/{name}")],
+            exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
+            state: "sleeping",
+            parent_pid: Some(1),
+            memory_bytes: 1,
+            cpu_percent: 0.0,
+            kernel_thread: false,
+            start_ticks: 1,
+            thread_of: None,
+        }
+    }
+
+    fn probe(liveness: Liveness, info: Option<ProcessInfo>) -> ProcessProbe {
+        ProcessProbe { liveness, info }
+    }
+
+    struct Case {
+        path: PathBuf,
+        content: Content,
+        file: Option<FileInfo>,
+        probe: Option<ProcessProbe>,
+        lock: Option<LockInfo>,
+    }
+
+    impl Case {
+        fn new(path: &str, pid: i32) -> Self {
+            let now = SystemTime::now();
+            Case {
+                path: path.into(),
+                content: Content::Pid(pid),
+                file: Some(file(now)),
+                probe: Some(probe(
+                    Liveness::Exists,
+                    Some(process("nginx", now - Duration::from_secs(1))),
+                )),
+                lock: None,
+            }
+        }
+        fn verdict(&self) -> Verdict {
+            classify(&Evidence {
+                path: &self.path,
+                content: &self.content,
+                file: self.file.as_ref(),
+                probe: self.probe.as_ref(),
+                lock: self.lock.as_ref(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_running_writer_is_alive() {
+        let v = Case::new("/run/nginx.pid", 10).verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert!(v.warnings.is_empty(), "{v:?}");
+        assert!(v.reason.starts_with("PID 10 is nginx"), "{}", v.reason);
+    }
+
+    #[test]
+    fn eperm_is_alive_never_dead() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe.as_mut().unwrap().liveness = Liveness::NotSignalable;
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert_eq!(v.warnings, vec![Warning::NotSignalable]);
+        case.probe.as_mut().unwrap().info = None;
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert_eq!(v.warnings, vec![Warning::NotSignalable]);
+    }
+
+    #[test]
+    fn no_process_is_stale() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe = Some(probe(Liveness::Gone, None));
+        assert_eq!(case.verdict().status, Status::Stale);
+        assert_eq!(case.verdict().reason, "No process has PID 10");
+    }
+
+    #[test]
+    fn a_process_started_after_the_write_is_reused() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        let written = SystemTime::now() - Duration::from_secs(3600);
+        case.file = Some(file(written));
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Reused, "{v:?}");
+        assert!(v.reason.contains("started 59m"), "{}", v.reason);
+        // Within the tolerance it is still the writer.
+        case.file = Some(file(SystemTime::now() - Duration::from_millis(2500)));
+        assert_eq!(case.verdict().status, Status::Alive);
+    }
+
+    #[test]
+    fn kernel_threads_and_foreign_threads_are_reused() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe
+            .as_mut()
+            .unwrap()
+            .info
+            .as_mut()
+            .unwrap()
+            .kernel_thread = true;
+        assert_eq!(case.verdict().status, Status::Reused);
+        let mut case = Case::new("/run/nginx.pid", 11);
+        case.probe
+            .as_mut()
+            .unwrap()
+            .info
+            .as_mut()
+            .unwrap()
+            .thread_of = Some(10);
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Reused);
+        assert!(v.reason.contains("thread of process 10"), "{}", v.reason);
+    }
+
+    #[test]
+    fn an_unreaped_process_is_a_zombie() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe.as_mut().unwrap().info.as_mut().unwrap().state = "zombie";
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Zombie);
+        assert!(
+            v.reason.contains("not reaped by its parent 1"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn invalid_and_unreadable_content() {
+        let mut case = Case::new("/run/x.pid", 1);
+        case.content = Content::Invalid(InvalidPid::Empty);
+        assert_eq!(case.verdict().status, Status::Invalid);
+        assert_eq!(case.verdict().reason, "The file is empty");
+        case.content = Content::Unreadable("permission denied".into());
+        assert_eq!(case.verdict().status, Status::Unreadable);
+        assert_eq!(
+            case.verdict().reason,
+            "Cannot read the file: permission denied"
+        );
+    }
+
+    #[test]
+    fn name_mismatch_warns_only_when_nothing_relates() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        let start = SystemTime::now() - Duration::from_secs(1);
+        case.probe = Some(probe(Liveness::Exists, Some(process("sleep", start))));
+        assert_eq!(case.verdict().warnings, vec![Warning::NameMismatch]);
+        case.path = "/run/sleep.pid".into();
+        assert!(case.verdict().warnings.is_empty());
+        case.path = "/run/sleep/main.pid".into();
+        assert!(case.verdict().warnings.is_empty(), "directory name relates");
+    }
+
+    #[test]
+    fn names_relate_by_substring_and_shared_words() {
+        let info = |name: &str| process(name, SystemTime::now());
+        assert!(names_relate(Path::new("/run/crond.pid"), &info("cron")));
+        assert!(names_relate(Path::new("/run/docker.pid"), &info("dockerd")));
+        assert!(names_relate(
+            Path::new("/run/php/php8.2-fpm.pid"),
+            &info("php-fpm8.2")
+        ));
+        assert!(!names_relate(Path::new("/run/nginx.pid"), &info("sleep")));
+        assert!(!names_relate(
+            Path::new("/run/user/1000/nginx.pid"),
+            &info("sleep")
+        ));
+        assert!(!names_relate(
+            Path::new("/run/runit.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("sshd")
+            }
+        ));
+    }
+
+    #[test]
+    fn lock_held_by_someone_else_warns() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.lock = Some(LockInfo {
+            holder_pid: Some(20),
+            kind: LockKind::Flock,
+            holders: vec![20],
+        });
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert_eq!(v.warnings, vec![Warning::LockHolderMismatch]);
+        assert!(
+            v.reason.ends_with("; locked (flock) by PID 20"),
+            "{}",
+            v.reason
+        );
+        case.lock = Some(LockInfo {
+            holder_pid: Some(10),
+            kind: LockKind::Posix,
+            holders: vec![10],
+        });
+        assert!(case.verdict().warnings.is_empty());
+    }
+
+    #[test]
+    fn a_dead_pid_locked_by_a_child_says_so() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe = Some(probe(Liveness::Gone, None));
+        case.lock = Some(LockInfo {
+            holder_pid: Some(11),
+            kind: LockKind::Flock,
+            holders: vec![11, 12],
+        });
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Stale);
+        assert_eq!(v.warnings, vec![Warning::LockHolderMismatch]);
+        assert!(v.reason.contains("PIDs 11, 12"), "{}", v.reason);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(human_duration(Duration::from_secs(125)), "2m5s");
+        assert_eq!(human_duration(Duration::from_secs(3 * 3600 + 300)), "3h5m");
+        assert_eq!(
+            human_duration(Duration::from_secs(2 * 86400 + 4 * 3600)),
+            "2d4h"
+        );
+    }
+}

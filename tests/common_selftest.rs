@@ -1,0 +1,297 @@
+//! Self-test of the shared helpers in `tests/common/mod.rs`: every helper is
+//! exercised against the real system and its effect checked independently
+//! (through `/proc`, `kill(2)`, `fcntl(2)` and `flock(2)`).
+
+mod common;
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+fn alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None).is_ok()
+}
+
+fn comm(pid: i32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
+}
+
+/// Whether another open file description holds a `flock(2)` lock on `path`.
+fn flock_is_taken(path: &Path) -> bool {
+    let file = File::open(path).expect("open for try_lock");
+    match file.try_lock() {
+        Ok(()) => false,
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(e)) => panic!("try_lock({}): {e}", path.display()),
+    }
+}
+
+/// `F_GETLK` for a write lock over the whole file: `None` if it could be
+/// placed, else the conflicting lock's `l_pid` (`-1` for an OFD lock).
+fn posix_conflict_pid(path: &Path) -> Option<i32> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open for F_GETLK");
+    // SAFETY: `flock` is plain old data; all-zero is a valid value.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: valid fd and a valid pointer to a `struct flock`.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) };
+    assert_eq!(r, 0, "F_GETLK: {}", std::io::Error::last_os_error());
+    (fl.l_type != libc::F_UNLCK as libc::c_short).then_some(fl.l_pid)
+}
+
+fn held_kinds(path: &Path) -> Vec<(String, i32)> {
+    proc_locks_for(path)
+        .into_iter()
+        .filter(|l| !l.blocked)
+        .map(|l| (l.kind, l.pid))
+        .collect()
+}
+
+#[test]
+fn spawn_sleep_runs_and_drop_kills_and_reaps() {
+    let proc = spawn_sleep();
+    let pid = proc.pid();
+    assert!(pid > 0);
+    assert!(alive(pid));
+    assert_eq!(comm(pid), "sleep");
+    assert!(matches!(process_state(pid), Some('S' | 'R')));
+    assert_eq!(process_ppid(pid), Some(std::process::id() as i32));
+    drop(proc);
+    // Killed *and* reaped: not even a zombie is left.
+    assert_eq!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH));
+    assert_eq!(process_state(pid), None);
+}
+
+#[test]
+fn dead_pid_is_not_in_use() {
+    let pid = dead_pid();
+    assert!(pid > 0);
+    assert_eq!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH));
+    assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(process_state(pid), None);
+}
+
+#[test]
+fn zombie_is_a_real_zombie() {
+    let zombie = spawn_zombie();
+    let pid = zombie.pid;
+    let parent = zombie.parent_pid();
+    assert_eq!(process_state(pid), Some('Z'));
+    assert_eq!(process_ppid(pid), Some(parent));
+    // A zombie still "exists" for kill(2).
+    assert!(alive(pid));
+    assert_eq!(comm(parent), "sleep");
+    drop(zombie);
+    assert_eq!(process_state(parent), None, "parent not killed");
+    // Orphaned, the zombie is no longer the (dead) parent's child.
+    assert_ne!(process_ppid(pid), Some(parent));
+}
+
+#[test]
+fn process_state_splits_after_the_last_paren() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // comm becomes "x) Z (y": a parser splitting at the first ')' reads 'Z'.
+    let link = dir.path().join("x) Z (y");
+    std::os::unix::fs::symlink("/bin/sleep", &link).expect("symlink");
+    let proc = Proc::spawn(Command::new(&link).arg("1000"));
+    let pid = proc.pid();
+    assert_eq!(comm(pid), "x) Z (y");
+    // Once sleeping (right after exec it may still be 'R').
+    assert!(
+        common::wait_until(Duration::from_secs(5), || process_state(pid) == Some('S')),
+        "state {:?}",
+        process_state(pid)
+    );
+    assert_eq!(process_ppid(pid), Some(std::process::id() as i32));
+    // This very thread is running.
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    assert_eq!(process_state(tid), Some('R'));
+}
+
+#[test]
+fn hold_flock_shows_the_flock_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_pidfile(dir.path(), "a.pid", "1\n");
+    let holder = hold_flock(&path);
+    let pid = holder.pid();
+    assert_eq!(held_kinds(&path), vec![("FLOCK".to_owned(), pid)]);
+    assert_eq!(comm(pid), "flock");
+    assert!(flock_is_taken(&path));
+    drop(holder);
+    // Both `flock` and its `sleep` child are dead: the lock is gone at once.
+    assert_eq!(held_kinds(&path), vec![]);
+    assert!(!flock_is_taken(&path));
+}
+
+#[test]
+fn hold_flock_orphaned_shows_a_dead_pid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_pidfile(dir.path(), "b.pid", "1\n");
+    let (child, guard) = hold_flock_orphaned(&path);
+    assert_eq!(guard.pid(), child);
+    let held = held_kinds(&path);
+    assert_eq!(held.len(), 1, "{held:?}");
+    let (kind, owner) = &held[0];
+    assert_eq!(kind, "FLOCK");
+    assert_ne!(*owner, child);
+    assert_eq!(kill(Pid::from_raw(*owner), None), Err(Errno::ESRCH));
+    assert!(alive(child));
+    assert_eq!(comm(child), "sleep");
+    assert!(flock_is_taken(&path));
+    // The child holds the lock through one of its fds.
+    let ino = fs::metadata(&path).expect("stat").ino();
+    let lock_lines: Vec<String> = fs::read_dir(format!("/proc/{child}/fdinfo"))
+        .expect("fdinfo")
+        .filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
+        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.starts_with("lock:"))
+        .collect();
+    assert_eq!(lock_lines.len(), 1, "{lock_lines:?}");
+    assert!(lock_lines[0].contains("FLOCK"), "{lock_lines:?}");
+    assert!(
+        lock_lines[0].contains(&format!(":{ino} ")),
+        "{lock_lines:?}"
+    );
+    drop(guard);
+    assert!(matches!(process_state(child), None | Some('Z')));
+    assert_eq!(held_kinds(&path), vec![]);
+    assert!(!flock_is_taken(&path));
+}
+
+#[test]
+fn hold_posix_lock_shows_a_posix_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_pidfile(dir.path(), "c.pid", "1\n");
+    let holder = hold_posix_lock(&path);
+    let pid = holder.pid();
+    assert_eq!(held_kinds(&path), vec![("POSIX".to_owned(), pid)]);
+    assert_eq!(posix_conflict_pid(&path), Some(pid));
+    assert_eq!(comm(pid), "sleep");
+    // POSIX locks do not conflict with flock(2) locks.
+    assert!(!flock_is_taken(&path));
+    drop(holder);
+    assert_eq!(held_kinds(&path), vec![]);
+    assert_eq!(posix_conflict_pid(&path), None);
+}
+
+#[test]
+fn hold_ofd_lock_shows_an_ofd_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_pidfile(dir.path(), "d.pid", "1\n");
+    let holder = hold_ofd_lock(&path);
+    assert_eq!(held_kinds(&path), vec![("OFDLCK".to_owned(), -1)]);
+    assert_eq!(posix_conflict_pid(&path), Some(-1));
+    let access: Vec<String> = proc_locks_for(&path)
+        .into_iter()
+        .map(|l| l.access)
+        .collect();
+    assert_eq!(access, vec!["WRITE".to_owned()]);
+    assert_eq!(comm(holder.pid()), "sleep");
+    drop(holder);
+    assert_eq!(held_kinds(&path), vec![]);
+    assert_eq!(posix_conflict_pid(&path), None);
+}
+
+#[test]
+fn holders_create_a_missing_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("new.pid");
+    let holder = hold_ofd_lock(&path);
+    assert!(path.is_file());
+    assert_eq!(held_kinds(&path), vec![("OFDLCK".to_owned(), -1)]);
+    drop(holder);
+}
+
+#[test]
+fn spawn_as_changes_uid_gid_and_groups() {
+    if !is_root() {
+        eprintln!("skipped: spawn_as needs root");
+        return;
+    }
+    let proc = spawn_as(65534, &["sleep", "1000"]);
+    let pid = proc.pid();
+    assert_eq!(comm(pid), "sleep");
+    assert_eq!(process_uids(pid), Some([65534; 4]));
+    assert_eq!(process_gids(pid), Some([65534; 4]));
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let groups = status
+        .lines()
+        .find(|l| l.starts_with("Groups:"))
+        .expect("Groups:");
+    assert_eq!(groups.trim_end(), "Groups:");
+    assert_eq!(
+        fs::metadata(format!("/proc/{pid}")).expect("stat").uid(),
+        65534
+    );
+    drop(proc);
+    assert_eq!(process_state(pid), None);
+}
+
+#[test]
+fn write_pidfile_and_set_mtime_ago() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_pidfile(dir.path(), "e.pid", "4242\n");
+    assert_eq!(path, dir.path().join("e.pid"));
+    assert_eq!(fs::read_to_string(&path).expect("read"), "4242\n");
+    let atime = fs::metadata(&path)
+        .expect("stat")
+        .accessed()
+        .expect("atime");
+
+    set_mtime_ago(&path, 3600);
+    let md = fs::metadata(&path).expect("stat");
+    let age = SystemTime::now()
+        .duration_since(md.modified().expect("mtime"))
+        .expect("mtime in the future");
+    assert!(
+        (Duration::from_secs(3595)..Duration::from_secs(3610)).contains(&age),
+        "{age:?}"
+    );
+    assert_eq!(md.accessed().expect("atime"), atime, "atime changed");
+    // Content untouched.
+    assert_eq!(fs::read_to_string(&path).expect("read"), "4242\n");
+}
+
+#[test]
+fn is_root_matches_id_u() {
+    let out = Command::new("id").arg("-u").output().expect("id -u");
+    let uid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(is_root(), uid == "0", "id -u says {uid}");
+}
+
+#[test]
+fn bin_is_isolated_from_the_machine() {
+    let cmd = bin();
+    let program = Path::new(cmd.get_program());
+    assert_eq!(
+        program.file_name().and_then(|n| n.to_str()),
+        Some("pidscope")
+    );
+    assert!(program.is_file(), "{} missing", program.display());
+    assert_eq!(command_env(&cmd, "NO_COLOR"), Some("1".as_ref()));
+    let config = Path::new(command_env(&cmd, "PIDSCOPE_CONFIG").expect("PIDSCOPE_CONFIG"));
+    assert_eq!(config, empty_config());
+    assert_eq!(fs::read_to_string(config).expect("read config"), "");
+    // The same file is reused.
+    assert_eq!(
+        command_env(&bin(), "PIDSCOPE_CONFIG"),
+        Some(config.as_os_str())
+    );
+}
