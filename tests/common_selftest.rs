@@ -55,6 +55,16 @@ fn posix_conflict_pid(path: &Path) -> Option<i32> {
     (fl.l_type != libc::F_UNLCK as libc::c_short).then_some(fl.l_pid)
 }
 
+/// The `lock:` lines of all of `pid`'s `/proc/PID/fdinfo/*` files.
+fn fdinfo_lock_lines(pid: i32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .expect("fdinfo")
+        .filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
+        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.starts_with("lock:"))
+        .collect()
+}
+
 fn held_kinds(path: &Path) -> Vec<(String, i32)> {
     proc_locks_for(path)
         .into_iter()
@@ -134,7 +144,20 @@ fn hold_flock_shows_the_flock_process() {
     assert_eq!(held_kinds(&path), vec![("FLOCK".to_owned(), pid)]);
     assert_eq!(comm(pid), "flock");
     assert!(flock_is_taken(&path));
+    // flock's `sleep` child, in the holder's process group, inherited the fd.
+    let kids: Vec<i32> = fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&p: &i32| process_ppid(p) == Some(pid))
+        .collect();
+    assert_eq!(kids.len(), 1, "{kids:?}");
+    assert_eq!(comm(kids[0]), "sleep");
+    let lock_lines = fdinfo_lock_lines(kids[0]);
+    assert_eq!(lock_lines.len(), 1, "{lock_lines:?}");
+    assert!(lock_lines[0].contains("FLOCK"), "{lock_lines:?}");
     drop(holder);
+    // Dropping the holder killed the whole group, child included.
+    assert!(matches!(process_state(kids[0]), None | Some('Z')));
     // Both `flock` and its `sleep` child are dead: the lock is gone at once.
     assert_eq!(held_kinds(&path), vec![]);
     assert!(!flock_is_taken(&path));
@@ -157,12 +180,7 @@ fn hold_flock_orphaned_shows_a_dead_pid() {
     assert!(flock_is_taken(&path));
     // The child holds the lock through one of its fds.
     let ino = fs::metadata(&path).expect("stat").ino();
-    let lock_lines: Vec<String> = fs::read_dir(format!("/proc/{child}/fdinfo"))
-        .expect("fdinfo")
-        .filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
-        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
-        .filter(|l| l.starts_with("lock:"))
-        .collect();
+    let lock_lines = fdinfo_lock_lines(child);
     assert_eq!(lock_lines.len(), 1, "{lock_lines:?}");
     assert!(lock_lines[0].contains("FLOCK"), "{lock_lines:?}");
     assert!(
