@@ -28,6 +28,10 @@ pub struct Config {
     pub max_depth: usize,
     /// How often the TUI rescans.
     pub refresh_interval: Duration,
+    /// Start the TUI read-only: no action can be started.
+    pub read_only: bool,
+    /// Capture the mouse in the TUI (wheel and click).
+    pub mouse: bool,
     /// The file the configuration came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -40,6 +44,8 @@ impl Default for Config {
             exclude: Vec::new(),
             max_depth: 4,
             refresh_interval: Duration::from_secs(2),
+            read_only: false,
+            mouse: true,
             source: None,
         }
     }
@@ -81,6 +87,8 @@ struct RawConfig {
     exclude: Option<Vec<String>>,
     max_depth: Option<usize>,
     refresh_interval: Option<DurationValue>,
+    read_only: Option<bool>,
+    mouse: Option<bool>,
 }
 
 /// A duration written as seconds (`2`, `0.5`) or with a unit (`"500ms"`, `"2s"`, `"1m"`).
@@ -174,6 +182,8 @@ impl Config {
             refresh_interval: raw
                 .refresh_interval
                 .map_or(defaults.refresh_interval, |d| d.0),
+            read_only: raw.read_only.unwrap_or(defaults.read_only),
+            mouse: raw.mouse.unwrap_or(defaults.mouse),
             source: Some(path.to_path_buf()),
         };
         if config.patterns.is_empty() {
@@ -288,7 +298,8 @@ mod tests {
 
     #[test]
     fn every_key_is_read() {
-        let c = load("dirs = [\"/srv/run\"]\npatterns = [\"*.pid\", \"pid\"]\nexclude = [\"*.lock\"]\nmax_depth = 2\nrefresh_interval = \"500ms\"\n").expect("valid");
+        let c = load("dirs = [\"/srv/run\"]\npatterns = [\"*.pid\", \"pid\"]\nexclude = [\"*.lock\"]\nmax_depth = 2\nrefresh_interval = \"500ms\"\nread_only = true\nmouse = false\n").expect("valid");
+        assert!(c.read_only && !c.mouse);
         assert_eq!(c.dirs, vec![PathBuf::from("/srv/run")]);
         assert_eq!(c.patterns.len(), 2);
         assert_eq!(c.max_depth, 2);

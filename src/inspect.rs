@@ -45,6 +45,18 @@ impl Scanner {
         }
     }
 
+    /// Inspect one file now, whatever its name: the fresh verdict an action
+    /// re-verifies against. `None` when the path no longer exists.
+    pub fn inspect_file(path: &std::path::Path) -> Option<Entry> {
+        let rules = Rules {
+            patterns: globset::GlobSet::empty(),
+            exclude: globset::GlobSet::empty(),
+            max_depth: 1,
+        };
+        let report = Scanner::new(vec![path.to_path_buf()], rules).scan();
+        report.entries.into_iter().next()
+    }
+
     /// The roots this scanner walks.
     pub fn roots(&self) -> &[PathBuf] {
         &self.roots
@@ -91,6 +103,10 @@ impl Scanner {
             {
                 continue;
             }
+            let file = file.map(|mut f| {
+                f.owner = self.prober.user_name(f.uid);
+                f
+            });
             found.push(Found {
                 path: candidate.path,
                 content,

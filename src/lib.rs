@@ -23,9 +23,12 @@
 //! }
 //! ```
 
+pub mod act;
 pub mod config;
 pub mod inspect;
 pub mod probe;
 pub mod report;
 pub mod scan;
+#[cfg(feature = "cli")]
+pub mod tui;
 pub mod verdict;

@@ -346,6 +346,7 @@ mod tests {
     fn file(mtime: SystemTime) -> FileInfo {
         FileInfo {
             uid: 0,
+            owner: None,
             gid: 0,
             mode: 0o644,
             size: 5,

@@ -19,12 +19,18 @@ pub mod exit {
 }
 
 /// Find pidfiles, tell live owners from stale, reused, zombie and invalid pidfiles.
+///
+/// With no command, opens the interactive inspector on PATHs (default: the
+/// configured directories, else /run).
 #[derive(Debug, Parser)]
-#[command(name = "pidscope", version, about, long_about = None)]
+#[command(name = "pidscope", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Configuration file (default: $XDG_CONFIG_HOME/pidscope/config.toml, then /etc/pidscope/config.toml).
     #[arg(long, global = true, value_name = "FILE", env = "PIDSCOPE_CONFIG")]
     config: Option<PathBuf>,
+
+    #[command(flatten)]
+    tui: TuiArgs,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -32,6 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Open the interactive inspector (the default): see every pidfile, delete stale ones, signal live owners.
+    Tui(TuiArgs),
     /// Scan for pidfiles and report a verdict on each (exit 0 when all are alive, 1 otherwise, 2 on usage errors).
     Audit(AuditArgs),
 }
@@ -60,6 +68,33 @@ struct AuditArgs {
     paths: Vec<PathBuf>,
 }
 
+#[derive(Debug, clap::Args, Default)]
+struct TuiArgs {
+    /// Inspect only: deleting and signalling are disabled.
+    #[arg(long)]
+    read_only: bool,
+
+    /// Time between rescans, e.g. 500ms, 2s (default: the config's refresh_interval, 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    interval: Option<std::time::Duration>,
+
+    /// Leave the mouse to the terminal (no wheel scrolling or click selection).
+    #[arg(long)]
+    no_mouse: bool,
+
+    /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let d = pidscope::config::parse_duration(text)?;
+    if d < std::time::Duration::from_millis(100) {
+        return Err("must be at least 100ms".into());
+    }
+    Ok(d)
+}
+
 /// Run the parsed command line and return the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {
@@ -68,7 +103,31 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Some(Command::Audit(args)) => audit::run(&config, args),
-        None => audit::run(&config, AuditArgs::default()),
+        Some(Command::Tui(args)) => tui(&config, args),
+        None => tui(&config, cli.tui),
+    }
+}
+
+fn tui(config: &Config, args: TuiArgs) -> ExitCode {
+    let rules = match config.rules() {
+        Ok(rules) => rules,
+        Err(err) => return fail(&err),
+    };
+    let options = pidscope::tui::Options {
+        roots: if args.paths.is_empty() {
+            config.default_roots()
+        } else {
+            args.paths
+        },
+        rules,
+        patterns: config.patterns.clone(),
+        interval: args.interval.unwrap_or(config.refresh_interval),
+        read_only: args.read_only || config.read_only,
+        mouse: config.mouse && !args.no_mouse,
+    };
+    match pidscope::tui::run(options) {
+        Ok(()) => ExitCode::from(exit::HEALTHY),
+        Err(err) => fail(&err.to_string()),
     }
 }
 

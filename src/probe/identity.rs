@@ -27,6 +27,8 @@ pub struct Identity {
     pub cpu_ticks: u64,
     /// The thread group (process) the PID belongs to; differs from the PID for a thread.
     pub tgid: Option<i32>,
+    /// Real uid, from `status`.
+    pub uid: Option<u32>,
 }
 
 /// Read the identity of `pid`. `NotFound` means the process is gone.
@@ -41,6 +43,9 @@ pub fn read_identity(pid: i32) -> io::Result<Identity> {
     // Tgid is only in `status`; a missing status (process exited) leaves it unknown.
     if let Ok(status) = std::fs::read(format!("/proc/{pid}/status")) {
         identity.tgid = status_field(&status, b"Tgid:").and_then(|v| v.parse().ok());
+        identity.uid = status_field(&status, b"Uid:")
+            .and_then(|v| v.split_ascii_whitespace().next())
+            .and_then(|v| v.parse().ok());
     }
     Ok(identity)
 }
@@ -64,6 +69,7 @@ pub fn parse_stat(stat: &[u8]) -> Option<Identity> {
         start_ticks: num(22)?,
         cpu_ticks: num(14)? + num(15)?,
         tgid: None,
+        uid: None,
     })
 }
 
@@ -150,6 +156,7 @@ mod tests {
     fn own_identity_is_readable_and_starts_before_now() {
         let me = read_identity(std::process::id() as i32).expect("own /proc entry");
         assert_eq!(me.tgid, Some(std::process::id() as i32));
+        assert_eq!(me.uid, Some(nix::unistd::getuid().as_raw()));
         let started = Clock::now().wall_time(me.start_ticks);
         assert!(started <= SystemTime::now());
         assert!(

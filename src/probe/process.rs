@@ -243,7 +243,8 @@ impl Prober {
             .process(sysinfo::Pid::from_u32(pid as u32))
     }
 
-    fn user_name(&mut self, uid: u32) -> Option<String> {
+    /// The user name of `uid`, looked up once per uid.
+    pub fn user_name(&mut self, uid: u32) -> Option<String> {
         self.users
             .entry(uid)
             .or_insert_with(|| {

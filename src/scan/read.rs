@@ -22,6 +22,8 @@ use super::parse::MAX_READ;
 pub struct FileInfo {
     /// Owner uid.
     pub uid: u32,
+    /// Owner's user name, when the uid has one.
+    pub owner: Option<String>,
     /// Owner gid.
     pub gid: u32,
     /// Permission bits (with setuid, setgid, sticky), written in JSON as an octal string like `"0644"`.
@@ -49,6 +51,7 @@ impl FileInfo {
             .unwrap_or(UNIX_EPOCH);
         FileInfo {
             uid: meta.uid(),
+            owner: None,
             gid: meta.gid(),
             mode: meta.mode() & 0o7777,
             size: meta.size(),

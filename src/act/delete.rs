@@ -1,0 +1,162 @@
+//! Deleting a pidfile without ever losing a file that became valid again.
+//!
+//! 1. Re-inspect the file and refuse if anything its verdict rested on changed,
+//!    or if a live process holds a lock on it (a lock in use, whatever the content).
+//! 2. Rename it aside inside its own directory (`renameat2` with
+//!    `RENAME_NOREPLACE`, relative to the directory's descriptor, never
+//!    following a symlink: a symlinked pidfile loses the link, never its target).
+//! 3. Check that what was moved is the very inode, size and mtime just verified;
+//!    if not (the daemon rewrote or replaced it in between), put it back.
+//! 4. Only then unlink the moved name.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::fcntl::{AtFlags, OFlag, RenameFlags, open, renameat2};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
+
+use super::{ActionError, reverify};
+use crate::verdict::{Entry, Status};
+
+/// How explicitly the operator asked for the deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// One confirmation: enough for `stale`, `reused` and `invalid` pidfiles.
+    Once,
+    /// A second, explicit confirmation that the owner's pidfile may go although
+    /// its process is alive (or a zombie, or the file unreadable).
+    InUse,
+}
+
+/// Does deleting a pidfile with this status break something, so that it needs
+/// [`Confirmation::InUse`]?
+pub fn needs_second_confirmation(status: Status) -> bool {
+    matches!(status, Status::Alive | Status::Zombie | Status::Unreadable)
+}
+
+/// Delete the pidfile the operator saw as `seen`, after re-verifying it.
+pub fn delete_pidfile(seen: &Entry, confirmation: Confirmation) -> Result<(), ActionError> {
+    let path = &seen.path;
+    let refused = |why: String| ActionError::Refused {
+        path: path.clone(),
+        why,
+    };
+    let failed = |what: String| ActionError::Failed {
+        path: path.clone(),
+        what,
+    };
+    let changed = |what: &str| ActionError::ChangedSinceScan {
+        path: path.clone(),
+        what: what.into(),
+    };
+
+    if needs_second_confirmation(seen.status) && confirmation != Confirmation::InUse {
+        return Err(refused(format!(
+            "the pidfile is {}; deleting it needs the second confirmation",
+            seen.status
+        )));
+    }
+    let fresh = reverify(seen)?;
+    if let Some(lock) = fresh.lock.as_ref().filter(|l| !l.holders.is_empty()) {
+        let holders: Vec<String> = lock.holders.iter().map(i32::to_string).collect();
+        return Err(refused(format!(
+            "locked by PID {}: the file is in use",
+            holders.join(", ")
+        )));
+    }
+
+    let (dir, name) = split(path).ok_or_else(|| refused("not a file in a directory".into()))?;
+    let dirfd = open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| failed(format!("cannot open its directory: {}", e.desc())))?;
+    let before = lstat_at(&dirfd, name).map_err(|_| changed("the file is gone"))?;
+    let kind = SFlag::from_bits_truncate(before.st_mode) & SFlag::S_IFMT;
+    if kind != SFlag::S_IFREG && kind != SFlag::S_IFLNK {
+        return Err(refused("not a regular file or symlink".into()));
+    }
+    if kind == SFlag::S_IFREG && !same_file(&before, &fresh) {
+        return Err(changed("the file was rewritten"));
+    }
+
+    let aside = aside_name(name);
+    renameat2(
+        &dirfd,
+        name,
+        &dirfd,
+        aside.as_os_str(),
+        RenameFlags::RENAME_NOREPLACE,
+    )
+    .map_err(|e| failed(format!("cannot move it aside: {}", e.desc())))?;
+    let moved = lstat_at(&dirfd, aside.as_os_str());
+    let intact = moved.as_ref().is_ok_and(|m| {
+        (m.st_dev, m.st_ino) == (before.st_dev, before.st_ino)
+            && (kind == SFlag::S_IFLNK || same_file(m, &fresh))
+    });
+    if !intact {
+        return match renameat2(
+            &dirfd,
+            aside.as_os_str(),
+            &dirfd,
+            name,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => Err(changed(
+                "the file was replaced while being deleted; put back",
+            )),
+            Err(e) => Err(failed(format!(
+                "the file changed while being deleted and could not be put back ({}); it is at {}",
+                e.desc(),
+                Path::new(dir).join(&aside).display()
+            ))),
+        };
+    }
+    unlinkat(&dirfd, aside.as_os_str(), UnlinkatFlags::NoRemoveDir).map_err(|e| {
+        failed(format!(
+            "cannot remove {}: {}",
+            aside.to_string_lossy(),
+            e.desc()
+        ))
+    })
+}
+
+fn split(path: &Path) -> Option<(&Path, &OsStr)> {
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some((dir, name))
+}
+
+fn lstat_at(dirfd: &OwnedFd, name: &OsStr) -> nix::Result<FileStat> {
+    fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+}
+
+/// Same inode, size and mtime as the freshly verified file.
+fn same_file(stat: &FileStat, fresh: &Entry) -> bool {
+    fresh.file.as_ref().is_some_and(|f| {
+        let mtime = f
+            .mtime
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (stat.st_dev, stat.st_ino, stat.st_size as u64) == (f.dev, f.ino, f.size)
+            && (stat.st_mtime, stat.st_mtime_nsec)
+                == (mtime.as_secs() as i64, i64::from(mtime.subsec_nanos()))
+    })
+}
+
+/// A hidden name in the same directory, unique to this process.
+fn aside_name(name: &OsStr) -> OsString {
+    let mut aside = OsString::from(".");
+    // Keep it short enough for NAME_MAX (255) whatever the original length.
+    let bytes = name.as_bytes();
+    aside.push(OsStr::from_bytes(&bytes[..bytes.len().min(200)]));
+    aside.push(format!(".pidscope-delete.{}", std::process::id()));
+    aside
+}

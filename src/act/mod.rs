@@ -1,0 +1,125 @@
+//! Actions on what the operator saw: delete a pidfile, signal its owner.
+//!
+//! Every action takes the [`Entry`](crate::verdict::Entry) the operator was
+//! shown, re-inspects the system right before acting, and refuses when
+//! anything that decided the verdict has changed since. The TUI and the CLI
+//! share these functions: there is no second copy.
+
+pub mod delete;
+pub mod signal;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::verdict::{Entry, Status};
+
+/// Why an action was not carried out. Displays as one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionError {
+    /// The system no longer matches what the operator saw.
+    ChangedSinceScan {
+        /// The pidfile.
+        path: PathBuf,
+        /// What changed.
+        what: String,
+    },
+    /// The action is never allowed on this target, or needs a confirmation it did not get.
+    Refused {
+        /// The pidfile.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// The system call failed.
+    Failed {
+        /// The pidfile.
+        path: PathBuf,
+        /// What was tried and the error.
+        what: String,
+    },
+}
+
+impl fmt::Display for ActionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActionError::ChangedSinceScan { path, what } => {
+                write!(
+                    f,
+                    "{}: changed since scan ({what}); nothing done",
+                    path.display()
+                )
+            }
+            ActionError::Refused { path, why } => write!(f, "{}: refused: {why}", path.display()),
+            ActionError::Failed { path, what } => write!(f, "{}: {what}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ActionError {}
+
+/// What must still hold for an action to go ahead: everything the verdict rested on.
+#[derive(Debug, Clone, PartialEq)]
+struct Basis {
+    status: Status,
+    pid: Option<i32>,
+    file: Option<(u64, u64, u64, std::time::SystemTime)>,
+    start_ticks: Option<u64>,
+    uid: Option<u32>,
+    holders: Vec<i32>,
+}
+
+impl Basis {
+    fn of(entry: &Entry) -> Self {
+        Basis {
+            status: entry.status,
+            pid: entry.pid,
+            file: entry.file.as_ref().map(|f| (f.dev, f.ino, f.size, f.mtime)),
+            start_ticks: entry.process.as_ref().map(|p| p.start_ticks),
+            uid: entry.process.as_ref().and_then(|p| p.uid),
+            holders: entry
+                .lock
+                .as_ref()
+                .map(|l| l.holders.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The first difference, in words, or `None` when nothing changed.
+    fn difference(&self, now: &Basis) -> Option<String> {
+        if self.file != now.file {
+            return Some(match (self.file, now.file) {
+                (Some((d1, i1, ..)), Some((d2, i2, ..))) if (d1, i1) != (d2, i2) => {
+                    "another file took its name".into()
+                }
+                _ => "the file was rewritten".into(),
+            });
+        }
+        if self.pid != now.pid {
+            return Some("the PID in the file changed".into());
+        }
+        if self.status != now.status {
+            return Some(format!("it is now {}, was {}", now.status, self.status));
+        }
+        if self.start_ticks != now.start_ticks || self.uid != now.uid {
+            return Some("the PID now belongs to another process".into());
+        }
+        if self.holders != now.holders {
+            return Some("its lock holders changed".into());
+        }
+        None
+    }
+}
+
+/// Re-inspect `seen.path` now; error when anything its verdict rested on changed.
+fn reverify(seen: &Entry) -> Result<Entry, ActionError> {
+    let changed = |what: String| ActionError::ChangedSinceScan {
+        path: seen.path.clone(),
+        what,
+    };
+    let fresh = crate::inspect::Scanner::inspect_file(&seen.path)
+        .ok_or_else(|| changed("the file is gone".into()))?;
+    match Basis::of(seen).difference(&Basis::of(&fresh)) {
+        Some(what) => Err(changed(what)),
+        None => Ok(fresh),
+    }
+}

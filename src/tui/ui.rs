@@ -1,0 +1,754 @@
+//! Drawing: `view(state) -> frame`. Reads the state, never changes it, never
+//! touches the system; only the visible rows are turned into widgets.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
+
+use super::app::{App, Button, Level, MIN_SIZE, Mode};
+use super::keys::KEYMAP;
+use crate::act::delete::needs_second_confirmation;
+use crate::act::signal::{MENU, signal_label};
+use crate::report::table::{display_path, escape_controls};
+use crate::verdict::{Entry, Status};
+
+const HEADER: u16 = 2;
+const DETAIL: u16 = 12;
+const FOOTER: u16 = 2;
+
+fn areas(area: Rect) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(HEADER),
+        Constraint::Min(3),
+        Constraint::Length(DETAIL),
+        Constraint::Length(FOOTER),
+    ])
+    .areas(area)
+}
+
+/// Where the table (with its column header line) is drawn in a terminal of `area`.
+pub fn table_area(area: Rect) -> Rect {
+    areas(area)[1]
+}
+
+/// Styles, with or without colour. Without it, problems are bold and the selection reversed.
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn status(&self, status: Status) -> Style {
+        let problem = status != Status::Alive;
+        let style = if problem {
+            Style::new().add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        if !self.color {
+            return style;
+        }
+        style.fg(match status {
+            Status::Alive => Color::Green,
+            Status::Stale | Status::Reused => Color::Yellow,
+            Status::Zombie | Status::Invalid | Status::Unreadable => Color::Red,
+        })
+    }
+
+    fn accent(&self) -> Style {
+        let style = Style::new().add_modifier(Modifier::BOLD);
+        if self.color {
+            style.fg(Color::Cyan)
+        } else {
+            style
+        }
+    }
+
+    fn danger(&self) -> Style {
+        let style = Style::new().add_modifier(Modifier::BOLD);
+        if self.color {
+            style.fg(Color::Red)
+        } else {
+            style
+        }
+    }
+
+    fn dim(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new()
+        }
+    }
+}
+
+/// Draw the whole screen.
+pub fn view(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let text = format!(
+            "Terminal too small: {}x{}, pidscope needs {}x{} (q quits)",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let theme = Theme { color: app.color };
+    let [header, table, detail, footer] = areas(area);
+    draw_header(app, &theme, frame, header);
+    draw_table(app, &theme, frame, table);
+    draw_detail(app, &theme, frame, detail);
+    draw_footer(app, &theme, frame, footer);
+    match &app.mode {
+        Mode::Help => draw_help(&theme, frame, area),
+        Mode::ConfirmDelete { targets, focus } => {
+            draw_confirm_delete(&theme, frame, area, targets, *focus)
+        }
+        Mode::ConfirmDeleteInUse {
+            plain,
+            in_use,
+            focus,
+        } => draw_confirm_in_use(&theme, frame, area, plain.len(), in_use, *focus),
+        Mode::SignalPicker {
+            targets,
+            skipped,
+            index,
+        } => draw_signal_picker(&theme, frame, area, targets.len(), skipped.len(), *index),
+        Mode::ConfirmSignal {
+            targets,
+            signal,
+            focus,
+        } => draw_confirm_signal(&theme, frame, area, targets, *signal, *focus),
+        Mode::Normal | Mode::FilterInput => {}
+    }
+}
+
+fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let roots: Vec<String> = app.roots.iter().map(|r| display_path(r)).collect();
+    let mut first = vec![
+        Span::styled("pidscope ", theme.accent()),
+        Span::raw(roots.join(", ")),
+    ];
+    match &app.report {
+        Some(report) => first.push(Span::raw(format!(
+            "  scanned {}",
+            clock(report.started_at, app.utc_offset)
+        ))),
+        None => first.push(Span::raw("  scanning…")),
+    }
+    if app.read_only {
+        first.push(Span::raw("  "));
+        first.push(Span::styled(
+            "READ-ONLY",
+            theme.danger().add_modifier(Modifier::REVERSED),
+        ));
+    }
+    let mut second = Vec::new();
+    if let Some(report) = &app.report {
+        let summary = report.summary();
+        for status in Status::ALL {
+            let n = summary.count(status);
+            let style = if n > 0 {
+                theme.status(status)
+            } else {
+                theme.dim()
+            };
+            second.push(Span::styled(format!("{status} {n}"), style));
+            second.push(Span::raw("  "));
+        }
+        if !report.errors.is_empty() {
+            second.push(Span::styled(
+                format!("errors {}", report.errors.len()),
+                theme.danger(),
+            ));
+            second.push(Span::raw("  "));
+        }
+    }
+    let mut view = format!(
+        "│ show {}  sort {}{}",
+        app.status_filter.label(),
+        app.sort.label(),
+        if app.reverse { "↑" } else { "" }
+    );
+    if !app.filter.is_empty() || app.mode == Mode::FilterInput {
+        view.push_str(&format!("  filter \"{}\"", app.filter));
+    }
+    if !app.tagged.is_empty() {
+        view.push_str(&format!("  tagged {}", app.tagged.len()));
+    }
+    second.push(Span::raw(view));
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}
+
+fn draw_table(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let widths = [
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Fill(1),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
+    ];
+    let header = Row::new([
+        "  STATUS", "PID", "PATH", "PROCESS", "USER", "CPU%", "MEM", "UP", "AGE",
+    ])
+    .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let Some(report) = &app.report else {
+        frame.render_widget(Table::new(Vec::<Row>::new(), widths).header(header), area);
+        return;
+    };
+    if app.rows.is_empty() {
+        let why = if report.entries.is_empty() {
+            let roots: Vec<String> = app.roots.iter().map(|r| display_path(r)).collect();
+            format!(
+                "No pidfiles found under {} matching {}.",
+                roots.join(", "),
+                app.patterns.join(", ")
+            )
+        } else {
+            format!(
+                "No pidfile matches the filter ({} hidden). Tab or / changes it.",
+                report.entries.len()
+            )
+        };
+        frame.render_widget(Table::new(Vec::<Row>::new(), widths).header(header), area);
+        let inner = Rect {
+            y: area.y + 2,
+            height: area.height.saturating_sub(2),
+            ..area
+        };
+        frame.render_widget(
+            Paragraph::new(why)
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let path_width = usize::from(area.width.saturating_sub(11 + 7 + 10 + 8 + 5 * 4 + 8)).max(8);
+    let page = usize::from(area.height.saturating_sub(1));
+    let rows: Vec<Row> = app
+        .rows
+        .iter()
+        .enumerate()
+        .skip(app.offset)
+        .take(page)
+        .map(|(index, &i)| {
+            let e = &report.entries[i];
+            let tag = if app.tagged.contains(&e.path) {
+                "* "
+            } else {
+                "  "
+            };
+            let process = e.process.as_ref();
+            let mut row = Row::new(vec![
+                Span::styled(format!("{tag}{}", e.status), theme.status(e.status)),
+                Span::raw(e.pid.map_or_else(|| "-".into(), |p| p.to_string())),
+                Span::raw(tail(&display_path(&e.path), path_width)),
+                Span::raw(process.map_or_else(|| "-".into(), |p| escape_controls(&p.name))),
+                Span::raw(
+                    process
+                        .and_then(|p| p.user.clone())
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Span::raw(process.map_or_else(|| "-".into(), |p| format!("{:.1}", p.cpu_percent))),
+                Span::raw(process.map_or_else(|| "-".into(), |p| bytes(p.memory_bytes))),
+                Span::raw(
+                    process
+                        .and_then(|p| p.start_time)
+                        .map_or_else(|| "-".into(), |s| short_age(app.now, s)),
+                ),
+                Span::raw(
+                    e.file
+                        .as_ref()
+                        .map_or_else(|| "-".into(), |f| short_age(app.now, f.mtime)),
+                ),
+            ]);
+            if index == app.selected {
+                row = row.style(Style::new().add_modifier(Modifier::REVERSED));
+            }
+            row
+        })
+        .collect();
+    frame.render_widget(
+        Table::new(rows, widths).header(header).column_spacing(1),
+        area,
+    );
+}
+
+fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = Block::new().borders(Borders::TOP).title(" Details ");
+    let Some(e) = app.selected_entry() else {
+        frame.render_widget(block, area);
+        return;
+    };
+    let label = |s: &'static str| {
+        Span::styled(format!("{s:<9}"), Style::new().add_modifier(Modifier::BOLD))
+    };
+    let mut lines = vec![Line::from(vec![
+        label("Path"),
+        Span::raw(display_path(&e.path)),
+    ])];
+    lines.push(Line::from(vec![
+        label("Verdict"),
+        Span::styled(e.status.to_string(), theme.status(e.status)),
+        Span::raw(format!(": {}", escape_controls(&e.reason))),
+    ]));
+    if !e.warnings.is_empty() {
+        let codes: Vec<&str> = e.warnings.iter().map(|w| w.as_str()).collect();
+        lines.push(Line::from(vec![
+            label("Warnings"),
+            Span::styled(codes.join(", "), theme.danger()),
+        ]));
+    }
+    if let Some(f) = &e.file {
+        let owner = f.owner.clone().unwrap_or_else(|| f.uid.to_string());
+        let content = e.first_line.as_deref().map_or_else(String::new, |l| {
+            format!("  first line {:?}", escape_controls(l))
+        });
+        lines.push(Line::from(vec![
+            label("File"),
+            Span::raw(format!(
+                "owner {owner}  mode {:04o}  {} bytes  modified {}{content}",
+                f.mode,
+                f.size,
+                timestamp(f.mtime, app.utc_offset)
+            )),
+        ]));
+    }
+    match &e.process {
+        Some(p) => {
+            let user = p
+                .user
+                .clone()
+                .or_else(|| p.uid.map(|u| u.to_string()))
+                .unwrap_or_else(|| "?".into());
+            let parent = p
+                .parent_pid
+                .map_or_else(String::new, |pp| format!("  parent {pp}"));
+            lines.push(Line::from(vec![
+                label("Process"),
+                Span::raw(format!(
+                    "{} (PID {})  user {user}  {}{parent}",
+                    escape_controls(&p.name),
+                    e.pid.unwrap_or_default(),
+                    p.state
+                )),
+            ]));
+            let cmd = if p.cmdline.is_empty() {
+                format!("[{}]", p.name)
+            } else {
+                p.cmdline.join(" ")
+            };
+            lines.push(Line::from(vec![
+                label("Command"),
+                Span::raw(escape_controls(&cmd)),
+            ]));
+            let exe = p
+                .exe
+                .as_ref()
+                .map_or_else(|| "-".into(), |x| display_path(x));
+            lines.push(Line::from(vec![label("Exe"), Span::raw(exe)]));
+            if let Some(start) = p.start_time {
+                lines.push(Line::from(vec![
+                    label("Started"),
+                    Span::raw(format!(
+                        "{} ({} ago)",
+                        timestamp(start, app.utc_offset),
+                        short_age(app.now, start)
+                    )),
+                ]));
+            }
+        }
+        None => lines.push(Line::from(vec![label("Process"), Span::raw("none")])),
+    }
+    let lock = match &e.lock {
+        Some(l) => {
+            let holders: Vec<String> = l.holders.iter().map(i32::to_string).collect();
+            let kind = serde_json::to_value(l.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!(
+                "{kind} held by PID {}",
+                if holders.is_empty() {
+                    "?".into()
+                } else {
+                    holders.join(", ")
+                }
+            )
+        }
+        None => "not locked".into(),
+    };
+    lines.push(Line::from(vec![label("Lock"), Span::raw(lock)]));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn draw_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let message = match (&app.mode, &app.message) {
+        (Mode::FilterInput, _) => Line::from(format!(
+            "/{}▏ Enter keeps the filter, Esc clears it",
+            app.filter
+        )),
+        (_, Some((Level::Error, text))) => Line::styled(escape_controls(text), theme.danger()),
+        (_, Some((Level::Info, text))) => Line::raw(escape_controls(text)),
+        (_, None) => Line::raw(""),
+    };
+    let hints = if app.read_only {
+        "↑↓ move  / filter  Tab status  s sort  r rescan  ? help  q quit  (read-only: d and k disabled)"
+    } else {
+        "↑↓ move  Space tag  d delete  k signal  / filter  Tab status  s sort  r rescan  ? help  q quit"
+    };
+    frame.render_widget(
+        Paragraph::new(vec![message, Line::styled(hints, theme.dim())]),
+        area,
+    );
+}
+
+/// A centered rectangle of at most `width` x `height`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+fn dialog(frame: &mut Frame, area: Rect, title: &str, style: Style, lines: Vec<Line>) {
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, 76, height);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(format!(" {title} "))
+        .border_style(style);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+fn buttons(focus: Button, confirm: &str) -> Line<'static> {
+    let style = |on: bool| {
+        if on {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::new()
+        }
+    };
+    Line::from(vec![
+        Span::styled("[ Cancel ]".to_string(), style(focus == Button::Cancel)),
+        Span::raw("   "),
+        Span::styled(format!("[ {confirm} ]"), style(focus == Button::Confirm)),
+    ])
+    .alignment(Alignment::Center)
+}
+
+/// Up to `room` lines naming targets, then "... and N more".
+fn listing<'a>(items: impl ExactSizeIterator<Item = Line<'a>>, room: usize) -> Vec<Line<'a>> {
+    let total = items.len();
+    let shown = if total > room {
+        room.saturating_sub(1)
+    } else {
+        total
+    };
+    let mut lines: Vec<Line> = items.take(shown).collect();
+    if total > shown {
+        lines.push(Line::raw(format!("  … and {} more", total - shown)));
+    }
+    lines
+}
+
+fn target_line<'a>(theme: &Theme, e: &Entry) -> Line<'a> {
+    Line::from(vec![
+        Span::raw("  "),
+        Span::styled(
+            format!("{:<10}", e.status.to_string()),
+            theme.status(e.status),
+        ),
+        Span::raw(display_path(&e.path)),
+    ])
+}
+
+fn draw_confirm_delete(
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    targets: &[Entry],
+    focus: Button,
+) {
+    let n = targets.len();
+    let mut lines = vec![Line::raw(format!(
+        "Delete {n} pidfile{}?",
+        if n == 1 { "" } else { "s" }
+    ))];
+    lines.extend(listing(targets.iter().map(|e| target_line(theme, e)), 10));
+    if targets.iter().any(|e| needs_second_confirmation(e.status)) {
+        lines.push(Line::styled(
+            "Some belong to live processes: a second confirmation follows.",
+            theme.danger(),
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(
+        Line::raw("y delete   n/Esc cancel   Enter the focused button")
+            .alignment(Alignment::Center),
+    );
+    lines.push(buttons(focus, "Delete"));
+    dialog(frame, area, "Delete pidfiles", theme.danger(), lines);
+}
+
+fn draw_confirm_in_use(
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    plain: usize,
+    in_use: &[Entry],
+    focus: Button,
+) {
+    let mut lines = vec![Line::styled(
+        format!(
+            "{} pidfile{} belong to processes that still exist:",
+            in_use.len(),
+            if in_use.len() == 1 { "" } else { "s" }
+        ),
+        theme.danger(),
+    )];
+    lines.extend(listing(
+        in_use.iter().map(|e| {
+            let who = e.process.as_ref().map_or_else(String::new, |p| {
+                format!("  ({} PID {})", p.name, e.pid.unwrap_or_default())
+            });
+            let mut line = target_line(theme, e);
+            line.push_span(Span::raw(who));
+            line
+        }),
+        8,
+    ));
+    lines.push(Line::raw(
+        "Deleting a live daemon's pidfile makes its init script and systemd believe it",
+    ));
+    lines.push(Line::raw(
+        "stopped: `stop` can no longer find it and a second instance can start.",
+    ));
+    lines.push(Line::raw(""));
+    let others = if plain > 0 {
+        format!(
+            "   n delete only the {plain} other{}",
+            if plain == 1 { "" } else { "s" }
+        )
+    } else {
+        "   n/Esc keep them".into()
+    };
+    lines.push(Line::raw(format!("y delete them too{others}")).alignment(Alignment::Center));
+    lines.push(buttons(focus, "Delete anyway"));
+    dialog(
+        frame,
+        area,
+        "Really delete pidfiles in use?",
+        theme.danger(),
+        lines,
+    );
+}
+
+fn draw_signal_picker(
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    targets: usize,
+    skipped: usize,
+    index: usize,
+) {
+    let mut lines = vec![Line::raw(format!(
+        "Signal for {targets} process{}{}:",
+        if targets == 1 { "" } else { "es" },
+        if skipped > 0 {
+            format!(
+                " ({skipped} row{} cannot be signalled)",
+                if skipped == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        }
+    ))];
+    for (i, signal) in MENU.iter().enumerate() {
+        let marker = if i == index { "> " } else { "  " };
+        let style = if i == index {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        lines.push(Line::styled(
+            format!("{marker}{:<12}", signal_label(*signal)),
+            style,
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::raw("↑↓ choose   Enter pick   Esc cancel").alignment(Alignment::Center));
+    dialog(frame, area, "Send a signal", theme.accent(), lines);
+}
+
+fn draw_confirm_signal(
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    targets: &[Entry],
+    signal: nix::sys::signal::Signal,
+    focus: Button,
+) {
+    let mut lines = vec![Line::raw(format!("Send {} to:", signal_label(signal)))];
+    lines.extend(listing(
+        targets.iter().map(|e| {
+            let p = e.process.as_ref();
+            Line::raw(format!(
+                "  {} PID {}  user {}  ({})",
+                p.map_or("?", |p| p.name.as_str()),
+                e.pid.unwrap_or_default(),
+                p.and_then(|p| p.user.clone()).unwrap_or_else(|| "?".into()),
+                display_path(&e.path)
+            ))
+        }),
+        10,
+    ));
+    lines.push(Line::raw(""));
+    lines.push(
+        Line::raw("y send   n/Esc cancel   Enter the focused button").alignment(Alignment::Center),
+    );
+    lines.push(buttons(focus, "Send"));
+    dialog(frame, area, "Confirm signal", theme.danger(), lines);
+}
+
+fn draw_help(theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = KEYMAP
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!("  {:<12}", b.keys), theme.accent()),
+                Span::raw(b.help),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(
+        "  In dialogs: y confirms, n or Esc cancels, Enter activates the focused",
+    ));
+    lines.push(Line::raw(
+        "  button (Cancel at first), Left/Right/Tab move the focus.",
+    ));
+    lines.push(Line::raw(
+        "  Mouse: wheel scrolls, click selects. Any key closes this help.",
+    ));
+    dialog(frame, area, "Keys", theme.accent(), lines);
+}
+
+/// Keep the end of `text` (the file name matters most) within `width` characters.
+fn tail(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    let skip = count - width + 1;
+    format!("…{}", text.chars().skip(skip).collect::<String>())
+}
+
+/// Bytes in at most 5 characters: `812K`, `12M`, `1.5G`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 && unit > 0 {
+        format!("{value:.1}{}", UNITS[unit])
+    } else {
+        format!("{value:.0}{}", UNITS[unit])
+    }
+}
+
+/// Time since `then` in at most 5 characters, one unit: `45s`, `12m`, `3h`, `210d`.
+fn short_age(now: SystemTime, then: SystemTime) -> String {
+    let s = now.duration_since(then).map_or(0, |d| d.as_secs());
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+/// Split seconds since the epoch into a civil date and time (proleptic Gregorian).
+fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400) as u32;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+fn local_secs(t: SystemTime, utc_offset: i32) -> i64 {
+    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    secs + i64::from(utc_offset)
+}
+
+/// `HH:MM:SS` in the local time zone.
+fn clock(t: SystemTime, utc_offset: i32) -> String {
+    let (_, _, _, h, m, s) = civil(local_secs(t, utc_offset));
+    format!("{h:02}:{m:02}:{s:02}")
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in the local time zone.
+fn timestamp(t: SystemTime, utc_offset: i32) -> String {
+    let (y, mo, d, h, m, s) = civil(local_secs(t, utc_offset));
+    format!("{y}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
+        assert_eq!(civil(1_795_671_805), (2026, 11, 26, 5, 43, 25));
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_671_805);
+        assert_eq!(timestamp(t, 3600), "2026-11-26 06:43:25");
+        assert_eq!(clock(t, -7200), "03:43:25");
+    }
+
+    #[test]
+    fn compact_cells() {
+        assert_eq!(bytes(812 * 1024), "812K");
+        assert_eq!(bytes(1536 * 1024 * 1024), "1.5G");
+        assert_eq!(tail("/run/very/long/path/nginx.pid", 12), "…/nginx.pid");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(short_age(now, now - Duration::from_secs(7200)), "2h");
+    }
+}
