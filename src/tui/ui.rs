@@ -747,7 +747,7 @@ mod tests {
     fn compact_cells() {
         assert_eq!(bytes(812 * 1024), "812K");
         assert_eq!(bytes(1536 * 1024 * 1024), "1.5G");
-        assert_eq!(tail("/run/very/long/path/nginx.pid", 12), "…/nginx.pid");
+        assert_eq!(tail("/run/very/long/path/nginx.pid", 12), "…h/nginx.pid");
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert_eq!(short_age(now, now - Duration::from_secs(7200)), "2h");
     }
