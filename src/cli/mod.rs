@@ -23,7 +23,7 @@ pub mod exit {
 /// With no command, opens the interactive inspector on PATHs (default: the
 /// configured directories, else /run).
 #[derive(Debug, Parser)]
-#[command(name = "pidscope", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "pidscope", version, about, long_about = None)]
 pub struct Cli {
     /// Configuration file (default: $XDG_CONFIG_HOME/pidscope/config.toml, then /etc/pidscope/config.toml).
     #[arg(long, global = true, value_name = "FILE", env = "PIDSCOPE_CONFIG")]
