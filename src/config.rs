@@ -147,11 +147,11 @@ impl Config {
 
     /// Load and validate one file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let text = read_config_text(path).map_err(|message| ConfigError {
             path: path.to_path_buf(),
             line: None,
             key: None,
-            message: format!("cannot read: {}", crate::scan::read::describe(&e)),
+            message,
         })?;
         Self::from_toml(path, &text)
     }
@@ -225,6 +225,42 @@ impl Config {
     }
 }
 
+/// The largest configuration file read; anything bigger is a mistake (or `/dev/zero`).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Read a configuration file without blocking on a FIFO or reading a device forever.
+fn read_config_text(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // `--config /dev/null`: the usual way to say "no configuration, only defaults".
+    if path == Path::new("/dev/null") {
+        return Ok(String::new());
+    }
+    let describe = crate::scan::read::describe;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot read: {}", describe(&e)))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read: {}", describe(&e)))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "not a regular file: {}",
+            crate::scan::read::file_type_name(&meta)
+        ));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(format!("larger than {} bytes", MAX_CONFIG_BYTES));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {}", describe(&e)))?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
 fn same_directory(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
@@ -262,13 +298,24 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_string())
 }
 
-/// The key on the line holding byte offset `at`.
+/// The key whose value holds byte offset `at`: the nearest `key =` or `[key]`
+/// line at or before it (values such as arrays may span several lines).
 fn key_at(text: &str, at: usize) -> Option<String> {
     let at = at.min(text.len());
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?;
-    let (key, _) = line.split_once('=')?;
-    Some(key.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty())
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    text[..end].lines().rev().find_map(|line| {
+        let line = line.trim();
+        if let Some(table) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            return Some(table.trim().to_string());
+        }
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        let bare = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        bare.then(|| key.to_string())
+    })
 }
 
 fn line_of_key(text: &str, key: &str) -> Option<usize> {
@@ -337,6 +384,24 @@ mod tests {
         assert_eq!(e.line, Some(2));
         assert_eq!(e.key.as_deref(), Some("max_depth"));
         assert!(e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn errors_inside_multi_line_values_name_the_key() {
+        let e = load("max_depth = 2\ndirs = [\n  \"/run\",\n  3,\n]\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("dirs"), Some(4)), "{e}");
+        let e = load("[dirs]\nx = 1\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("dirs"), "{e}");
+    }
+
+    #[test]
+    fn special_files_are_not_read_as_config() {
+        let e = Config::from_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not a regular file: character device"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //! The single scanner behind `audit`, the TUI and every action: a fix made
 //! here is made everywhere.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use crate::probe::locks::{FileKey, LockTable, resolve_holders};
+use crate::probe::locks::{FileKey, LockTable, resolve_all};
 use crate::probe::process::Prober;
 use crate::report::Report;
 use crate::scan::ScanError;
@@ -33,6 +33,7 @@ struct Found {
     content: Content,
     file: Option<FileInfo>,
     first_line: Option<String>,
+    aliases: Vec<PathBuf>,
 }
 
 impl Scanner {
@@ -70,8 +71,8 @@ impl Scanner {
         let candidates = discover(&self.roots, &self.rules, &mut errors);
         let pid_max = read_pid_max();
 
-        let mut seen = HashSet::new();
-        let mut found = Vec::with_capacity(candidates.len());
+        let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
+        let mut found: Vec<Found> = Vec::with_capacity(candidates.len());
         for candidate in candidates {
             let (content, file, first_line) = match read_pidfile(&candidate.path, candidate.kind) {
                 ReadOutcome::Read {
@@ -98,10 +99,12 @@ impl Scanner {
             };
             // A file reached twice (overlapping roots, hard links, a symlink to
             // another pidfile) is reported once, under the first path met.
-            if let Some(f) = &file
-                && !seen.insert((f.dev, f.ino))
-            {
-                continue;
+            if let Some(f) = &file {
+                if let Some(&first) = seen.get(&(f.dev, f.ino)) {
+                    found[first].aliases.push(candidate.path);
+                    continue;
+                }
+                seen.insert((f.dev, f.ino), found.len());
             }
             let file = file.map(|mut f| {
                 f.owner = self.prober.user_name(f.uid);
@@ -112,33 +115,36 @@ impl Scanner {
                 content,
                 file,
                 first_line,
+                aliases: Vec::new(),
             });
         }
 
-        let pids: Vec<i32> = found
+        let pids: Vec<i32> = found.iter().filter_map(|f| f.content.pid()).collect();
+        let probes = self.prober.probe(&pids);
+        let keys: Vec<(FileKey, Option<i32>)> = found
             .iter()
-            .filter_map(|f| match f.content {
-                Content::Pid(pid) => Some(pid),
-                _ => None,
+            .filter_map(|f| {
+                Some((
+                    FileKey::from_dev_ino(f.file.as_ref()?.dev, f.file.as_ref()?.ino),
+                    f.content.pid(),
+                ))
             })
             .collect();
-        let probes = self.prober.probe(&pids);
-        let locks = LockTable::read();
+        let locks = resolve_all(&LockTable::read(), &keys);
 
         let entries = found
             .into_iter()
             .map(|f| {
-                let pid = match f.content {
-                    Content::Pid(pid) => Some(pid),
-                    _ => None,
-                };
+                let pid = f.content.pid();
                 let lock = f.file.as_ref().and_then(|file| {
-                    let key = FileKey::from_dev_ino(file.dev, file.ino);
-                    resolve_holders(locks.on(key), key, pid)
+                    locks
+                        .get(&FileKey::from_dev_ino(file.dev, file.ino))
+                        .cloned()
                 });
                 let probe = pid.and_then(|p| probes.get(&p));
                 let verdict = classify(&Evidence {
                     path: &f.path,
+                    aliases: &f.aliases,
                     content: &f.content,
                     file: f.file.as_ref(),
                     probe,
@@ -146,6 +152,7 @@ impl Scanner {
                 });
                 Entry {
                     path: f.path,
+                    aliases: f.aliases,
                     status: verdict.status,
                     pid,
                     reason: verdict.reason,

@@ -106,12 +106,25 @@ pub enum Content {
     Unreadable(String),
 }
 
+impl Content {
+    /// The PID, when the content is a valid one.
+    pub fn pid(&self) -> Option<i32> {
+        match self {
+            Content::Pid(pid) => Some(*pid),
+            _ => None,
+        }
+    }
+}
+
 /// One pidfile and the verdict on it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     /// The path as discovered.
     #[serde(serialize_with = "crate::report::json::lossy_path")]
     pub path: PathBuf,
+    /// Other paths that reach the same file (hard links, symlinks, overlapping roots).
+    #[serde(serialize_with = "crate::report::json::lossy_paths")]
+    pub aliases: Vec<PathBuf>,
     /// The verdict.
     pub status: Status,
     /// The PID the file names, when it names a valid one.
@@ -135,6 +148,8 @@ pub struct Entry {
 pub struct Evidence<'a> {
     /// The pidfile's path.
     pub path: &'a Path,
+    /// Other paths of the same file.
+    pub aliases: &'a [PathBuf],
     /// What its content says.
     pub content: &'a Content,
     /// The file's metadata.
@@ -165,10 +180,7 @@ pub fn classify(ev: &Evidence<'_>) -> Verdict {
         Content::Pid(pid) => classify_pid(*pid, ev, &mut warnings),
     };
     if let Some(lock) = ev.lock {
-        let named = match ev.content {
-            Content::Pid(pid) => Some(*pid),
-            _ => None,
-        };
+        let named = ev.content.pid();
         if !lock.holders.is_empty() && named.is_none_or(|p| !lock.holders.contains(&p)) {
             if named.is_some() {
                 warnings.push(Warning::LockHolderMismatch);
@@ -229,7 +241,10 @@ fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (St
             ),
         );
     }
-    if !names_relate(ev.path, info) {
+    if !std::iter::once(ev.path)
+        .chain(ev.aliases.iter().map(PathBuf::as_path))
+        .any(|p| names_relate(p, info))
+    {
         warnings.push(Warning::NameMismatch);
     }
     if matches!(info.state, "zombie" | "dead") {
@@ -309,10 +324,13 @@ pub fn names_relate(path: &Path, info: &ProcessInfo) -> bool {
         process_names.push(base.to_lowercase());
     }
     file_names.iter().filter(|f| !f.is_empty()).any(|f| {
-        process_names
-            .iter()
-            .filter(|p| !p.is_empty())
-            .any(|p| f.contains(p.as_str()) || p.contains(f.as_str()) || shares_word(f, p))
+        process_names.iter().filter(|p| !p.is_empty()).any(|p| {
+            // A two-letter name like `sh` is inside too many words to count.
+            let long_enough = |s: &str| s.chars().count() >= 3;
+            (long_enough(p) && f.contains(p.as_str()))
+                || (long_enough(f) && p.contains(f.as_str()))
+                || shares_word(f, p)
+        })
     })
 }
 
@@ -403,6 +421,7 @@ mod tests {
         fn verdict(&self) -> Verdict {
             classify(&Evidence {
                 path: &self.path,
+                aliases: &[],
                 content: &self.content,
                 file: self.file.as_ref(),
                 probe: self.probe.as_ref(),
@@ -526,6 +545,22 @@ mod tests {
             &info("php-fpm8.2")
         ));
         assert!(!names_relate(Path::new("/run/nginx.pid"), &info("sleep")));
+        assert!(!names_relate(
+            Path::new("/run/sshd.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("sh")
+            }
+        ));
+        assert!(!names_relate(
+            Path::new("/run/nginx.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("x")
+            }
+        ));
         assert!(!names_relate(
             Path::new("/run/user/1000/nginx.pid"),
             &info("sleep")

@@ -687,3 +687,118 @@ fn table_output_is_plain_under_no_color() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_foreign_symlink_to_a_private_file_is_not_followed() {
+    if !is_root() {
+        eprintln!("skipped: needs root to own a symlink as another user");
+        return;
+    }
+    let dir = tempdir();
+    let secret = dir.path().join("secret");
+    fs::write(&secret, "root:secret-hash:20228:0\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.path().join("backup.pid");
+    symlink(&secret, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let out = run(bin().args(["audit", "--json"]).arg(dir.path()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("secret-hash"), "content leaked: {text}");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(status_of(&doc, &link), "unreadable");
+    assert!(
+        entry(&doc, &link)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not followed")
+    );
+    // A symlink of the file's own owner is followed as usual.
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    let (doc, _) = audit_dir(dir.path());
+    assert_eq!(status_of(&doc, &link), "invalid");
+}
+
+#[test]
+fn hidden_proc_entries_do_not_make_live_processes_stale() {
+    if !is_root() {
+        eprintln!("skipped: needs root to mount /proc with hidepid");
+        return;
+    }
+    let sleeper = spawn_sleep();
+    let dir = tempdir();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", sleeper.pid()));
+    let copy = public_binary(&dir);
+    let script = format!(
+        "mount -t proc -o hidepid=invisible proc /proc || exit 77; \
+         exec setpriv --reuid=65534 --regid=65534 --clear-groups -- {} audit --json {}",
+        copy.display(),
+        path.display()
+    );
+    let out = run(Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("PIDSCOPE_CONFIG", "/dev/null"));
+    if out.status.code() == Some(77) || out.stdout.is_empty() {
+        eprintln!(
+            "skipped: cannot mount /proc in a new namespace here: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status_of(&doc, &path), "alive", "{doc:#}");
+    assert_eq!(warnings_of(&doc, &path), vec!["not-signalable"]);
+}
+
+#[test]
+fn hard_links_keep_every_name_and_any_name_may_relate() {
+    let dir = tempdir();
+    let sleeper = spawn_sleep();
+    let sleep = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", sleeper.pid()));
+    let other = dir.path().join("aaa.pid");
+    fs::hard_link(&sleep, &other).unwrap();
+    let (doc, _) = audit_dir(dir.path());
+    let entries = doc["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["path"], other.to_string_lossy().as_ref());
+    assert_eq!(
+        entries[0]["aliases"],
+        serde_json::json!([sleep.to_string_lossy()])
+    );
+    assert_eq!(
+        entries[0]["warnings"],
+        serde_json::json!([]),
+        "sleep.pid relates to sleep"
+    );
+}
+
+#[test]
+fn a_fifo_as_config_is_refused_without_blocking() {
+    let dir = tempdir();
+    let fifo = dir.path().join("config.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let out = run(bin()
+        .arg("--config")
+        .arg(&fifo)
+        .arg("audit")
+        .arg(dir.path()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file: FIFO"));
+}
+
+#[test]
+fn a_full_stderr_is_not_a_crash() {
+    let dir = tempdir();
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = bin()
+        .arg("audit")
+        .arg(dir.path().join("missing"))
+        .stdout(Stdio::null())
+        .stderr(full)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "a panic would exit 101");
+}

@@ -7,7 +7,7 @@ use pidscope::config::Config;
 use pidscope::inspect::Scanner;
 use pidscope::report::{json, table};
 
-use super::{AuditArgs, Format, exit, fail};
+use super::{AuditArgs, Format, exit, fail, warn};
 
 pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     let rules = match config.rules() {
@@ -37,17 +37,17 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     {
         // A closed pipe (`pidscope audit | head`) is the reader's choice, not an error.
         if err.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("pidscope: cannot write the report: {err}");
+            warn(&format!("cannot write the report: {err}"));
             return ExitCode::from(exit::PROBLEMS);
         }
     }
     if format == Format::Table {
         for error in &report.errors {
-            eprintln!(
-                "pidscope: {}: {}",
+            warn(&format!(
+                "{}: {}",
                 table::display_path(&error.path),
                 error.error
-            );
+            ));
         }
     }
     ExitCode::from(if report.is_healthy() {
@@ -57,7 +57,6 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     })
 }
 
-/// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
 fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    super::color_allowed() && std::io::stdout().is_terminal()
 }

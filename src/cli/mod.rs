@@ -124,6 +124,7 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         interval: args.interval.unwrap_or(config.refresh_interval),
         read_only: args.read_only || config.read_only,
         mouse: config.mouse && !args.no_mouse,
+        color: color_allowed(),
     };
     match pidscope::tui::run(options) {
         Ok(()) => ExitCode::from(exit::HEALTHY),
@@ -133,6 +134,17 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
 
 /// Print a one-line error and return the usage/configuration status.
 fn fail(message: &str) -> ExitCode {
-    eprintln!("pidscope: {message}");
+    warn(message);
     ExitCode::from(exit::USAGE)
+}
+
+/// Print `pidscope: MESSAGE` on stderr; a closed or full stderr is not worth a panic.
+pub(crate) fn warn(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "pidscope: {message}");
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set (even to an empty value).
+pub(crate) fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none()
 }

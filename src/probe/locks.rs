@@ -126,45 +126,79 @@ pub struct LockInfo {
     pub holders: Vec<i32>,
 }
 
-/// Resolve the holders of the locks on `key` for a pidfile naming `named`.
+/// Resolve the lock holders of every locked file among `files` (each with the
+/// PID its pidfile names), walking `/proc` at most once per scan.
 ///
-/// POSIX records name their holder. For flock and OFD records, the named PID's
-/// own descriptors are checked first (the common, cheap case); only if it does
-/// not hold the lock are all processes' descriptors searched.
-pub fn resolve_holders(
-    records: &[LockRecord],
-    key: FileKey,
-    named: Option<i32>,
-) -> Option<LockInfo> {
-    let first = records.first()?;
-    let mut holders: Vec<i32> = records
-        .iter()
-        .filter(|r| r.kind == LockKind::Posix && r.pid > 0)
-        .map(|r| r.pid)
-        .collect();
-    let shared = records.iter().any(|r| r.kind != LockKind::Posix);
-    if shared {
-        let named_holds = named.is_some_and(|pid| holds_via_fd(pid, key));
-        if named_holds {
-            holders.extend(named);
-        } else {
-            holders.extend(all_fd_holders(key));
+/// POSIX records name their holder. For flock and OFD records the cheap
+/// candidates are tried first: the PID the file names and the PID that took
+/// the flock. Files whose holder is still unknown are resolved together in a
+/// single pass over every process's descriptors.
+pub fn resolve_all(
+    table: &LockTable,
+    files: &[(FileKey, Option<i32>)],
+) -> HashMap<FileKey, LockInfo> {
+    let mut found: HashMap<FileKey, (Option<i32>, Vec<i32>)> = HashMap::new();
+    let mut unresolved: Vec<FileKey> = Vec::new();
+    for &(key, named) in files {
+        let records = table.on(key);
+        if records.is_empty() || found.contains_key(&key) {
+            continue;
+        }
+        let mut holders: Vec<i32> = records
+            .iter()
+            .filter(|r| r.kind == LockKind::Posix && r.pid > 0)
+            .map(|r| r.pid)
+            .collect();
+        let shared: Vec<&LockRecord> = records
+            .iter()
+            .filter(|r| r.kind != LockKind::Posix)
+            .collect();
+        if !shared.is_empty() {
+            let mut candidates: Vec<i32> = named
+                .into_iter()
+                .chain(shared.iter().map(|r| r.pid))
+                .filter(|&p| p > 0)
+                .collect();
+            candidates.dedup();
+            let before = holders.len();
+            holders.extend(candidates.into_iter().filter(|&pid| holds_via_fd(pid, key)));
+            if holders.len() == before {
+                unresolved.push(key);
+            }
+        }
+        found.insert(key, (named, holders));
+    }
+    if !unresolved.is_empty() {
+        for (key, pid) in fd_holders(&unresolved) {
+            if let Some((_, holders)) = found.get_mut(&key) {
+                holders.push(pid);
+            }
         }
     }
-    holders.sort_unstable();
-    holders.dedup();
-    let holder_pid = match named {
-        Some(pid) if holders.contains(&pid) => Some(pid),
-        _ => holders
-            .first()
-            .copied()
-            .or_else(|| records.iter().map(|r| r.pid).find(|&p| p > 0)),
-    };
-    Some(LockInfo {
-        holder_pid,
-        kind: first.kind,
-        holders,
-    })
+    found
+        .into_iter()
+        .map(|(key, (named, mut holders))| {
+            holders.sort_unstable();
+            holders.dedup();
+            let records = table.on(key);
+            let holder_pid = match named {
+                Some(pid) if holders.contains(&pid) => Some(pid),
+                _ => holders
+                    .first()
+                    .copied()
+                    .or_else(|| records.iter().map(|r| r.pid).find(|&p| p > 0)),
+            };
+            let kind = records[0].kind;
+            (
+                key,
+                LockInfo {
+                    holder_pid,
+                    kind,
+                    holders,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Does `pid` have a descriptor on the file whose fdinfo shows a lock on it?
@@ -189,16 +223,31 @@ fn fdinfo_has_lock(pid: i32, fd: &str, key: FileKey) -> bool {
     })
 }
 
-/// Every process holding a flock or OFD lock on the file (a walk over `/proc`).
-fn all_fd_holders(key: FileKey) -> Vec<i32> {
+/// Every (file, process) pair where the process holds a flock or OFD lock on
+/// one of `keys`: one walk over `/proc/*/fd`.
+fn fd_holders(keys: &[FileKey]) -> Vec<(FileKey, i32)> {
     let Ok(procs) = fs::read_dir("/proc") else {
         return Vec::new();
     };
-    procs
+    let mut pairs = Vec::new();
+    for pid in procs
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter(|&pid| holds_via_fd(pid, key))
-        .collect()
+    {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(meta) = fs::metadata(fd.path()) else {
+                continue;
+            };
+            let key = FileKey::from_dev_ino(meta.dev(), meta.ino());
+            if keys.contains(&key) && fdinfo_has_lock(pid, &fd.file_name().to_string_lossy(), key) {
+                pairs.push((key, pid));
+            }
+        }
+    }
+    pairs
 }
 
 #[cfg(test)]
@@ -246,19 +295,20 @@ mod tests {
 
     #[test]
     fn posix_holders_come_from_the_table() {
+        let table = LockTable::parse("1: POSIX  ADVISORY  WRITE 4321 08:01:9 0 EOF\n");
         let key = FileKey {
             major: 8,
             minor: 1,
             ino: 9,
         };
-        let records = [LockRecord {
-            kind: LockKind::Posix,
-            pid: 4321,
-            key,
-        }];
-        let info = resolve_holders(&records, key, Some(77)).expect("locked");
-        assert_eq!(info.holder_pid, Some(4321));
-        assert_eq!(info.holders, vec![4321]);
-        assert_eq!(resolve_holders(&[], key, Some(77)), None);
+        let unlocked = FileKey {
+            major: 8,
+            minor: 1,
+            ino: 10,
+        };
+        let infos = resolve_all(&table, &[(key, Some(77)), (unlocked, Some(77))]);
+        assert_eq!(infos.len(), 1);
+        assert_eq!(infos[&key].holder_pid, Some(4321));
+        assert_eq!(infos[&key].holders, vec![4321]);
     }
 }

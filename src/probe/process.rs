@@ -135,12 +135,14 @@ impl Prober {
                 Ok(identity) => {
                     identities.insert(pid, (liveness, identity));
                 }
-                // Exited between kill() and the read: gone.
+                // Either it exited between kill() and the read, or /proc hides it
+                // (hidepid=invisible): only a second kill() can tell.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let liveness = probe_liveness(pid);
                     probes.insert(
                         pid,
                         ProcessProbe {
-                            liveness: Liveness::Gone,
+                            liveness,
                             info: None,
                         },
                     );

@@ -12,7 +12,7 @@ use crate::verdict::Entry;
 
 #[derive(Serialize)]
 struct Document<'a> {
-    #[serde(serialize_with = "lossy_paths")]
+    #[serde(serialize_with = "lossy_root_paths")]
     roots: &'a [PathBuf],
     #[serde(serialize_with = "epoch_seconds")]
     scanned_at: SystemTime,
@@ -72,6 +72,11 @@ pub fn lossy_path_opt<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok,
     }
 }
 
-fn lossy_paths<S: Serializer>(paths: &&[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+/// A list of paths, lossily.
+pub fn lossy_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
+}
+
+fn lossy_root_paths<S: Serializer>(paths: &&[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    lossy_paths(paths, s)
 }

@@ -101,23 +101,22 @@ pub enum EntryKind {
 
 /// Read the first [`MAX_READ`] bytes of `path` without ever blocking.
 pub fn read_pidfile(path: &Path, kind: EntryKind) -> ReadOutcome {
-    match kind {
-        EntryKind::Regular => {}
+    let opened = match kind {
         EntryKind::Special => return special(path, std::fs::symlink_metadata(path)),
-        // Look before opening: opening some devices has side effects (a tape rewinds).
-        EntryKind::Symlink | EntryKind::Unknown => match std::fs::metadata(path) {
-            Ok(meta) if meta.file_type().is_file() => {}
-            Ok(meta) => return special(path, Ok(meta)),
-            Err(err) => return open_error(path, err),
-        },
-    }
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-    {
+        EntryKind::Regular => open_regular(path),
+        EntryKind::Symlink | EntryKind::Unknown => {
+            if let Some(why) = untrusted_symlink(path) {
+                let info = std::fs::symlink_metadata(path)
+                    .ok()
+                    .map(|m| FileInfo::from_metadata(&m));
+                return unreadable(info, why);
+            }
+            open_through_links(path)
+        }
+    };
+    let file = match opened {
         Ok(file) => file,
-        Err(err) => return open_error(path, err),
+        Err(outcome) => return outcome,
     };
     let meta = match file.metadata() {
         Ok(meta) => meta,
@@ -128,23 +127,82 @@ pub fn read_pidfile(path: &Path, kind: EntryKind) -> ReadOutcome {
         return special(path, Ok(meta));
     }
     let info = FileInfo::from_metadata(&meta);
-    match read_bounded(file) {
-        Ok((content, truncated)) => ReadOutcome::Read {
+    let mut content = Vec::with_capacity(64);
+    match file.take(MAX_READ as u64).read_to_end(&mut content) {
+        Ok(_) => ReadOutcome::Read {
+            truncated: info.size > MAX_READ as u64,
             file: info,
             content,
-            truncated,
         },
         Err(err) => unreadable(Some(info), format!("read failed: {}", describe(&err))),
     }
 }
 
-/// Read up to [`MAX_READ`] bytes, and learn whether more follow with one extra byte.
-fn read_bounded(file: File) -> io::Result<(Vec<u8>, bool)> {
-    let mut content = Vec::with_capacity(64);
-    let read = file.take(MAX_READ as u64 + 1).read_to_end(&mut content)?;
-    let truncated = read > MAX_READ;
-    content.truncate(MAX_READ);
-    Ok((content, truncated))
+const READ_FLAGS: i32 = libc::O_NONBLOCK | libc::O_NOCTTY;
+
+/// `readdir` said regular: open without following a symlink swapped in since.
+fn open_regular(path: &Path) -> Result<File, ReadOutcome> {
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(READ_FLAGS | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => Ok(file),
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => open_through_links(path),
+        Err(err) => Err(open_error(path, err)),
+    }
+}
+
+/// Follow symlinks to the final file without opening it for reading (`O_PATH`
+/// has no side effects, even on a device), check it is regular, and only then
+/// reopen that very inode through `/proc/self/fd` to read it.
+fn open_through_links(path: &Path) -> Result<File, ReadOutcome> {
+    let handle = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .map_err(|err| open_error(path, err))?;
+    let meta = handle.metadata().map_err(|err| open_error(path, err))?;
+    if !meta.file_type().is_file() {
+        return Err(special(path, Ok(meta)));
+    }
+    let reopen = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle));
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(READ_FLAGS)
+        .open(&reopen)
+        // Without /proc, open the path itself: it was a regular file a moment ago.
+        .or_else(|_| {
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(READ_FLAGS)
+                .open(path)
+        })
+        .map_err(|err| open_error(path, err))
+}
+
+/// A symlink is followed only when its owner is root, us, or the owner of
+/// what it points to. Otherwise anyone who can write a directory under the
+/// scanned roots (`/run/lock`, `/run/user/UID`) could point root at
+/// `/etc/shadow` and have its first line printed as an "invalid PID". This
+/// extends the kernel's `fs.protected_symlinks` rule, and applies even where
+/// that sysctl is off.
+fn untrusted_symlink(path: &Path) -> Option<String> {
+    let link = std::fs::symlink_metadata(path).ok()?;
+    if !link.file_type().is_symlink()
+        || link.uid() == 0
+        || link.uid() == nix::unistd::geteuid().as_raw()
+    {
+        return None;
+    }
+    let target = std::fs::metadata(path).ok()?;
+    (target.uid() != link.uid()).then(|| {
+        format!(
+            "symlink owned by uid {} to a file of uid {}: not followed",
+            link.uid(),
+            target.uid()
+        )
+    })
 }
 
 fn special(path: &Path, meta: io::Result<Metadata>) -> ReadOutcome {

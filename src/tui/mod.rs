@@ -39,6 +39,8 @@ pub struct Options {
     pub read_only: bool,
     /// Capture the mouse (wheel and click).
     pub mouse: bool,
+    /// Use colour (false under NO_COLOR: bold and reverse video only).
+    pub color: bool,
 }
 
 /// Why the inspector could not run.
