@@ -168,7 +168,7 @@ fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
     }
     let mut view = format!(
-        "│ show {}  sort {}{}",
+        "  │ show {}  sort {}{}",
         app.status_filter.label(),
         app.sort.label(),
         if app.reverse { "↑" } else { "" }
@@ -176,10 +176,13 @@ fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if !app.filter.is_empty() || app.mode == Mode::FilterInput {
         view.push_str(&format!("  filter \"{}\"", app.filter));
     }
+    first.push(Span::raw(view));
     if !app.tagged.is_empty() {
-        view.push_str(&format!("  tagged {}", app.tagged.len()));
+        second.push(Span::styled(
+            format!("tagged {}", app.tagged.len()),
+            theme.accent(),
+        ));
     }
-    second.push(Span::raw(view));
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         area,
@@ -199,7 +202,7 @@ fn draw_table(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(5),
     ];
     let header = Row::new([
-        "  STATUS", "PID", "PATH", "PROCESS", "USER", "CPU%", "MEM", "UP", "AGE",
+        " STATUS", "PID", "PATH", "PROCESS", "USER", "CPU%", "MEM", "UP", "AGE",
     ])
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let Some(report) = &app.report else {
@@ -245,9 +248,9 @@ fn draw_table(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .map(|(index, &i)| {
             let e = &report.entries[i];
             let tag = if app.tagged.contains(&e.path) {
-                "* "
+                "*"
             } else {
-                "  "
+                " "
             };
             let process = e.process.as_ref();
             let mut row = Row::new(vec![
@@ -404,9 +407,9 @@ fn draw_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         (_, None) => Line::raw(""),
     };
     let hints = if app.read_only {
-        "↑↓ move  / filter  Tab status  s sort  r rescan  ? help  q quit  (read-only: d and k disabled)"
+        "↑↓ move  / filter  Tab status  ? help  q quit    read-only: d and k are disabled"
     } else {
-        "↑↓ move  Space tag  d delete  k signal  / filter  Tab status  s sort  r rescan  ? help  q quit"
+        "↑↓ move  Space tag  d delete  k signal  / filter  Tab status  ? help  q quit"
     };
     frame.render_widget(
         Paragraph::new(vec![message, Line::styled(hints, theme.dim())]),
@@ -521,9 +524,14 @@ fn draw_confirm_in_use(
 ) {
     let mut lines = vec![Line::styled(
         format!(
-            "{} pidfile{} belong to processes that still exist:",
+            "{} {} still exist{}:",
             in_use.len(),
-            if in_use.len() == 1 { "" } else { "s" }
+            if in_use.len() == 1 {
+                "pidfile belongs to a process that"
+            } else {
+                "pidfiles belong to processes that"
+            },
+            if in_use.len() == 1 { "s" } else { "" }
         ),
         theme.danger(),
     )];
@@ -539,10 +547,10 @@ fn draw_confirm_in_use(
         8,
     ));
     lines.push(Line::raw(
-        "Deleting a live daemon's pidfile makes its init script and systemd believe it",
+        "Without its pidfile a running daemon looks stopped: `stop` and",
     ));
     lines.push(Line::raw(
-        "stopped: `stop` can no longer find it and a second instance can start.",
+        "`status` no longer find it, and a second instance can start.",
     ));
     lines.push(Line::raw(""));
     let others = if plain > 0 {
