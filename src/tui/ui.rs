@@ -406,10 +406,22 @@ fn draw_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         (_, Some((Level::Info, text))) => Line::raw(escape_controls(text)),
         (_, None) => Line::raw(""),
     };
-    let hints = if app.read_only {
-        "↑↓ move  / filter  Tab status  ? help  q quit    read-only: d and k are disabled"
-    } else {
-        "↑↓ move  Space tag  d delete  k signal  / filter  Tab status  ? help  q quit"
+    // What can be done now: the keys of the open dialog, else of the table.
+    let hints = match &app.mode {
+        Mode::ConfirmDelete { .. }
+        | Mode::ConfirmDeleteInUse { .. }
+        | Mode::ConfirmSignal { .. } => {
+            "y confirm  n/Esc cancel  ←→ move focus  Enter activate the focused button"
+        }
+        Mode::SignalPicker { .. } => "↑↓ choose a signal  Enter pick  Esc cancel",
+        Mode::Help => "any key closes the help",
+        Mode::FilterInput => "type to filter  Backspace erase  Enter keep  Esc clear",
+        Mode::Normal if app.read_only => {
+            "↑↓ move  / filter  Tab status  ? help  q quit    read-only: d and k are disabled"
+        }
+        Mode::Normal => {
+            "↑↓ move  Space tag  d delete  k signal  / filter  Tab status  ? help  q quit"
+        }
     };
     frame.render_widget(
         Paragraph::new(vec![message, Line::styled(hints, theme.dim())]),
