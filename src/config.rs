@@ -13,6 +13,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::act::log::ActionLog;
 use crate::scan::discover::Rules;
 
 /// The validated configuration.
@@ -32,6 +33,10 @@ pub struct Config {
     pub read_only: bool,
     /// Capture the mouse in the TUI (wheel and click).
     pub mouse: bool,
+    /// Where every delete and signal is recorded (default: [`ActionLog::default_path`]).
+    pub action_log: Option<PathBuf>,
+    /// Invalid pidfiles younger than this are never deleted.
+    pub invalid_grace: Duration,
     /// The file the configuration came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -46,6 +51,8 @@ impl Default for Config {
             refresh_interval: Duration::from_secs(2),
             read_only: false,
             mouse: true,
+            action_log: None,
+            invalid_grace: crate::act::delete::DEFAULT_GRACE,
             source: None,
         }
     }
@@ -89,6 +96,8 @@ struct RawConfig {
     refresh_interval: Option<DurationValue>,
     read_only: Option<bool>,
     mouse: Option<bool>,
+    action_log: Option<PathBuf>,
+    invalid_grace: Option<DurationValue>,
 }
 
 /// A duration written as seconds (`2`, `0.5`) or with a unit (`"500ms"`, `"2s"`, `"1m"`).
@@ -184,6 +193,8 @@ impl Config {
                 .map_or(defaults.refresh_interval, |d| d.0),
             read_only: raw.read_only.unwrap_or(defaults.read_only),
             mouse: raw.mouse.unwrap_or(defaults.mouse),
+            action_log: raw.action_log,
+            invalid_grace: raw.invalid_grace.map_or(defaults.invalid_grace, |d| d.0),
             source: Some(path.to_path_buf()),
         };
         if config.patterns.is_empty() {
@@ -213,6 +224,15 @@ impl Config {
             roots.push(PathBuf::from("/var/run"));
         }
         roots
+    }
+
+    /// The actor that carries out and records deletions and signals.
+    pub fn actor(&self) -> crate::act::Actor {
+        let log = self
+            .action_log
+            .clone()
+            .unwrap_or_else(ActionLog::default_path);
+        crate::act::Actor::new(ActionLog::new(log), self.invalid_grace)
     }
 
     /// The walk rules (compiled globs and depth).

@@ -10,10 +10,10 @@ use std::time::{Instant, SystemTime};
 use crate::probe::locks::{FileKey, LockTable, resolve_all};
 use crate::probe::process::Prober;
 use crate::report::Report;
-use crate::scan::ScanError;
 use crate::scan::discover::{Rules, discover};
 use crate::scan::parse::{MAX_READ, parse_pid};
 use crate::scan::read::{FileInfo, ReadOutcome, read_pidfile};
+use crate::scan::{Location, ScanError};
 use crate::verdict::{Content, Entry, Evidence, classify};
 
 /// The kernel's default `pid_max` on 64-bit systems, used if `/proc/sys/kernel/pid_max` is unreadable.
@@ -34,6 +34,7 @@ struct Found {
     file: Option<FileInfo>,
     first_line: Option<String>,
     aliases: Vec<PathBuf>,
+    location: Option<Location>,
 }
 
 impl Scanner {
@@ -72,6 +73,7 @@ impl Scanner {
         let pid_max = read_pid_max();
 
         let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
+        let mut dirs: HashMap<PathBuf, Option<(u64, u64)>> = HashMap::new();
         let mut found: Vec<Found> = Vec::with_capacity(candidates.len());
         for candidate in candidates {
             let (content, file, first_line) = match read_pidfile(&candidate.path, candidate.kind) {
@@ -110,12 +112,14 @@ impl Scanner {
                 f.owner = self.prober.user_name(f.uid);
                 f
             });
+            let location = locate(&candidate, file.as_ref(), &mut dirs);
             found.push(Found {
                 path: candidate.path,
                 content,
                 file,
                 first_line,
                 aliases: Vec::new(),
+                location,
             });
         }
 
@@ -161,6 +165,7 @@ impl Scanner {
                     first_line: f.first_line,
                     process: probe.and_then(|p| p.info.clone()),
                     lock,
+                    location: f.location,
                 }
             })
             .collect();
@@ -173,6 +178,30 @@ impl Scanner {
             duration: timer.elapsed(),
         }
     }
+}
+
+/// The directory's and the entry's identity; one `stat` per directory, and an
+/// `lstat` only for entries that are not plain regular files.
+fn locate(
+    candidate: &crate::scan::discover::Candidate,
+    file: Option<&FileInfo>,
+    dirs: &mut HashMap<PathBuf, Option<(u64, u64)>>,
+) -> Option<Location> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = match candidate.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = *dirs
+        .entry(parent)
+        .or_insert_with_key(|p| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())));
+    let entry = match (candidate.kind, file) {
+        (crate::scan::read::EntryKind::Regular, Some(f)) => (f.dev, f.ino),
+        _ => std::fs::symlink_metadata(&candidate.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))?,
+    };
+    Some(Location { dir: dir?, entry })
 }
 
 /// `/proc/sys/kernel/pid_max`: the bound on valid PIDs.

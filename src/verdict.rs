@@ -76,6 +76,9 @@ pub enum Warning {
     NameMismatch,
     /// The file is locked by processes other than the one it names.
     LockHolderMismatch,
+    /// The file is writable by a non-root user other than the process's owner
+    /// (or by everyone): its PID could point root at any process.
+    UntrustedFile,
 }
 
 impl Warning {
@@ -85,6 +88,7 @@ impl Warning {
             Warning::NotSignalable => "not-signalable",
             Warning::NameMismatch => "name-mismatch",
             Warning::LockHolderMismatch => "lock-holder-mismatch",
+            Warning::UntrustedFile => "untrusted-file",
         }
     }
 }
@@ -141,6 +145,9 @@ pub struct Entry {
     pub process: Option<ProcessInfo>,
     /// Who holds a lock on the file.
     pub lock: Option<LockInfo>,
+    /// Where the file sits on disk, for actions to re-check.
+    #[serde(skip)]
+    pub location: Option<crate::scan::Location>,
 }
 
 /// Everything the rules look at for one pidfile.
@@ -241,6 +248,11 @@ fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (St
             ),
         );
     }
+    if let Some(file) = ev.file
+        && writable_by_others(file, info.uid)
+    {
+        warnings.push(Warning::UntrustedFile);
+    }
     if !std::iter::once(ev.path)
         .chain(ev.aliases.iter().map(PathBuf::as_path))
         .any(|p| names_relate(p, info))
@@ -263,6 +275,14 @@ fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (St
             format!(", running for {}", human_duration(d))
         });
     (Status::Alive, format!("PID {pid} is {name}{since}"))
+}
+
+/// Can a non-root user other than `owner` (the process's uid) write the file?
+/// World-writable, group-writable by a non-root group, or owned by another non-root user.
+pub fn writable_by_others(file: &FileInfo, owner: Option<u32>) -> bool {
+    file.mode & 0o002 != 0
+        || (file.mode & 0o020 != 0 && file.gid != 0)
+        || (file.mode & 0o200 != 0 && file.uid != 0 && Some(file.uid) != owner)
 }
 
 fn kind_word(lock: &LockInfo) -> &'static str {
@@ -573,6 +593,29 @@ mod tests {
                 ..info("sshd")
             }
         ));
+    }
+
+    #[test]
+    fn files_writable_by_others_are_untrusted() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        assert!(case.verdict().warnings.is_empty());
+        case.file.as_mut().unwrap().mode = 0o666;
+        assert_eq!(case.verdict().warnings, vec![Warning::UntrustedFile]);
+        case.file.as_mut().unwrap().mode = 0o664;
+        case.file.as_mut().unwrap().gid = 100;
+        assert_eq!(case.verdict().warnings, vec![Warning::UntrustedFile]);
+        case.file.as_mut().unwrap().mode = 0o644;
+        case.file.as_mut().unwrap().uid = 1000;
+        assert_eq!(
+            case.verdict().warnings,
+            vec![Warning::UntrustedFile],
+            "owned by another user"
+        );
+        case.probe.as_mut().unwrap().info.as_mut().unwrap().uid = Some(1000);
+        assert!(
+            case.verdict().warnings.is_empty(),
+            "owned by the process's own user"
+        );
     }
 
     #[test]

@@ -68,6 +68,7 @@ fn entry(path: &str, status: Status, pid: Option<i32>, reason: &str) -> Entry {
         first_line: pid.map(|p| p.to_string()),
         process: None,
         lock: None,
+        location: None,
     }
 }
 
@@ -393,7 +394,9 @@ fn signal_picker_confirm_and_refusals() {
         }
     ));
     match &press(&mut app, "y")[..] {
-        [Effect::Signal(targets, Signal::SIGTERM)] => assert_eq!(targets[0].pid, Some(812)),
+        [Effect::Signal(targets, Signal::SIGTERM, Confirmation::Once)] => {
+            assert_eq!(targets[0].pid, Some(812))
+        }
         other => panic!("{other:?}"),
     }
     // KILL is last.
@@ -426,6 +429,34 @@ fn signal_picker_confirm_and_refusals() {
             app.message
         );
     }
+}
+
+#[test]
+fn an_untrusted_pidfile_needs_a_second_confirmation_before_signalling() {
+    let mut report = every_status();
+    report.entries[0].warnings.push(Warning::UntrustedFile);
+    let mut app = app_with(report, false, true);
+    select(&mut app, "/run/nginx.pid");
+    press(&mut app, "k");
+    app.update(key(KeyCode::Enter));
+    assert!(press(&mut app, "y").is_empty(), "one y is not enough");
+    assert!(matches!(app.mode, Mode::ConfirmSignalUntrusted { .. }));
+    let screen = render(&app, 100, 30);
+    assert!(
+        screen.contains("Untrusted pidfiles") && screen.contains("/run/nginx.pid"),
+        "{screen}"
+    );
+    match &press(&mut app, "y")[..] {
+        [Effect::Signal(_, Signal::SIGTERM, Confirmation::InUse)] => {}
+        other => panic!("{other:?}"),
+    }
+    press(&mut app, "k");
+    app.update(key(KeyCode::Enter));
+    press(&mut app, "y");
+    assert!(
+        app.update(key(KeyCode::Enter)).is_empty(),
+        "Enter starts on Cancel"
+    );
 }
 
 #[test]

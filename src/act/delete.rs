@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::fcntl::{AtFlags, OFlag, RenameFlags, open, renameat2};
-use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use super::{ActionError, reverify};
@@ -37,8 +37,17 @@ pub fn needs_second_confirmation(status: Status) -> bool {
     matches!(status, Status::Alive | Status::Zombie | Status::Unreadable)
 }
 
+/// How long an invalid pidfile is left alone by default: an empty pidfile is
+/// normal for a daemon that has created it but not yet written its PID.
+pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Delete the pidfile the operator saw as `seen`, after re-verifying it.
-pub fn delete_pidfile(seen: &Entry, confirmation: Confirmation) -> Result<(), ActionError> {
+/// Invalid pidfiles younger than `grace` are refused.
+pub fn delete_pidfile(
+    seen: &Entry,
+    confirmation: Confirmation,
+    grace: std::time::Duration,
+) -> Result<(), ActionError> {
     let path = &seen.path;
     let refused = |why: String| ActionError::Refused {
         path: path.clone(),
@@ -60,6 +69,20 @@ pub fn delete_pidfile(seen: &Entry, confirmation: Confirmation) -> Result<(), Ac
         )));
     }
     let fresh = reverify(seen)?;
+    if fresh.status == Status::Invalid {
+        let age = fresh
+            .file
+            .as_ref()
+            .and_then(|f| std::time::SystemTime::now().duration_since(f.mtime).ok())
+            .unwrap_or_default();
+        if age < grace {
+            return Err(refused(format!(
+                "invalid but only {} old; a daemon may still be writing it (grace {})",
+                crate::verdict::human_duration(age),
+                crate::verdict::human_duration(grace)
+            )));
+        }
+    }
     if let Some(lock) = fresh.lock.as_ref().filter(|l| !l.holders.is_empty()) {
         let holders: Vec<String> = lock.holders.iter().map(i32::to_string).collect();
         return Err(refused(format!(
@@ -75,7 +98,20 @@ pub fn delete_pidfile(seen: &Entry, confirmation: Confirmation) -> Result<(), Ac
         Mode::empty(),
     )
     .map_err(|e| failed(format!("cannot open its directory: {}", e.desc())))?;
+    // From here on everything goes through the directory descriptor: check it is
+    // the directory scanned, not one swapped in (a symlink to elsewhere) since.
+    let location = fresh
+        .location
+        .ok_or_else(|| refused("its location on disk is unknown".into()))?;
+    let dir_now =
+        fstat(&dirfd).map_err(|e| failed(format!("cannot stat its directory: {}", e.desc())))?;
+    if (dir_now.st_dev, dir_now.st_ino) != location.dir {
+        return Err(changed("its directory was replaced"));
+    }
     let before = lstat_at(&dirfd, name).map_err(|_| changed("the file is gone"))?;
+    if (before.st_dev, before.st_ino) != location.entry {
+        return Err(changed("another file took its name"));
+    }
     let kind = SFlag::from_bits_truncate(before.st_mode) & SFlag::S_IFMT;
     if kind != SFlag::S_IFREG && kind != SFlag::S_IFLNK {
         return Err(refused("not a regular file or symlink".into()));
@@ -95,8 +131,7 @@ pub fn delete_pidfile(seen: &Entry, confirmation: Confirmation) -> Result<(), Ac
     .map_err(|e| failed(format!("cannot move it aside: {}", e.desc())))?;
     let moved = lstat_at(&dirfd, aside.as_os_str());
     let intact = moved.as_ref().is_ok_and(|m| {
-        (m.st_dev, m.st_ino) == (before.st_dev, before.st_ino)
-            && (kind == SFlag::S_IFLNK || same_file(m, &fresh))
+        (m.st_dev, m.st_ino) == location.entry && (kind == SFlag::S_IFLNK || same_file(m, &fresh))
     });
     if !intact {
         return match renameat2(

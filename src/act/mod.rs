@@ -6,6 +6,7 @@
 //! share these functions: there is no second copy.
 
 pub mod delete;
+pub mod log;
 pub mod signal;
 
 use std::fmt;
@@ -57,6 +58,99 @@ impl fmt::Display for ActionError {
 
 impl std::error::Error for ActionError {}
 
+/// Carries out actions and records each one in the audit trail: the single
+/// entry point the TUI and `pidscope clean` share.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    log: log::ActionLog,
+    grace: std::time::Duration,
+}
+
+/// The result of one action and of recording it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// What happened, or why nothing was done.
+    pub result: Result<String, ActionError>,
+    /// Set when the audit trail could not be written.
+    pub log_error: Option<String>,
+}
+
+impl Done {
+    /// One line for the operator: the result, then the log problem if any.
+    pub fn summary(&self) -> String {
+        let mut text = match &self.result {
+            Ok(text) => text.clone(),
+            Err(e) => e.to_string(),
+        };
+        if let Some(e) = &self.log_error {
+            text.push_str(&format!(" [{e}]"));
+        }
+        text
+    }
+
+    /// True when the action was carried out and recorded.
+    pub fn ok(&self) -> bool {
+        self.result.is_ok() && self.log_error.is_none()
+    }
+}
+
+impl Actor {
+    /// Record actions in `log`; `grace` protects young invalid pidfiles (a
+    /// daemon that has created its pidfile but not yet written its PID).
+    pub fn new(log: log::ActionLog, grace: std::time::Duration) -> Self {
+        Actor { log, grace }
+    }
+
+    /// Delete a pidfile as [`delete::delete_pidfile`] does, and record it.
+    pub fn delete(&self, seen: &Entry, confirmation: delete::Confirmation) -> Done {
+        let result = delete::delete_pidfile(seen, confirmation, self.grace)
+            .map(|()| format!("deleted {}", seen.path.display()));
+        self.record(seen, "delete", None, result)
+    }
+
+    /// Signal a pidfile's owner as [`signal::signal_owner`] does, and record it.
+    pub fn signal(
+        &self,
+        seen: &Entry,
+        sig: nix::sys::signal::Signal,
+        confirmation: delete::Confirmation,
+    ) -> Done {
+        let result = signal::signal_owner(seen, sig, confirmation).map(|sent| sent.to_string());
+        self.record(seen, "signal", Some(sig.as_str()), result)
+    }
+
+    fn record(
+        &self,
+        seen: &Entry,
+        action: &str,
+        signal: Option<&str>,
+        result: Result<String, ActionError>,
+    ) -> Done {
+        let (word, detail) = match &result {
+            Ok(text) => ("ok", text.clone()),
+            Err(e @ ActionError::ChangedSinceScan { .. }) => ("changed", e.to_string()),
+            Err(e @ ActionError::Refused { .. }) => ("refused", e.to_string()),
+            Err(e @ ActionError::Failed { .. }) => ("failed", e.to_string()),
+        };
+        let record = log::Record {
+            time: std::time::SystemTime::now(),
+            uid: nix::unistd::getuid().as_raw(),
+            sudo_user: std::env::var("SUDO_USER").ok(),
+            action,
+            path: &seen.path,
+            pid: seen.pid,
+            start_time: seen.process.as_ref().and_then(|p| p.start_time),
+            signal,
+            result: word,
+            detail: &detail,
+        };
+        Done {
+            log_error: self.log.append(&record).err(),
+            result,
+        }
+    }
+}
+
 /// What must still hold for an action to go ahead: everything the verdict rested on.
 #[derive(Debug, Clone, PartialEq)]
 struct Basis {
@@ -66,6 +160,7 @@ struct Basis {
     start_ticks: Option<u64>,
     uid: Option<u32>,
     holders: Vec<i32>,
+    location: Option<crate::scan::Location>,
 }
 
 impl Basis {
@@ -81,6 +176,7 @@ impl Basis {
                 .as_ref()
                 .map(|l| l.holders.clone())
                 .unwrap_or_default(),
+            location: entry.location,
         }
     }
 
@@ -93,6 +189,9 @@ impl Basis {
                 }
                 _ => "the file was rewritten".into(),
             });
+        }
+        if self.location != now.location {
+            return Some("its directory or directory entry was replaced".into());
         }
         if self.pid != now.pid {
             return Some("the PID in the file changed".into());

@@ -11,6 +11,7 @@ use std::os::fd::OwnedFd;
 use nix::sys::signal::Signal;
 
 use super::ActionError;
+use super::delete::Confirmation;
 use crate::probe::identity::read_identity;
 use crate::verdict::{Entry, Status};
 
@@ -97,8 +98,22 @@ pub fn refusal(entry: &Entry) -> Option<String> {
     }
 }
 
+/// Does signalling this row's owner need a second, explicit confirmation?
+/// Yes when the pidfile could have been written by someone other than the
+/// process's owner (warning `untrusted-file`): it could point root at any process.
+pub fn needs_second_confirmation(entry: &Entry) -> bool {
+    entry
+        .warnings
+        .contains(&crate::verdict::Warning::UntrustedFile)
+}
+
 /// Send `signal` to the process the operator saw as the owner of `seen`.
-pub fn signal_owner(seen: &Entry, signal: Signal) -> Result<Sent, ActionError> {
+/// An untrusted pidfile needs [`Confirmation::InUse`] (the second confirmation).
+pub fn signal_owner(
+    seen: &Entry,
+    signal: Signal,
+    confirmation: Confirmation,
+) -> Result<Sent, ActionError> {
     let path = &seen.path;
     let refused = |why: String| ActionError::Refused {
         path: path.clone(),
@@ -115,9 +130,16 @@ pub fn signal_owner(seen: &Entry, signal: Signal) -> Result<Sent, ActionError> {
     if let Some(why) = refusal(seen) {
         return Err(refused(why));
     }
+    if needs_second_confirmation(seen) && confirmation != Confirmation::InUse {
+        return Err(refused(
+            "the pidfile is writable by users other than the process's owner (untrusted-file); signalling needs the second confirmation".into(),
+        ));
+    }
     let (Some(pid), Some(process)) = (seen.pid, seen.process.as_ref()) else {
         return Err(refused("no process".into()));
     };
+    // The pidfile must still say what the operator saw (a restarted daemon writes a new PID).
+    super::reverify(seen)?;
 
     let pidfd = match rustix::process::Pid::from_raw(pid)
         .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()))

@@ -1,6 +1,7 @@
 //! Command-line interface: the argument grammar, exit statuses, and dispatch.
 
 mod audit;
+mod clean;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,9 @@ enum Command {
     Tui(TuiArgs),
     /// Scan for pidfiles and report a verdict on each (exit 0 when all are alive, 1 otherwise, 2 on usage errors).
     Audit(AuditArgs),
+    /// Remove stale and reused pidfiles, each re-verified right before removal
+    /// (exit 0 when all meant to go were removed, 1 when some were refused or failed, 2 on usage errors).
+    Clean(clean::CleanArgs),
 }
 
 /// Output formats of `audit`.
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Some(Command::Audit(args)) => audit::run(&config, args),
+        Some(Command::Clean(args)) => clean::run(&config, args),
         Some(Command::Tui(args)) => tui(&config, args),
         None => tui(&config, cli.tui),
     }
@@ -125,6 +130,7 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         read_only: args.read_only || config.read_only,
         mouse: config.mouse && !args.no_mouse,
         color: color_allowed(),
+        actor: config.actor(),
     };
     match pidscope::tui::run(options) {
         Ok(()) => ExitCode::from(exit::HEALTHY),

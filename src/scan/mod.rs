@@ -18,3 +18,15 @@ pub struct ScanError {
     /// What went wrong, as a short phrase.
     pub error: String,
 }
+
+/// Where a pidfile sits on disk: the identity of its directory and of the
+/// directory entry itself (the link, for a symlinked pidfile). Actions compare
+/// it with what they open, so a directory or file swapped in meanwhile
+/// (for a symlink to somewhere else) is noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    /// `(st_dev, st_ino)` of the containing directory.
+    pub dir: (u64, u64),
+    /// `(st_dev, st_ino)` of the entry, not following a symlink.
+    pub entry: (u64, u64),
+}

@@ -16,7 +16,9 @@ use ratatui::layout::Rect;
 
 use super::keys::{Action, KEYMAP, action_for, is_ctrl_c};
 use crate::act::delete::{Confirmation, needs_second_confirmation};
-use crate::act::signal::{MENU, refusal};
+use crate::act::signal::{
+    MENU, needs_second_confirmation as needs_untrusted_confirmation, refusal,
+};
 use crate::report::Report;
 use crate::verdict::{Entry, Status};
 
@@ -55,8 +57,8 @@ pub enum Effect {
     Rescan,
     /// Delete these pidfiles (each re-verified before removal).
     Delete(Vec<(Entry, Confirmation)>),
-    /// Signal the owners of these pidfiles.
-    Signal(Vec<Entry>, Signal),
+    /// Signal the owners of these pidfiles (`InUse`: the untrusted-file confirmation was given).
+    Signal(Vec<Entry>, Signal, Confirmation),
     /// Leave.
     Quit,
 }
@@ -211,6 +213,15 @@ pub enum Mode {
         /// Focused button.
         focus: Button,
     },
+    /// The second confirmation for owners named by untrusted pidfiles.
+    ConfirmSignalUntrusted {
+        /// The pidfiles whose owners will be signalled.
+        targets: Vec<Entry>,
+        /// The signal.
+        signal: Signal,
+        /// Focused button.
+        focus: Button,
+    },
 }
 
 impl Mode {
@@ -222,6 +233,7 @@ impl Mode {
                 | Mode::ConfirmDeleteInUse { .. }
                 | Mode::SignalPicker { .. }
                 | Mode::ConfirmSignal { .. }
+                | Mode::ConfirmSignalUntrusted { .. }
         )
     }
 }
@@ -566,9 +578,17 @@ impl App {
                 signal,
                 focus,
             } => match answer(key, focus) {
+                Answer::Yes if targets.iter().any(needs_untrusted_confirmation) => {
+                    self.mode = Mode::ConfirmSignalUntrusted {
+                        targets,
+                        signal,
+                        focus: Button::Cancel,
+                    };
+                    Vec::new()
+                }
                 Answer::Yes => {
                     self.close_dialog();
-                    vec![Effect::Signal(targets, signal)]
+                    vec![Effect::Signal(targets, signal, Confirmation::Once)]
                 }
                 Answer::No => {
                     self.close_dialog();
@@ -577,6 +597,30 @@ impl App {
                 }
                 Answer::Focus(focus) => {
                     self.mode = Mode::ConfirmSignal {
+                        targets,
+                        signal,
+                        focus,
+                    };
+                    Vec::new()
+                }
+                Answer::None => Vec::new(),
+            },
+            Mode::ConfirmSignalUntrusted {
+                targets,
+                signal,
+                focus,
+            } => match answer(key, focus) {
+                Answer::Yes => {
+                    self.close_dialog();
+                    vec![Effect::Signal(targets, signal, Confirmation::InUse)]
+                }
+                Answer::No => {
+                    self.close_dialog();
+                    self.message = Some((Level::Info, "signal cancelled".into()));
+                    Vec::new()
+                }
+                Answer::Focus(focus) => {
+                    self.mode = Mode::ConfirmSignalUntrusted {
                         targets,
                         signal,
                         focus,

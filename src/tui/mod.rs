@@ -18,8 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use ratatui::crossterm::execute;
 
-use crate::act::delete::delete_pidfile;
-use crate::act::signal::signal_owner;
+use crate::act::Actor;
+use crate::act::delete::Confirmation;
 use crate::inspect::Scanner;
 use crate::scan::discover::Rules;
 use app::{App, Effect, Msg, Outcome};
@@ -41,6 +41,8 @@ pub struct Options {
     pub mouse: bool,
     /// Use colour (false under NO_COLOR: bold and reverse video only).
     pub color: bool,
+    /// Carries out and records deletions and signals.
+    pub actor: Actor,
 }
 
 /// Why the inspector could not run.
@@ -70,7 +72,11 @@ impl std::error::Error for TuiError {}
 enum Job {
     Scan,
     Delete(Vec<(crate::verdict::Entry, crate::act::delete::Confirmation)>),
-    Signal(Vec<crate::verdict::Entry>, nix::sys::signal::Signal),
+    Signal(
+        Vec<crate::verdict::Entry>,
+        nix::sys::signal::Signal,
+        Confirmation,
+    ),
 }
 
 /// Run the inspector until the operator quits or a termination signal arrives.
@@ -111,7 +117,11 @@ fn event_loop(
     app.update(Msg::Resize(size.width, size.height));
 
     spawn_input_thread(tx.clone());
-    let jobs = spawn_worker(Scanner::new(options.roots, options.rules), tx);
+    let jobs = spawn_worker(
+        Scanner::new(options.roots, options.rules),
+        options.actor,
+        tx,
+    );
     let mut scanning = jobs.send(Job::Scan).is_ok();
     let mut next_scan = Instant::now() + options.interval;
 
@@ -147,8 +157,8 @@ fn event_loop(
                 Effect::Delete(targets) => {
                     let _ = jobs.send(Job::Delete(targets));
                 }
-                Effect::Signal(targets, signal) => {
-                    let _ = jobs.send(Job::Signal(targets, signal));
+                Effect::Signal(targets, signal, confirmation) => {
+                    let _ = jobs.send(Job::Signal(targets, signal, confirmation));
                 }
             }
         }
@@ -159,42 +169,26 @@ fn event_loop(
 }
 
 /// The worker: scans and actions, one at a time, off the UI thread.
-fn spawn_worker(mut scanner: Scanner, tx: Sender<Msg>) -> Sender<Job> {
+fn spawn_worker(mut scanner: Scanner, actor: Actor, tx: Sender<Msg>) -> Sender<Job> {
     let (jobs, inbox) = mpsc::channel::<Job>();
     thread::spawn(move || {
+        let outcome = |done: crate::act::Done| Outcome {
+            ok: done.ok(),
+            text: done.summary(),
+        };
         for job in inbox {
             let msg = match job {
                 Job::Scan => Msg::Scanned(scanner.scan()),
                 Job::Delete(targets) => Msg::ActionsDone(
                     targets
                         .iter()
-                        .map(
-                            |(entry, confirmation)| match delete_pidfile(entry, *confirmation) {
-                                Ok(()) => Outcome {
-                                    ok: true,
-                                    text: format!("deleted {}", entry.path.display()),
-                                },
-                                Err(e) => Outcome {
-                                    ok: false,
-                                    text: e.to_string(),
-                                },
-                            },
-                        )
+                        .map(|(entry, confirmation)| outcome(actor.delete(entry, *confirmation)))
                         .collect(),
                 ),
-                Job::Signal(targets, signal) => Msg::ActionsDone(
+                Job::Signal(targets, signal, confirmation) => Msg::ActionsDone(
                     targets
                         .iter()
-                        .map(|entry| match signal_owner(entry, signal) {
-                            Ok(sent) => Outcome {
-                                ok: true,
-                                text: sent.to_string(),
-                            },
-                            Err(e) => Outcome {
-                                ok: false,
-                                text: e.to_string(),
-                            },
-                        })
+                        .map(|entry| outcome(actor.signal(entry, signal, confirmation)))
                         .collect(),
                 ),
             };

@@ -122,6 +122,11 @@ pub fn view(app: &App, frame: &mut Frame) {
             signal,
             focus,
         } => draw_confirm_signal(&theme, frame, area, targets, *signal, *focus),
+        Mode::ConfirmSignalUntrusted {
+            targets,
+            signal,
+            focus,
+        } => draw_confirm_untrusted(&theme, frame, area, targets, *signal, *focus),
         Mode::Normal | Mode::FilterInput => {}
     }
 }
@@ -410,7 +415,8 @@ fn draw_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let hints = match &app.mode {
         Mode::ConfirmDelete { .. }
         | Mode::ConfirmDeleteInUse { .. }
-        | Mode::ConfirmSignal { .. } => {
+        | Mode::ConfirmSignal { .. }
+        | Mode::ConfirmSignalUntrusted { .. } => {
             "y confirm  n/Esc cancel  ←→ move focus  Enter activate the focused button"
         }
         Mode::SignalPicker { .. } => "↑↓ choose a signal  Enter pick  Esc cancel",
@@ -649,6 +655,52 @@ fn draw_confirm_signal(
     );
     lines.push(buttons(focus, "Send"));
     dialog(frame, area, "Confirm signal", theme.danger(), lines);
+}
+
+fn draw_confirm_untrusted(
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    targets: &[Entry],
+    signal: nix::sys::signal::Signal,
+    focus: Button,
+) {
+    let untrusted: Vec<&Entry> = targets
+        .iter()
+        .filter(|e| crate::act::signal::needs_second_confirmation(e))
+        .collect();
+    let mut lines = vec![Line::styled(
+        "These pidfiles can be written by users other than the process's owner:",
+        theme.danger(),
+    )];
+    lines.extend(listing(
+        untrusted.iter().map(|e| {
+            let mode = e.file.as_ref().map_or(0, |f| f.mode);
+            let owner = e
+                .file
+                .as_ref()
+                .and_then(|f| f.owner.clone())
+                .unwrap_or_else(|| "?".into());
+            Line::raw(format!(
+                "  {}  (owner {owner}, mode {mode:04o})",
+                display_path(&e.path)
+            ))
+        }),
+        8,
+    ));
+    lines.push(Line::raw(
+        "Whoever can write them chooses which process receives the signal.",
+    ));
+    lines.push(Line::raw(""));
+    lines.push(
+        Line::raw(format!(
+            "y send {} anyway   n/Esc cancel",
+            signal_label(signal)
+        ))
+        .alignment(Alignment::Center),
+    );
+    lines.push(buttons(focus, "Send anyway"));
+    dialog(frame, area, "Untrusted pidfiles", theme.danger(), lines);
 }
 
 fn draw_help(theme: &Theme, frame: &mut Frame, area: Rect) {

@@ -753,8 +753,9 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Path of an empty config file, created once per test binary in
-/// `$TMPDIR/pidscope-tests-uid<EUID>/config.toml` (directory mode 0700).
+/// Path of the tests' config file, created once per test binary in
+/// `$TMPDIR/pidscope-tests-uid<EUID>/config.toml` (directory mode 0700): every
+/// key at its default but `action_log`, which points into the same directory.
 pub fn empty_config() -> &'static Path {
     static CONFIG: OnceLock<PathBuf> = OnceLock::new();
     CONFIG.get_or_init(|| {
@@ -773,11 +774,25 @@ pub fn empty_config() -> &'static Path {
             dir.display()
         );
         let path = dir.join("config.toml");
-        if fs::metadata(&path).map(|m| m.len()).ok() != Some(0) {
-            fs::write(&path, "").unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        // Only the audit trail is configured: actions of tests never reach /var/log.
+        let text = format!("action_log = {:?}\n", action_log_in(&dir).display().to_string());
+        if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            // Other test binaries may be reading it: replace it atomically.
+            let tmp = dir.join(format!("config.toml.{}", std::process::id()));
+            fs::write(&tmp, &text).unwrap_or_else(|e| panic!("cannot write {}: {e}", tmp.display()));
+            fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("cannot rename {}: {e}", tmp.display()));
         }
         path
     })
+}
+
+fn action_log_in(dir: &Path) -> PathBuf {
+    dir.join("actions.log")
+}
+
+/// The audit trail that binaries run through [`bin`] append to.
+pub fn action_log() -> PathBuf {
+    action_log_in(empty_config().parent().expect("config dir"))
 }
 
 /// A [`Command`] for the `pidscope` binary under test, isolated from the

@@ -1,0 +1,102 @@
+//! The audit trail: one JSON line per delete or signal, successful or not.
+//!
+//! Appended with `O_APPEND` in a single `write`, so concurrent pidscope
+//! processes never interleave records. A log that cannot be written is
+//! reported to the caller, never silently skipped.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// One action, as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record<'a> {
+    /// When, in epoch seconds.
+    #[serde(serialize_with = "crate::report::json::epoch_seconds")]
+    pub time: SystemTime,
+    /// The acting (real) uid.
+    pub uid: u32,
+    /// `SUDO_USER`, when pidscope runs under sudo.
+    pub sudo_user: Option<String>,
+    /// `delete` or `signal`.
+    pub action: &'a str,
+    /// The pidfile.
+    #[serde(serialize_with = "crate::report::json::lossy_path")]
+    pub path: &'a Path,
+    /// The PID it named.
+    pub pid: Option<i32>,
+    /// The start time of the process the operator saw, in epoch seconds.
+    #[serde(serialize_with = "crate::report::json::epoch_seconds_opt")]
+    pub start_time: Option<SystemTime>,
+    /// The signal, for `signal`.
+    pub signal: Option<&'a str>,
+    /// `ok`, `refused`, `changed` or `failed`.
+    pub result: &'a str,
+    /// What happened, in words.
+    pub detail: &'a str,
+}
+
+/// Where action records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionLog {
+    path: PathBuf,
+}
+
+impl ActionLog {
+    /// A log at `path`.
+    pub fn new(path: PathBuf) -> Self {
+        ActionLog { path }
+    }
+
+    /// The default location: `/var/log/pidscope/actions.log` for root,
+    /// `$XDG_STATE_HOME/pidscope/actions.log` (`~/.local/state/...`) for others.
+    pub fn default_path() -> PathBuf {
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/var/log/pidscope/actions.log");
+        }
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        state.join("pidscope/actions.log")
+    }
+
+    /// The file records go to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one record. The error names the log file and what failed.
+    pub fn append(&self, record: &Record<'_>) -> Result<(), String> {
+        let mut line = serde_json::to_string(record).map_err(|e| e.to_string())?;
+        line.push('\n');
+        let fail = |what: &str, e: std::io::Error| {
+            format!(
+                "audit log {}: {what}: {}",
+                self.path.display(),
+                crate::scan::read::describe(&e)
+            )
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .map_err(|e| fail("cannot create its directory", e))?;
+        }
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&self.path)
+            .map_err(|e| fail("cannot open", e))?;
+        file.write_all(line.as_bytes())
+            .map_err(|e| fail("cannot write", e))
+    }
+}
