@@ -307,8 +307,14 @@ fn bin_is_isolated_from_the_machine() {
     let config = Path::new(command_env(&cmd, "PIDSCOPE_CONFIG").expect("PIDSCOPE_CONFIG"));
     assert_eq!(config, empty_config());
     let text = fs::read_to_string(config).expect("read config");
-    assert_eq!(text, format!("action_log = {:?}\n", action_log().display().to_string()));
-    assert!(action_log().starts_with(config.parent().unwrap()), "actions of tests stay in the temp dir");
+    assert_eq!(
+        text,
+        format!("action_log = {:?}\n", action_log().display().to_string())
+    );
+    assert!(
+        action_log().starts_with(config.parent().unwrap()),
+        "actions of tests stay in the temp dir"
+    );
     // The same file is reused.
     assert_eq!(
         command_env(&bin(), "PIDSCOPE_CONFIG"),

@@ -120,6 +120,7 @@ pub fn delete_pidfile(
         return Err(changed("the file was rewritten"));
     }
 
+    pause_for_race_tests();
     let aside = aside_name(name);
     renameat2(
         &dirfd,
@@ -158,6 +159,20 @@ pub fn delete_pidfile(
             e.desc()
         ))
     })
+}
+
+/// Debug builds only: `PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS` widens the window
+/// between the last check and the removal, so the race tests can land a
+/// replacement in it every time instead of once in thousands of rounds.
+/// Release builds have no such pause.
+fn pause_for_race_tests() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 fn split(path: &Path) -> Option<(&Path, &OsStr)> {

@@ -775,12 +775,17 @@ pub fn empty_config() -> &'static Path {
         );
         let path = dir.join("config.toml");
         // Only the audit trail is configured: actions of tests never reach /var/log.
-        let text = format!("action_log = {:?}\n", action_log_in(&dir).display().to_string());
+        let text = format!(
+            "action_log = {:?}\n",
+            action_log_in(&dir).display().to_string()
+        );
         if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             // Other test binaries may be reading it: replace it atomically.
             let tmp = dir.join(format!("config.toml.{}", std::process::id()));
-            fs::write(&tmp, &text).unwrap_or_else(|e| panic!("cannot write {}: {e}", tmp.display()));
-            fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("cannot rename {}: {e}", tmp.display()));
+            fs::write(&tmp, &text)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", tmp.display()));
+            fs::rename(&tmp, &path)
+                .unwrap_or_else(|e| panic!("cannot rename {}: {e}", tmp.display()));
         }
         path
     })
