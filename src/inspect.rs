@@ -10,9 +10,9 @@ use std::time::{Instant, SystemTime};
 use crate::probe::locks::{FileKey, LockTable, resolve_all};
 use crate::probe::process::Prober;
 use crate::report::Report;
-use crate::scan::discover::{Rules, discover};
+use crate::scan::discover::{Candidate, Rules, discover};
 use crate::scan::parse::{MAX_READ, parse_pid};
-use crate::scan::read::{FileInfo, ReadOutcome, read_pidfile};
+use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
 use crate::scan::{Location, ScanError};
 use crate::verdict::{Content, Entry, Evidence, classify};
 
@@ -25,6 +25,18 @@ pub struct Scanner {
     roots: Vec<PathBuf>,
     rules: Rules,
     prober: Prober,
+    /// What the previous scan read from each regular file, to skip re-reading
+    /// files whose device, inode, size and mtime are unchanged.
+    cache: HashMap<PathBuf, Cached>,
+}
+
+/// A regular pidfile's parsed content, valid while its identity and mtime hold.
+#[derive(Debug, Clone)]
+struct Cached {
+    file: FileInfo,
+    content: Content,
+    first_line: String,
+    pid_max: u32,
 }
 
 /// A pidfile read and parsed, waiting for its PID to be probed.
@@ -44,6 +56,7 @@ impl Scanner {
             roots,
             rules,
             prober: Prober::new(),
+            cache: HashMap::new(),
         }
     }
 
@@ -75,7 +88,26 @@ impl Scanner {
         let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
         let mut dirs: HashMap<PathBuf, Option<(u64, u64)>> = HashMap::new();
         let mut found: Vec<Found> = Vec::with_capacity(candidates.len());
+        let mut cache = HashMap::with_capacity(self.cache.len());
         for candidate in candidates {
+            if let Some(hit) = self.unchanged(&candidate, pid_max) {
+                let (content, file, first_line) = (
+                    hit.content.clone(),
+                    hit.file.clone(),
+                    hit.first_line.clone(),
+                );
+                cache.insert(candidate.path.clone(), hit);
+                self.push(
+                    &mut found,
+                    &mut seen,
+                    &mut dirs,
+                    candidate,
+                    content,
+                    Some(file),
+                    Some(first_line),
+                );
+                continue;
+            }
             let (content, file, first_line) = match read_pidfile(&candidate.path, candidate.kind) {
                 ReadOutcome::Read {
                     file,
@@ -99,29 +131,22 @@ impl Scanner {
                     continue;
                 }
             };
-            // A file reached twice (overlapping roots, hard links, a symlink to
-            // another pidfile) is reported once, under the first path met.
-            if let Some(f) = &file {
-                if let Some(&first) = seen.get(&(f.dev, f.ino)) {
-                    found[first].aliases.push(candidate.path);
-                    continue;
-                }
-                seen.insert((f.dev, f.ino), found.len());
+            if let (EntryKind::Regular, Some(file), Some(line)) =
+                (candidate.kind, &file, &first_line)
+            {
+                let entry = Cached {
+                    file: file.clone(),
+                    content: content.clone(),
+                    first_line: line.clone(),
+                    pid_max,
+                };
+                cache.insert(candidate.path.clone(), entry);
             }
-            let file = file.map(|mut f| {
-                f.owner = self.prober.user_name(f.uid);
-                f
-            });
-            let location = locate(&candidate, file.as_ref(), &mut dirs);
-            found.push(Found {
-                path: candidate.path,
-                content,
-                file,
-                first_line,
-                aliases: Vec::new(),
-                location,
-            });
+            self.push(
+                &mut found, &mut seen, &mut dirs, candidate, content, file, first_line,
+            );
         }
+        self.cache = cache;
 
         let pids: Vec<i32> = found.iter().filter_map(|f| f.content.pid()).collect();
         let probes = self.prober.probe(&pids);
@@ -180,10 +205,72 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// The previous scan's result for a regular file that has not changed since:
+    /// one `lstat` instead of open, fstat, read and close.
+    fn unchanged(&mut self, candidate: &Candidate, pid_max: u32) -> Option<Cached> {
+        use std::os::unix::fs::MetadataExt;
+        if candidate.kind != EntryKind::Regular {
+            return None;
+        }
+        let cached = self.cache.remove(&candidate.path)?;
+        let meta = std::fs::symlink_metadata(&candidate.path).ok()?;
+        let now = FileInfo::from_metadata(&meta);
+        let same = meta.is_file()
+            && (now.dev, now.ino, now.size, now.mtime)
+                == (
+                    cached.file.dev,
+                    cached.file.ino,
+                    cached.file.size,
+                    cached.file.mtime,
+                )
+            && (now.uid, now.gid, now.mode) == (cached.file.uid, cached.file.gid, cached.file.mode)
+            && cached.pid_max == pid_max
+            && meta.nlink() > 0;
+        same.then_some(cached)
+    }
+
+    /// Record one read pidfile, folding a second path to the same file into the first.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        found: &mut Vec<Found>,
+        seen: &mut HashMap<(u64, u64), usize>,
+        dirs: &mut HashMap<PathBuf, Option<(u64, u64)>>,
+        candidate: Candidate,
+        content: Content,
+        file: Option<FileInfo>,
+        first_line: Option<String>,
+    ) {
+        // A file reached twice (overlapping roots, hard links, a symlink to
+        // another pidfile) is reported once, under the first path met.
+        if let Some(f) = &file {
+            if let Some(&first) = seen.get(&(f.dev, f.ino)) {
+                found[first].aliases.push(candidate.path);
+                return;
+            }
+            seen.insert((f.dev, f.ino), found.len());
+        }
+        let file = file.map(|mut f| {
+            f.owner = self.prober.user_name(f.uid);
+            f
+        });
+        let location = locate(&candidate, file.as_ref(), dirs);
+        found.push(Found {
+            path: candidate.path,
+            content,
+            file,
+            first_line,
+            aliases: Vec::new(),
+            location,
+        });
+    }
+}
+
 /// The directory's and the entry's identity; one `stat` per directory, and an
 /// `lstat` only for entries that are not plain regular files.
 fn locate(
-    candidate: &crate::scan::discover::Candidate,
+    candidate: &Candidate,
     file: Option<&FileInfo>,
     dirs: &mut HashMap<PathBuf, Option<(u64, u64)>>,
 ) -> Option<Location> {
@@ -196,7 +283,7 @@ fn locate(
         .entry(parent)
         .or_insert_with_key(|p| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())));
     let entry = match (candidate.kind, file) {
-        (crate::scan::read::EntryKind::Regular, Some(f)) => (f.dev, f.ino),
+        (EntryKind::Regular, Some(f)) => (f.dev, f.ino),
         _ => std::fs::symlink_metadata(&candidate.path)
             .ok()
             .map(|m| (m.dev(), m.ino()))?,

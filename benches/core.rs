@@ -1,0 +1,153 @@
+//! Micro-benchmarks of the pure parts: parsing, classifying, rendering.
+//! Run with `cargo bench`; the whole-process comparison with a bare C
+//! baseline is `scripts/bench.sh`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use divan::{Bencher, black_box};
+use pidscope::probe::process::{Liveness, ProcessInfo, ProcessProbe};
+use pidscope::report::Report;
+use pidscope::scan::parse::parse_pid;
+use pidscope::scan::read::FileInfo;
+use pidscope::tui::app::{App, Msg};
+use pidscope::verdict::{Content, Entry, Evidence, Status, classify};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn main() {
+    divan::main();
+}
+
+#[divan::bench(args = ["12345\n", "not-a-pid 42\n", "  812\r\n/var/lib/x\n"])]
+fn parse(content: &str) -> Result<i32, pidscope::scan::parse::InvalidPid> {
+    parse_pid(black_box(content.as_bytes()), false, 4_194_304)
+}
+
+fn file(age: u64) -> FileInfo {
+    FileInfo {
+        uid: 0,
+        owner: Some("root".into()),
+        gid: 0,
+        mode: 0o644,
+        size: 6,
+        mtime: SystemTime::now() - Duration::from_secs(age),
+        dev: 1,
+        ino: age,
+    }
+}
+
+fn process() -> ProcessInfo {
+    ProcessInfo {
+        name: "nginx".into(),
+        uid: Some(0),
+        user: Some("root".into()),
+        start_time: Some(SystemTime::now() - Duration::from_secs(7200)),
+        cmdline: vec!["/usr/sbin/nginx".into(), "-g".into(), "daemon off;".into()],
+        exe: Some(PathBuf::from("/usr/sbin/nginx")),
+        state: "sleeping",
+        parent_pid: Some(1),
+        memory_bytes: 12 << 20,
+        cpu_percent: 0.5,
+        kernel_thread: false,
+        start_ticks: 1000,
+        thread_of: None,
+    }
+}
+
+#[divan::bench]
+fn classify_alive(bencher: Bencher) {
+    let file = file(3600);
+    let probe = ProcessProbe {
+        liveness: Liveness::Exists,
+        info: Some(process()),
+    };
+    let content = Content::Pid(812);
+    bencher.bench(|| {
+        classify(black_box(&Evidence {
+            path: Path::new("/run/nginx/nginx.pid"),
+            aliases: &[],
+            content: &content,
+            file: Some(&file),
+            probe: Some(&probe),
+            lock: None,
+        }))
+    });
+}
+
+/// A report of `n` pidfiles: 30% alive, 60% stale, 10% invalid, like the fixture.
+fn report(n: usize) -> Report {
+    let entries = (0..n)
+        .map(|i| {
+            let (status, process) = match i % 10 {
+                0..3 => (Status::Alive, Some(process())),
+                3..9 => (Status::Stale, None),
+                _ => (Status::Invalid, None),
+            };
+            Entry {
+                path: PathBuf::from(format!("/srv/fixture/d{}/file{i}.pid", i / 100)),
+                aliases: Vec::new(),
+                status,
+                pid: Some(1000 + i as i32),
+                reason: "No process has PID 1000".into(),
+                warnings: Vec::new(),
+                file: Some(file(i as u64)),
+                first_line: Some("1000".into()),
+                process,
+                lock: None,
+                location: None,
+            }
+        })
+        .collect();
+    Report {
+        roots: vec![PathBuf::from("/srv/fixture")],
+        entries,
+        errors: Vec::new(),
+        started_at: SystemTime::now(),
+        duration: Duration::from_millis(50),
+    }
+}
+
+/// One frame of the inspector over 10,000 pidfiles: only the visible rows are built.
+#[divan::bench]
+fn render_frame_10k(bencher: Bencher) {
+    let mut app = App::new(
+        vec![PathBuf::from("/srv/fixture")],
+        vec!["*.pid".into()],
+        false,
+        true,
+    );
+    app.update(Msg::Resize(160, 50));
+    app.update(Msg::Scanned(report(10_000)));
+    let mut terminal = Terminal::new(TestBackend::new(160, 50)).expect("terminal");
+    bencher.bench_local(|| {
+        terminal
+            .draw(|frame| pidscope::tui::ui::view(&app, frame))
+            .expect("draw");
+    });
+}
+
+/// Applying a new scan of 10,000 pidfiles to the inspector (filter, sort, keep the selection).
+#[divan::bench]
+fn apply_scan_10k(bencher: Bencher) {
+    let mut app = App::new(
+        vec![PathBuf::from("/srv/fixture")],
+        vec!["*.pid".into()],
+        false,
+        true,
+    );
+    let report = report(10_000);
+    bencher.bench_local(|| app.update(Msg::Scanned(report.clone())));
+}
+
+#[divan::bench]
+fn audit_json_10k(bencher: Bencher) {
+    let report = report(10_000);
+    bencher.bench(|| pidscope::report::json::render(&report).len());
+}
+
+#[divan::bench]
+fn audit_table_10k(bencher: Bencher) {
+    let report = report(10_000);
+    bencher.bench(|| pidscope::report::table::render(&report, false).len());
+}
