@@ -364,8 +364,12 @@ fn tagged_batch_delete_splits_plain_and_in_use() {
         other => panic!("{other:?}"),
     }
     press(&mut app, "y");
-    // "n" keeps the live one and deletes only the stale one.
-    match &press(&mut app, "n")[..] {
+    // "n" (like Esc and Enter on Cancel) deletes nothing at all.
+    assert!(press(&mut app, "n").is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    press(&mut app, "dy");
+    // "o" keeps the live one and deletes only the stale one.
+    match &press(&mut app, "o")[..] {
         [Effect::Delete(jobs)] => {
             assert_eq!(jobs.len(), 1);
             assert_eq!(jobs[0].0.path, PathBuf::from("/run/old-daemon.pid"));

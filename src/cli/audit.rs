@@ -26,15 +26,12 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     } else {
         args.format.unwrap_or(Format::Table)
     };
-    let text = match format {
-        Format::Json => json::render(&report) + "\n",
-        Format::Table => table::render(&report, use_color()),
+    let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let written = match format {
+        Format::Json => json::write(&report, &mut stdout),
+        Format::Table => stdout.write_all(table::render(&report, use_color()).as_bytes()),
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    if let Err(err) = written.and_then(|()| stdout.flush()) {
         // A closed pipe (`pidscope audit | head`) is the reader's choice, not an error.
         if err.kind() != std::io::ErrorKind::BrokenPipe {
             warn(&format!("cannot write the report: {err}"));

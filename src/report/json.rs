@@ -24,6 +24,15 @@ struct Document<'a> {
 
 /// Render the report as one pretty-printed JSON document.
 pub fn render(report: &Report) -> String {
+    let mut out = Vec::new();
+    // Writing plain data into memory cannot fail.
+    let _ = write(report, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Stream the report as one pretty-printed JSON document (and a newline) to
+/// `out`, without building the whole text in memory first.
+pub fn write(report: &Report, mut out: impl std::io::Write) -> std::io::Result<()> {
     let doc = Document {
         roots: &report.roots,
         scanned_at: report.started_at,
@@ -32,9 +41,8 @@ pub fn render(report: &Report) -> String {
         errors: &report.errors,
         summary: report.summary(),
     };
-    // Serialising plain data to a String cannot fail.
-    serde_json::to_string_pretty(&doc)
-        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    out.write_all(b"\n")
 }
 
 /// A time as fractional seconds since the Unix epoch.

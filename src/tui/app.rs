@@ -514,19 +514,17 @@ impl App {
                         .collect();
                     vec![Effect::Delete(jobs)]
                 }
+                // `o`: only the others, keeping every pidfile of a live process.
+                Answer::None if key.code == KeyCode::Char('o') && !plain.is_empty() => {
+                    self.close_dialog();
+                    vec![Effect::Delete(
+                        plain.into_iter().map(|e| (e, Confirmation::Once)).collect(),
+                    )]
+                }
                 Answer::No => {
                     self.close_dialog();
-                    if plain.is_empty() {
-                        self.message = Some((
-                            Level::Info,
-                            "delete cancelled: pidfiles of live processes kept".into(),
-                        ));
-                        Vec::new()
-                    } else {
-                        vec![Effect::Delete(
-                            plain.into_iter().map(|e| (e, Confirmation::Once)).collect(),
-                        )]
-                    }
+                    self.message = Some((Level::Info, "delete cancelled: nothing deleted".into()));
+                    Vec::new()
                 }
                 Answer::Focus(focus) => {
                     self.mode = Mode::ConfirmDeleteInUse {

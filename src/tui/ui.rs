@@ -398,7 +398,13 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         None => "not locked".into(),
     };
     lines.push(Line::from(vec![label("Lock"), Span::raw(lock)]));
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    // Long paths and command lines wrap rather than vanish at the edge.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
 }
 
 fn draw_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -454,12 +460,8 @@ fn dialog(frame: &mut Frame, area: Rect, title: &str, style: Style, lines: Vec<L
     let block = Block::bordered()
         .title(format!(" {title} "))
         .border_style(style);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    // No wrapping: the height is the line count, so the buttons always show.
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 fn buttons(focus: Button, confirm: &str) -> Line<'static> {
@@ -500,7 +502,7 @@ fn target_line<'a>(theme: &Theme, e: &Entry) -> Line<'a> {
             format!("{:<10}", e.status.to_string()),
             theme.status(e.status),
         ),
-        Span::raw(display_path(&e.path)),
+        Span::raw(tail(&display_path(&e.path), 60)),
     ])
 }
 
@@ -558,9 +560,15 @@ fn draw_confirm_in_use(
             let who = e.process.as_ref().map_or_else(String::new, |p| {
                 format!("  ({} PID {})", p.name, e.pid.unwrap_or_default())
             });
-            let mut line = target_line(theme, e);
-            line.push_span(Span::raw(who));
-            line
+            Line::from(vec![
+                Span::raw("  "),
+                Span::styled(
+                    format!("{:<10}", e.status.to_string()),
+                    theme.status(e.status),
+                ),
+                Span::raw(tail(&display_path(&e.path), 40)),
+                Span::raw(who),
+            ])
         }),
         8,
     ));
@@ -573,13 +581,16 @@ fn draw_confirm_in_use(
     lines.push(Line::raw(""));
     let others = if plain > 0 {
         format!(
-            "   n delete only the {plain} other{}",
+            "   o only the {plain} other{}",
             if plain == 1 { "" } else { "s" }
         )
     } else {
-        "   n/Esc keep them".into()
+        String::new()
     };
-    lines.push(Line::raw(format!("y delete them too{others}")).alignment(Alignment::Center));
+    lines.push(
+        Line::raw(format!("y delete them too{others}   n/Esc delete nothing"))
+            .alignment(Alignment::Center),
+    );
     lines.push(buttons(focus, "Delete anyway"));
     dialog(
         frame,
@@ -644,7 +655,7 @@ fn draw_confirm_signal(
                 p.map_or("?", |p| p.name.as_str()),
                 e.pid.unwrap_or_default(),
                 p.and_then(|p| p.user.clone()).unwrap_or_else(|| "?".into()),
-                display_path(&e.path)
+                tail(&display_path(&e.path), 32)
             ))
         }),
         10,
@@ -683,7 +694,7 @@ fn draw_confirm_untrusted(
                 .unwrap_or_else(|| "?".into());
             Line::raw(format!(
                 "  {}  (owner {owner}, mode {mode:04o})",
-                display_path(&e.path)
+                tail(&display_path(&e.path), 44)
             ))
         }),
         8,

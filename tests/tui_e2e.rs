@@ -1,0 +1,1148 @@
+//! End-to-end tests of the interactive inspector (`pidscope [PATH...]`) in a
+//! real terminal.
+//!
+//! Each test starts its own tmux server (private socket, `-f /dev/null`, a
+//! 100x30 window) whose only pane runs
+//!
+//! ```text
+//! sh -c 'env ... pidscope ARGS; echo EXIT=$?; stty -a > SCRATCH/stty.txt; echo STTY-SAVED; exec sleep 1000'
+//! ```
+//!
+//! so that after pidscope ends its exit status is on screen and the terminal
+//! modes it left behind are in a file. The screen is read with
+//! `capture-pane -p` and always polled with a deadline; keys go in with
+//! `send-keys`. Dropping the [`Tui`] kills the tmux server (and with it
+//! everything in the pane).
+//!
+//! Needs `tmux` (and the tools `tests/common` needs).
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+/// How long to wait for something to show up on screen (or happen on the system).
+const SCREEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The footer message of a refused action in read-only mode.
+const READ_ONLY_MESSAGE: &str = "read-only mode: deleting and signalling are disabled";
+
+/// Terminal modes raw mode turns off (`cfmakeraw`), which must be back on after pidscope.
+const COOKED_FLAGS: [&str; 6] = ["icanon", "echo", "isig", "iexten", "icrnl", "opost"];
+
+// ---------------------------------------------------------------------------
+// The harness
+// ---------------------------------------------------------------------------
+
+/// Runs `cmd` with piped output, failing the test (instead of hanging) after 10 s.
+fn run(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+    let deadline = Instant::now() + SCREEN_TIMEOUT;
+    while child.try_wait().expect("waitpid").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {SCREEN_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("read the output")
+}
+
+/// `s` quoted for `sh`.
+fn sh_quote(s: &OsStr) -> String {
+    let s = s
+        .to_str()
+        .unwrap_or_else(|| panic!("not UTF-8, cannot quote: {s:?}"));
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Whether this pidscope knows the `action_log` config key (where every
+/// delete and signal is recorded; by default `/var/log/pidscope/actions.log`
+/// as root). Asked once, by loading a config that sets it: an unknown key is
+/// a configuration error (exit status 2).
+fn action_log_supported() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("pidscope-e2e-")
+            .tempdir()
+            .expect("create a temp dir");
+        let config = dir.path().join("config.toml");
+        let log = dir.path().join("actions.log");
+        fs::write(
+            &config,
+            format!("action_log = {:?}\n", log.to_str().expect("UTF-8")),
+        )
+        .expect("write a config");
+        let out = run(bin()
+            .env("PIDSCOPE_CONFIG", &config)
+            .args(["audit", "--json"])
+            .arg(dir.path()));
+        out.status.code() != Some(2)
+    })
+}
+
+/// The shell words that run pidscope with `args` in the environment
+/// [`bin`] sets up (no `PIDSCOPE_*` from outside, `NO_COLOR`), with the
+/// configuration file `config`.
+fn pidscope_words(config: &Path, args: &[&OsStr]) -> String {
+    let mut cmd = bin();
+    cmd.env("PIDSCOPE_CONFIG", config);
+    let mut unset = Vec::new();
+    let mut set = Vec::new();
+    for (key, value) in cmd.get_envs() {
+        match value {
+            None => unset.push(format!("-u {}", sh_quote(key))),
+            Some(value) => {
+                let mut pair = key.to_os_string();
+                pair.push("=");
+                pair.push(value);
+                set.push(sh_quote(&pair));
+            }
+        }
+    }
+    let mut words = vec!["env".to_string()];
+    words.extend(unset);
+    words.extend(set);
+    words.push(sh_quote(cmd.get_program()));
+    words.extend(args.iter().map(|a| sh_quote(a)));
+    words.join(" ")
+}
+
+/// A tmux server of its own, with one 100x30 pane running pidscope.
+struct Tui {
+    socket: String,
+    /// The socket file (tmux leaves it behind when the server is killed).
+    socket_path: Option<PathBuf>,
+    /// Scratch files of the harness (the `stty -a` output, tmux's own output).
+    scratch: TempDir,
+}
+
+impl Tui {
+    /// Starts `pidscope ARGS...`; `label` only makes the socket name readable.
+    fn start(label: &str, args: &[&OsStr]) -> Tui {
+        Tui::start_with_redirect(label, args, "")
+    }
+
+    /// Like [`Tui::start`], with `redirect` (shell redirections, e.g. `> FILE`)
+    /// appended to pidscope's command line.
+    fn start_with_redirect(label: &str, args: &[&OsStr], redirect: &str) -> Tui {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let socket = format!("pidscope-e2e-{}-{n}-{label}", std::process::id());
+        let scratch = tempfile::Builder::new()
+            .prefix("pidscope-e2e-")
+            .tempdir()
+            .expect("create a scratch dir");
+        let stty = sh_quote(scratch.path().join("stty.txt").as_os_str());
+        // The config is empty but for the action log, kept out of /var/log.
+        let config = scratch.path().join("config.toml");
+        let mut text = String::new();
+        if action_log_supported() {
+            let log = scratch.path().join("actions.log");
+            text = format!("action_log = {:?}\n", log.to_str().expect("UTF-8"));
+        }
+        fs::write(&config, text).expect("write the config");
+        let script = format!(
+            "{} {redirect}; echo EXIT=$?; stty -a > {stty}; echo STTY-SAVED; exec sleep 1000",
+            pidscope_words(&config, args)
+        );
+        let mut tui = Tui {
+            socket,
+            socket_path: None,
+            scratch,
+        };
+        // The server outlives this client: give it files, not pipes, so that
+        // nothing waits for it to close them.
+        let log = |name: &str| fs::File::create(tui.scratch.path().join(name)).expect("log file");
+        let status = Command::new("tmux")
+            .env_remove("TMUX")
+            .args(["-L", &tui.socket, "-f", "/dev/null"])
+            .args(["new-session", "-d", "-s", "t", "-x", "100", "-y", "30"])
+            .args(["--", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(log("tmux.out"))
+            .stderr(log("tmux.err"))
+            .status()
+            .expect("run tmux (is it installed?)");
+        assert!(
+            status.success(),
+            "tmux new-session failed ({status}): {}",
+            fs::read_to_string(tui.scratch.path().join("tmux.err")).unwrap_or_default()
+        );
+        tui.socket_path = Some(PathBuf::from(tui.format("#{socket_path}")));
+        tui
+    }
+
+    /// The action log's lines, when this pidscope keeps one (`None` otherwise).
+    fn action_log(&self) -> Option<Vec<String>> {
+        if !action_log_supported() {
+            return None;
+        }
+        let text = fs::read_to_string(self.scratch.path().join("actions.log")).unwrap_or_default();
+        Some(text.lines().map(str::to_string).collect())
+    }
+
+    /// Whether the action log (when there is one) records a successful
+    /// `action` (`delete`, `signal`) on `path`; `None` without an action log.
+    fn logged_ok(&self, action: &str, path: &str) -> Option<bool> {
+        let lines = self.action_log()?;
+        Some(lines.iter().any(|line| {
+            let record: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("bad action log line ({e}): {line}"));
+            record["action"] == action && record["path"] == path && record["result"] == "ok"
+        }))
+    }
+
+    /// Runs a tmux command against this server.
+    fn tmux(&self, args: &[&str]) -> Output {
+        run(Command::new("tmux")
+            .env_remove("TMUX")
+            .args(["-L", &self.socket])
+            .args(args))
+    }
+
+    /// The screen as text, one line per terminal row.
+    fn screen(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", "t"]);
+        if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        } else {
+            format!(
+                "<capture-pane failed: {}>",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        }
+    }
+
+    /// Polls the screen until `ready` accepts it and returns it; panics with
+    /// the last screen after [`SCREEN_TIMEOUT`].
+    fn wait_for(&self, what: &str, mut ready: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            if Instant::now() >= deadline {
+                panic!("timed out after {SCREEN_TIMEOUT:?} waiting for {what}; screen:\n{screen}");
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits for `text` anywhere on screen.
+    fn wait_text(&self, text: &str) -> String {
+        self.wait_for(&format!("{text:?} on screen"), |s| s.contains(text))
+    }
+
+    /// Waits for the footer's message line to read exactly `message`.
+    fn wait_footer(&self, message: &str) -> String {
+        self.wait_for(&format!("footer message {message:?}"), |s| {
+            footer(s).as_deref() == Some(message)
+        })
+    }
+
+    /// Sends one key (a tmux key name such as `Down`, `Enter`, `Escape`, or a character).
+    fn key(&self, key: &str) {
+        let out = self.tmux(&["send-keys", "-t", "t", key]);
+        assert!(
+            out.status.success(),
+            "send-keys {key:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The label of the focused dialog button (drawn reversed): `Cancel` in
+    /// `[ Cancel ]`, read from the screen with its attributes.
+    fn focused_button(&self) -> Option<String> {
+        let out = self.tmux(&["capture-pane", "-p", "-e", "-t", "t"]);
+        let screen = String::from_utf8_lossy(&out.stdout);
+        screen.match_indices("m[ ").find_map(|(at, _)| {
+            // The SGR sequence right before the button, e.g. `ESC[1;7m`.
+            let start = screen[..at].rfind("\x1b[")? + 2;
+            let params = &screen[start..at];
+            let reversed = params.bytes().all(|b| b.is_ascii_digit() || b == b';')
+                && params.split(';').any(|p| p == "7");
+            let label = &screen[at + 3..];
+            let label = &label[..label.find(" ]")?];
+            (reversed && !label.contains('\x1b')).then(|| label.to_string())
+        })
+    }
+
+    /// Waits until the focused dialog button is `label`.
+    fn wait_focus(&self, label: &str) {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        loop {
+            let focused = self.focused_button();
+            if focused.as_deref() == Some(label) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for the focus on [ {label} ] (focus: {focused:?}); screen:\n{}",
+                    self.screen()
+                );
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// A tmux format (`#{...}`) evaluated for the pane.
+    fn format(&self, format: &str) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", "t", format]);
+        assert!(
+            out.status.success(),
+            "display-message failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The PID of pidscope: the child of the pane's `sh` whose name is `pidscope`.
+    fn pidscope_pid(&self) -> i32 {
+        let shell: i32 = self.format("#{pane_pid}").parse().expect("pane_pid");
+        let mut found = None;
+        let ok = wait_until(SCREEN_TIMEOUT, || {
+            found = child_named(shell, "pidscope");
+            found.is_some()
+        });
+        assert!(ok, "no pidscope process under the pane's shell {shell}");
+        found.expect("pidscope PID")
+    }
+
+    /// Waits for pidscope to end and returns its exit status (from `EXIT=N`).
+    fn exit_status(&self) -> i32 {
+        let screen = self.wait_for("pidscope to exit (EXIT=...)", |s| {
+            s.lines().any(|l| l.starts_with("EXIT="))
+        });
+        let line = screen
+            .lines()
+            .find(|l| l.starts_with("EXIT="))
+            .expect("EXIT line");
+        line["EXIT=".len()..]
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("bad exit line {line:?}: {e}"))
+    }
+
+    /// The words of `stty -a` as run in the pane right after pidscope ended.
+    fn stty_after_exit(&self) -> Vec<String> {
+        self.wait_text("STTY-SAVED");
+        let path = self.scratch.path().join("stty.txt");
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        text.split(|c: char| c.is_whitespace() || c == ';')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Checks, after pidscope has exited with `expected` status, that the
+    /// terminal is back as it was: cooked mode, main screen, no mouse
+    /// reporting, a visible cursor, and pidscope's screen gone.
+    fn assert_exited_and_restored(&self, expected: i32) {
+        let status = self.exit_status();
+        assert_eq!(
+            status,
+            expected,
+            "pidscope's exit status; screen:\n{}",
+            self.screen()
+        );
+        let stty = self.stty_after_exit();
+        for flag in COOKED_FLAGS {
+            assert!(
+                stty.iter().any(|w| w == flag),
+                "`stty -a` after pidscope lacks {flag:?} (raw mode left on?): {stty:?}"
+            );
+            let negated = format!("-{flag}");
+            assert!(
+                !stty.contains(&negated),
+                "`stty -a` after pidscope shows {negated:?} (raw mode left on?): {stty:?}"
+            );
+        }
+        let modes = self.format(
+            "alt=#{alternate_on} mouse=#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}#{mouse_sgr_flag} cursor=#{cursor_flag}",
+        );
+        assert_eq!(
+            modes, "alt=0 mouse=0000 cursor=1",
+            "terminal modes after pidscope (alternate screen, mouse reporting, cursor)"
+        );
+        let screen = self.screen();
+        assert!(
+            !screen.lines().any(|l| l.starts_with("pidscope "))
+                && !screen.contains("STATUS")
+                && !screen.contains("Details"),
+            "pidscope's screen is still shown after it exited:\n{screen}"
+        );
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        // SIGHUPs everything in the pane (pidscope exits on it; so does the shell).
+        let _ = Command::new("tmux")
+            .env_remove("TMUX")
+            .args(["-L", &self.socket, "kill-server"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Some(path) = &self.socket_path {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// A child of `parent` whose `comm` is `name`.
+fn child_named(parent: i32, name: &str) -> Option<i32> {
+    fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|&pid| {
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let comm = head.split_once('(').map_or("", |(_, c)| c);
+            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+            comm == name && ppid == Some(parent)
+        })
+}
+
+/// Rows of the terminal the tests use.
+const ROWS: usize = 30;
+
+/// The footer's message: the first of the screen's last two lines (the
+/// second has the key hints).
+fn footer(screen: &str) -> Option<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    (lines.len() == ROWS).then(|| lines[ROWS - 2].trim_end().to_string())
+}
+
+/// The screen without its footer (header, table, details and any overlay).
+fn body(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    lines[..lines.len().min(ROWS - 2)].join("\n")
+}
+
+/// The path shown in the detail pane, i.e. the selected row's.
+fn selected_path(screen: &str) -> Option<String> {
+    screen
+        .lines()
+        .find_map(|l| l.strip_prefix("Path     "))
+        .map(|p| p.trim_end().to_string())
+}
+
+/// The table row whose path ends in `/name`: its line number on screen and
+/// its status word. A row reads `[tag]STATUS PID PATH ...`; rows partly
+/// covered by a dialog do not count.
+fn table_row(screen: &str, name: &str) -> Option<(usize, String)> {
+    const STATUSES: [&str; 6] = [
+        "alive",
+        "stale",
+        "reused",
+        "zombie",
+        "invalid",
+        "unreadable",
+    ];
+    let suffix = format!("/{name}");
+    screen.lines().enumerate().find_map(|(i, line)| {
+        let cells: Vec<&str> = line
+            .trim_start()
+            .trim_start_matches('*')
+            .split_whitespace()
+            .collect();
+        let is_row = cells.len() >= 3
+            && STATUSES.contains(&cells[0])
+            && (cells[1] == "-" || cells[1].parse::<i32>().is_ok())
+            && cells[2].ends_with(&suffix);
+        is_row.then(|| (i, cells[0].to_string()))
+    })
+}
+
+/// The second header line (the counts).
+fn counts_line(screen: &str) -> String {
+    screen.lines().nth(1).unwrap_or_default().to_string()
+}
+
+fn dialog_open(screen: &str) -> bool {
+    [
+        "Delete pidfiles",
+        "Really delete pidfiles in use?",
+        "Send a signal",
+        "Confirm signal",
+    ]
+    .iter()
+    .any(|title| screen.contains(title))
+}
+
+fn alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None).is_ok()
+}
+
+/// A temp dir with `stale.pid` (naming a dead PID) and `sleep.pid` (naming a
+/// fresh `sleep`, written after it started so it is `alive`, not `reused`).
+struct Fixture {
+    dir: TempDir,
+    sleeper: Proc,
+}
+
+impl Fixture {
+    fn new(with_stale: bool) -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("pidscope-e2e-")
+            .tempdir()
+            .expect("create a temp dir");
+        let sleeper = spawn_sleep();
+        let mut files = Vec::new();
+        if with_stale {
+            files.push(write_pidfile(
+                dir.path(),
+                "stale.pid",
+                &format!("{}\n", dead_pid()),
+            ));
+        }
+        files.push(write_pidfile(
+            dir.path(),
+            "sleep.pid",
+            &format!("{}\n", sleeper.pid()),
+        ));
+        // Whatever the umask: a pidfile others can write is `untrusted-file`,
+        // which adds a confirmation to signalling.
+        for file in files {
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        Fixture { dir, sleeper }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join(name)
+            .to_str()
+            .expect("UTF-8")
+            .to_string()
+    }
+
+    fn root(&self) -> &OsStr {
+        self.dir.path().as_os_str()
+    }
+}
+
+/// Starts pidscope on `fixture` with a fast rescan and `extra` flags, and
+/// waits until every pidfile in `rows` is in the table.
+fn start_on(label: &str, fixture: &Fixture, extra: &[&str], rows: &[&str]) -> (Tui, String) {
+    let mut args: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
+    args.extend([
+        OsStr::new("--interval"),
+        OsStr::new("500ms"),
+        fixture.root(),
+    ]);
+    let tui = Tui::start(label, &args);
+    let screen = tui.wait_for(&format!("rows {rows:?}"), |s| {
+        rows.iter().all(|name| table_row(s, name).is_some())
+    });
+    (tui, screen)
+}
+
+// ---------------------------------------------------------------------------
+// Deleting
+// ---------------------------------------------------------------------------
+
+#[test]
+fn delete_removes_a_stale_pidfile_and_a_live_one_needs_a_second_confirmation() {
+    let mut fx = Fixture::new(true);
+    let stale = fx.path("stale.pid");
+    let live = fx.path("sleep.pid");
+    let (tui, screen) = start_on("delete", &fx, &[], &["stale.pid", "sleep.pid"]);
+
+    // Header, counts, problems first, first row selected.
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with(&format!("pidscope {}  scanned ", fx.dir.path().display())),
+        "header line: {header:?}"
+    );
+    assert!(
+        counts_line(&screen)
+            .starts_with("alive 1  stale 1  reused 0  zombie 0  invalid 0  unreadable 0"),
+        "counts line:\n{screen}"
+    );
+    for column in [
+        "STATUS", "PID", "PATH", "PROCESS", "USER", "CPU%", "MEM", "UP", "AGE",
+    ] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.split_whitespace().any(|w| w == column)),
+            "no {column} column:\n{screen}"
+        );
+    }
+    let (stale_line, stale_status) = table_row(&screen, "stale.pid").expect("stale row");
+    let (live_line, live_status) = table_row(&screen, "sleep.pid").expect("live row");
+    assert_eq!(
+        (stale_status.as_str(), live_status.as_str()),
+        ("stale", "alive")
+    );
+    assert!(
+        stale_line < live_line,
+        "problems must come first:\n{screen}"
+    );
+    assert_eq!(selected_path(&screen).as_deref(), Some(stale.as_str()));
+
+    // d, y on the stale row: gone.
+    tui.key("d");
+    let dialog = tui.wait_text("Delete pidfiles");
+    assert!(dialog.contains("Delete 1 pidfile?"), "{dialog}");
+    assert!(
+        !dialog.contains("second confirmation follows"),
+        "a stale pidfile needs no second confirmation:\n{dialog}"
+    );
+    tui.key("y");
+    assert!(
+        wait_until(SCREEN_TIMEOUT, || !Path::new(&stale).exists()),
+        "{stale} still exists after d, y; screen:\n{}",
+        tui.screen()
+    );
+    let screen = tui.wait_footer(&format!("deleted {stale}"));
+    assert!(!dialog_open(&screen), "a dialog is still open:\n{screen}");
+    assert!(Path::new(&live).exists(), "the live pidfile went too");
+    assert_ne!(
+        tui.logged_ok("delete", &stale),
+        Some(false),
+        "the deletion is not in the action log: {:?}",
+        tui.action_log()
+    );
+
+    // After the rescan only the live row is left, and it is selected.
+    let screen = tui.wait_for("the stale row to go and the live one to be selected", |s| {
+        table_row(s, "stale.pid").is_none() && selected_path(s).as_deref() == Some(live.as_str())
+    });
+    assert!(
+        counts_line(&screen).starts_with("alive 1  stale 0"),
+        "counts line:\n{screen}"
+    );
+
+    // d, y on the live row: a second, sterner dialog; n and Esc keep the file.
+    for keep in ["n", "Escape"] {
+        tui.key("d");
+        let dialog = tui.wait_text("Delete pidfiles");
+        assert!(
+            dialog.contains("a second confirmation follows"),
+            "the first dialog should announce the second one:\n{dialog}"
+        );
+        tui.key("y");
+        let dialog = tui.wait_text("Really delete pidfiles in use?");
+        assert!(
+            dialog.contains(&format!("(sleep PID {})", fx.sleeper.pid())),
+            "the second dialog should name the live process:\n{dialog}"
+        );
+        assert!(
+            Path::new(&live).exists(),
+            "deleted before the 2nd confirmation"
+        );
+        tui.key(keep);
+        // (The second round's message is the first's: wait for the dialog to go too.)
+        let kept = "delete cancelled: nothing deleted";
+        let screen = tui.wait_for(
+            &format!("{keep:?} to close the dialog with {kept:?}"),
+            |s| footer(s).as_deref() == Some(kept) && !dialog_open(s),
+        );
+        assert!(
+            table_row(&screen, "sleep.pid").is_some(),
+            "{keep} in the second dialog should only close it:\n{screen}"
+        );
+    }
+    // Give a wrongly sent deletion time to happen: two more scans.
+    thread::sleep(Duration::from_millis(1000));
+    assert!(Path::new(&live).exists(), "the live pidfile was deleted");
+    assert!(fx.sleeper.try_wait().is_none(), "the sleep process died");
+    assert_ne!(
+        tui.logged_ok("delete", &live),
+        Some(true),
+        "the action log records deleting the kept pidfile"
+    );
+    let screen = tui.screen();
+    assert!(
+        table_row(&screen, "sleep.pid").is_some() && !dialog_open(&screen),
+        "{screen}"
+    );
+}
+
+#[test]
+fn enter_activates_the_focused_button_which_starts_on_cancel() {
+    let mut fx = Fixture::new(true);
+    let stale = fx.path("stale.pid");
+    let live = fx.path("sleep.pid");
+    let (tui, screen) = start_on("enter", &fx, &[], &["stale.pid", "sleep.pid"]);
+    assert_eq!(selected_path(&screen).as_deref(), Some(stale.as_str()));
+
+    // First dialog: Enter on the initial focus cancels.
+    tui.key("d");
+    tui.wait_text("Delete pidfiles");
+    tui.wait_focus("Cancel");
+    tui.key("Enter");
+    let screen = tui.wait_footer("delete cancelled");
+    assert!(!dialog_open(&screen), "{screen}");
+    thread::sleep(Duration::from_millis(600));
+    assert!(
+        Path::new(&stale).exists(),
+        "Enter on Cancel deleted {stale}"
+    );
+
+    // Right moves the focus to Delete; Enter then deletes.
+    tui.key("d");
+    tui.wait_focus("Cancel");
+    tui.key("Right");
+    tui.wait_focus("Delete");
+    tui.key("Enter");
+    tui.wait_footer(&format!("deleted {stale}"));
+    assert!(!Path::new(&stale).exists(), "{stale} still exists");
+    tui.wait_for("the live row to be selected", |s| {
+        table_row(s, "stale.pid").is_none() && selected_path(s).as_deref() == Some(live.as_str())
+    });
+
+    // Second dialog (live pidfile): its buttons show, Cancel first; Enter keeps the file.
+    tui.key("d");
+    tui.wait_text("Delete pidfiles");
+    tui.key("y");
+    tui.wait_text("Really delete pidfiles in use?");
+    tui.wait_focus("Cancel");
+    tui.wait_text("[ Delete anyway ]");
+    tui.key("Enter");
+    let screen = tui.wait_footer("delete cancelled: nothing deleted");
+    assert!(!dialog_open(&screen), "{screen}");
+    thread::sleep(Duration::from_millis(600));
+    assert!(Path::new(&live).exists(), "Enter on Cancel deleted {live}");
+
+    // Tab moves the focus to "Delete anyway"; Enter deletes the file, the process lives on.
+    tui.key("d");
+    tui.wait_text("Delete pidfiles");
+    tui.key("y");
+    tui.wait_text("Really delete pidfiles in use?");
+    tui.wait_focus("Cancel");
+    tui.key("Tab");
+    tui.wait_focus("Delete anyway");
+    tui.key("Enter");
+    tui.wait_footer(&format!("deleted {live}"));
+    assert!(!Path::new(&live).exists(), "{live} still exists");
+    assert!(
+        fx.sleeper.try_wait().is_none(),
+        "deleting the pidfile touched its process"
+    );
+}
+
+#[test]
+fn batch_delete_o_in_the_second_dialog_deletes_only_the_stale_pidfile() {
+    let fx = Fixture::new(true);
+    let stale = fx.path("stale.pid");
+    let live = fx.path("sleep.pid");
+    let (tui, _) = start_on("batch", &fx, &[], &["stale.pid", "sleep.pid"]);
+
+    // Space tags the row and moves down: tag both.
+    tui.key("Space");
+    tui.wait_text("tagged 1");
+    tui.key("Space");
+    tui.wait_text("tagged 2");
+    tui.key("d");
+    let dialog = tui.wait_text("Delete 2 pidfiles?");
+    assert!(dialog.contains("a second confirmation follows"), "{dialog}");
+    tui.key("y");
+    let dialog = tui.wait_text("Really delete pidfiles in use?");
+    assert!(dialog.contains("o only the 1 other"), "{dialog}");
+    assert!(Path::new(&stale).exists() && Path::new(&live).exists());
+    tui.key("o");
+    let screen = tui.wait_footer(&format!("deleted {stale}"));
+    assert!(!dialog_open(&screen), "{screen}");
+    assert!(!Path::new(&stale).exists(), "the stale pidfile survived");
+    thread::sleep(Duration::from_millis(600));
+    assert!(Path::new(&live).exists(), "the live pidfile was deleted");
+}
+
+/// In the second dialog of a batch mixing stale and live pidfiles, `n`
+/// means "delete only the others" (the dialog says so), but Esc and Enter on
+/// the focused `[ Cancel ]` button do the same: "Cancel" deletes the stale
+/// pidfiles. The README promises "n or Esc cancels" in every dialog, and
+/// `Button::Cancel` is documented as "Enter alone never destroys anything".
+#[test]
+fn cancel_in_the_mixed_batch_second_dialog_deletes_nothing() {
+    let fx = Fixture::new(true);
+    let stale = fx.path("stale.pid");
+    let live = fx.path("sleep.pid");
+    let (tui, _) = start_on("batch-cancel", &fx, &[], &["stale.pid", "sleep.pid"]);
+    tui.key("Space");
+    tui.wait_text("tagged 1");
+    tui.key("Space");
+    tui.wait_text("tagged 2");
+    tui.key("d");
+    tui.wait_text("Delete 2 pidfiles?");
+    tui.key("y");
+    tui.wait_text("Really delete pidfiles in use?");
+    tui.wait_focus("Cancel");
+    tui.key("Enter");
+    tui.wait_for("the dialog to close", |s| !dialog_open(s));
+    thread::sleep(Duration::from_millis(600));
+    assert!(
+        Path::new(&stale).exists() && Path::new(&live).exists(),
+        "Enter on [ Cancel ] deleted something; footer: {:?}",
+        footer(&tui.screen())
+    );
+}
+
+/// Dialogs are as tall as their line count, but a target line longer than
+/// the dialog is wide wraps, and the last lines (the key hints and the
+/// buttons, including the focused Cancel that Enter would activate) fall out
+/// of the box. A pidfile path of about 60 characters is enough.
+#[test]
+fn delete_dialogs_show_their_buttons_for_long_paths() {
+    let fx = Fixture::new(false);
+    let deep = fx
+        .dir
+        .path()
+        .join("a-rather-long-directory-name/another-long-subdirectory-name");
+    fs::create_dir_all(&deep).expect("mkdir");
+    // Only the deep pidfile: it is the one row, selected.
+    fs::rename(fx.dir.path().join("sleep.pid"), deep.join("sleep.pid")).expect("move");
+    let (tui, _) = start_on("long", &fx, &[], &["sleep.pid"]);
+    tui.key("d");
+    tui.wait_text("Delete pidfiles");
+    tui.wait_for("the first dialog's buttons", |s| {
+        s.contains("[ Cancel ]") && s.contains("[ Delete ]")
+    });
+    tui.key("y");
+    tui.wait_text("Really delete pidfiles in use?");
+    tui.wait_for("the second dialog's buttons", |s| {
+        s.contains("[ Cancel ]") && s.contains("[ Delete anyway ]")
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Signalling
+// ---------------------------------------------------------------------------
+
+#[test]
+fn k_enter_y_sends_sigterm_to_the_live_owner() {
+    let mut fx = Fixture::new(false);
+    let pid = fx.sleeper.pid();
+    let (tui, screen) = start_on("signal", &fx, &[], &["sleep.pid"]);
+    assert_eq!(
+        table_row(&screen, "sleep.pid").map(|(_, s)| s).as_deref(),
+        Some("alive")
+    );
+    assert_eq!(
+        selected_path(&screen).as_deref(),
+        Some(fx.path("sleep.pid").as_str())
+    );
+
+    tui.key("k");
+    let picker = tui.wait_text("Send a signal");
+    assert!(
+        picker.lines().any(|l| l.contains("> TERM (15)")),
+        "TERM should be highlighted first:\n{picker}"
+    );
+    tui.key("Enter");
+    let confirm = tui.wait_text("Confirm signal");
+    assert!(confirm.contains("Send TERM (15) to:"), "{confirm}");
+    assert!(confirm.contains(&format!("sleep PID {pid}")), "{confirm}");
+    assert!(
+        fx.sleeper.try_wait().is_none(),
+        "signalled before the confirmation"
+    );
+
+    tui.key("y");
+    let mut status = None;
+    let exited = wait_until(SCREEN_TIMEOUT, || {
+        status = fx.sleeper.try_wait();
+        status.is_some()
+    });
+    assert!(
+        exited,
+        "sleep {pid} still runs after k, Enter, y; screen:\n{}",
+        tui.screen()
+    );
+    let status = status.expect("exit status");
+    assert_eq!(status.signal(), Some(15), "sleep ended with {status}");
+    let screen = tui.wait_footer(&format!("sent SIGTERM to PID {pid}"));
+    assert!(!dialog_open(&screen), "{screen}");
+    assert_ne!(
+        tui.logged_ok("signal", &fx.path("sleep.pid")),
+        Some(false),
+        "the signal is not in the action log: {:?}",
+        tui.action_log()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Read-only mode
+// ---------------------------------------------------------------------------
+
+#[test]
+fn read_only_mode_refuses_delete_and_signal() {
+    let mut fx = Fixture::new(true);
+    let stale = fx.path("stale.pid");
+    let live = fx.path("sleep.pid");
+    // (key, the keys that would confirm its dialog, the row to act on)
+    let cases = [
+        ("d", &["y", "y"][..], stale.as_str()),
+        ("k", &["Enter", "y"][..], live.as_str()),
+    ];
+    for (key, confirm, target) in cases {
+        // A fresh inspector per key, so that each message is that key's.
+        let (tui, screen) = start_on(
+            &format!("ro-{key}"),
+            &fx,
+            &["--read-only"],
+            &["stale.pid", "sleep.pid"],
+        );
+        let header = screen.lines().next().unwrap_or_default();
+        assert!(header.contains("READ-ONLY"), "header: {header:?}");
+        assert_eq!(footer(&screen).as_deref(), Some(""), "{screen}");
+        if target == live {
+            tui.key("Down");
+        }
+        tui.wait_for(&format!("{target} selected"), |s| {
+            selected_path(s).as_deref() == Some(target)
+        });
+
+        tui.key(key);
+        let screen = tui.wait_footer(READ_ONLY_MESSAGE);
+        assert!(!dialog_open(&screen), "{key} opened a dialog:\n{screen}");
+        // Were a dialog open after all, these would confirm it.
+        for k in confirm {
+            tui.key(k);
+        }
+        // Let a wrongly started action happen: two scans.
+        thread::sleep(Duration::from_millis(1000));
+        let screen = tui.screen();
+        assert!(
+            !dialog_open(&screen),
+            "a dialog opened in read-only mode:\n{screen}"
+        );
+        assert_eq!(
+            footer(&screen).as_deref(),
+            Some(READ_ONLY_MESSAGE),
+            "{screen}"
+        );
+        assert!(
+            Path::new(&stale).exists() && Path::new(&live).exists(),
+            "a pidfile was deleted in read-only mode (key {key})"
+        );
+        assert!(
+            fx.sleeper.try_wait().is_none() && alive(fx.sleeper.pid()),
+            "the sleep process was signalled in read-only mode (key {key})"
+        );
+        let log = tui.action_log().unwrap_or_default();
+        assert!(log.is_empty(), "actions logged in read-only mode: {log:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Quitting and terminal restoration
+// ---------------------------------------------------------------------------
+
+/// Starts pidscope on a dir with one live pidfile and checks the terminal is
+/// taken over (alternate screen, mouse reporting), so the restore checks mean something.
+fn start_and_check_takeover(label: &str, fx: &Fixture) -> Tui {
+    let (tui, _) = start_on(label, fx, &[], &["sleep.pid"]);
+    assert_eq!(
+        tui.format("alt=#{alternate_on} mouse=#{mouse_any_flag}"),
+        "alt=1 mouse=1",
+        "pidscope should run on the alternate screen with mouse reporting on"
+    );
+    tui
+}
+
+#[test]
+fn q_esc_and_ctrl_c_quit_with_status_0_and_restore_the_terminal() {
+    let fx = Fixture::new(false);
+    for key in ["q", "Escape", "C-c"] {
+        let tui = start_and_check_takeover(&format!("quit-{key}"), &fx);
+        tui.key(key);
+        tui.assert_exited_and_restored(0);
+    }
+}
+
+#[test]
+fn no_mouse_leaves_the_mouse_to_the_terminal() {
+    let fx = Fixture::new(false);
+    let (tui, _) = start_on("nomouse", &fx, &["--no-mouse"], &["sleep.pid"]);
+    assert_eq!(
+        tui.format(
+            "alt=#{alternate_on} mouse=#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}#{mouse_sgr_flag}"
+        ),
+        "alt=1 mouse=0000",
+        "--no-mouse should not turn mouse reporting on"
+    );
+    tui.key("q");
+    tui.assert_exited_and_restored(0);
+}
+
+#[test]
+fn a_too_small_terminal_is_reported_and_a_resize_brings_the_table_back() {
+    let fx = Fixture::new(false);
+    let (tui, _) = start_on("resize", &fx, &[], &["sleep.pid"]);
+    let resize = |x: &str, y: &str| {
+        let out = tui.tmux(&["resize-window", "-t", "t", "-x", x, "-y", y]);
+        assert!(
+            out.status.success(),
+            "resize-window: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    resize("60", "20");
+    tui.wait_text("Terminal too small: 60x20");
+    resize("100", "30");
+    tui.wait_for("the table again", |s| {
+        table_row(s, "sleep.pid").is_some() && !s.contains("Terminal too small")
+    });
+}
+
+fn signal_ends_cleanly(label: &str, signal: Signal) {
+    let fx = Fixture::new(false);
+    let tui = start_and_check_takeover(label, &fx);
+    let pid = tui.pidscope_pid();
+    kill(Pid::from_raw(pid), signal).unwrap_or_else(|e| panic!("kill({pid}, {signal}): {e}"));
+    tui.assert_exited_and_restored(0);
+}
+
+#[test]
+fn sigterm_ends_it_with_status_0_and_restores_the_terminal() {
+    signal_ends_cleanly("term", Signal::SIGTERM);
+}
+
+#[test]
+fn sigint_ends_it_with_status_0_and_restores_the_terminal() {
+    signal_ends_cleanly("int", Signal::SIGINT);
+}
+
+#[test]
+fn sighup_with_a_dialog_open_ends_it_cleanly_and_deletes_nothing() {
+    let fx = Fixture::new(true);
+    let stale = fx.path("stale.pid");
+    let (tui, _) = start_on("hup", &fx, &[], &["stale.pid", "sleep.pid"]);
+    tui.key("d");
+    tui.wait_text("Delete pidfiles");
+    let pid = tui.pidscope_pid();
+    kill(Pid::from_raw(pid), Signal::SIGHUP).unwrap_or_else(|e| panic!("kill({pid}): {e}"));
+    tui.assert_exited_and_restored(0);
+    assert!(Path::new(&stale).exists(), "SIGHUP confirmed the dialog");
+}
+
+// ---------------------------------------------------------------------------
+// Not a terminal
+// ---------------------------------------------------------------------------
+
+#[test]
+fn without_a_terminal_it_exits_2_and_points_to_audit() {
+    let fx = Fixture::new(false);
+    let out = run(bin().arg(fx.root()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "status {}; stderr: {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("pidscope audit"),
+        "stderr should point to `pidscope audit`: {stderr:?}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing (no escape sequences) should reach stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn with_stdout_redirected_in_a_terminal_it_exits_2_and_leaves_the_terminal_alone() {
+    let fx = Fixture::new(false);
+    let out = fx.dir.path().join("stdout.txt");
+    let err = fx.dir.path().join("stderr.txt");
+    let redirect = format!(
+        "> {} 2> {}",
+        sh_quote(out.as_os_str()),
+        sh_quote(err.as_os_str())
+    );
+    // stdin is the terminal, stdout is a file.
+    let tui = Tui::start_with_redirect("redirect", &[fx.root()], &redirect);
+    tui.assert_exited_and_restored(2);
+    let stderr = fs::read_to_string(&err).expect("stderr file");
+    assert!(stderr.contains("pidscope audit"), "stderr: {stderr:?}");
+    let stdout = fs::read(&out).expect("stdout file");
+    assert!(
+        stdout.is_empty(),
+        "stdout: {:?}",
+        String::from_utf8_lossy(&stdout)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Help
+// ---------------------------------------------------------------------------
+
+#[test]
+fn question_mark_shows_the_keys_and_any_key_closes_them() {
+    let fx = Fixture::new(false);
+    let (tui, _) = start_on("help", &fx, &[], &["sleep.pid"]);
+    // The footer's hints also say "q quit"; the overlay is above them.
+    let help_open = |s: &str| {
+        let body = body(s);
+        body.contains("quit") && body.contains("delete")
+    };
+    // A help line naming `key` and saying what `does`.
+    let lists = |screen: &str, key: &str, does: &str| {
+        body(screen)
+            .lines()
+            .any(|l| l.contains(does) && l.split_whitespace().any(|w| w == key))
+    };
+
+    // `x` is bound to nothing; `q` would quit on the main screen but only
+    // closes the help here.
+    for close in ["x", "q"] {
+        tui.key("?");
+        let screen = tui.wait_for("the help overlay", help_open);
+        for (key, does) in [
+            ("q", "quit"),
+            ("d", "delete"),
+            ("k", "signal"),
+            ("?", "help"),
+        ] {
+            assert!(
+                lists(&screen, key, does),
+                "the help does not list {key:?} ({does}):\n{screen}"
+            );
+        }
+        tui.key(close);
+        let screen = tui.wait_for(&format!("{close:?} to close the help"), |s| !help_open(s));
+        assert!(
+            table_row(&screen, "sleep.pid").is_some()
+                && screen.lines().any(|l| l.starts_with("pidscope ")),
+            "{close:?} should close the help and leave the inspector running:\n{screen}"
+        );
+    }
+    // Still running: q now quits.
+    tui.key("q");
+    assert_eq!(tui.exit_status(), 0);
+}
