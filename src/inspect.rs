@@ -28,6 +28,8 @@ pub struct Scanner {
     /// What the previous scan read from each regular file, to skip re-reading
     /// files whose device, inode, size and mtime are unchanged.
     cache: HashMap<PathBuf, Cached>,
+    /// Keep `cache` at all: only worth its memory when scanning repeatedly.
+    remember: bool,
 }
 
 /// A regular pidfile's parsed content, valid while its identity and mtime hold.
@@ -57,7 +59,15 @@ impl Scanner {
             rules,
             prober: Prober::new(),
             cache: HashMap::new(),
+            remember: false,
         }
+    }
+
+    /// Remember what each scan read, so the next scan re-reads only the
+    /// files that changed (for the inspector's periodic rescans).
+    pub fn remembering(mut self) -> Self {
+        self.remember = true;
+        self
     }
 
     /// Inspect one file now, whatever its name: the fresh verdict an action
@@ -131,8 +141,8 @@ impl Scanner {
                     continue;
                 }
             };
-            if let (EntryKind::Regular, Some(file), Some(line)) =
-                (candidate.kind, &file, &first_line)
+            if let (true, EntryKind::Regular, Some(file), Some(line)) =
+                (self.remember, candidate.kind, &file, &first_line)
             {
                 let entry = Cached {
                     file: file.clone(),

@@ -24,7 +24,7 @@ fn repeated_scans_reread_only_changed_files() {
         "PIDs of equal width"
     );
     let rules = Config::default().rules().unwrap();
-    let mut scanner = Scanner::new(vec![dir.path().to_path_buf()], rules);
+    let mut scanner = Scanner::new(vec![dir.path().to_path_buf()], rules).remembering();
     let first = scanner.scan();
     assert_eq!(first.entries[0].pid, Some(a.pid()));
     let mtime = fs::metadata(&path).unwrap().modified().unwrap();

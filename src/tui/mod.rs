@@ -118,7 +118,7 @@ fn event_loop(
 
     spawn_input_thread(tx.clone());
     let jobs = spawn_worker(
-        Scanner::new(options.roots, options.rules),
+        Scanner::new(options.roots, options.rules).remembering(),
         options.actor,
         tx,
     );
