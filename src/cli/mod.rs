@@ -55,6 +55,8 @@ enum Format {
     Table,
     /// One JSON document for programs.
     Json,
+    /// The Prometheus text format, for node_exporter's textfile collector.
+    Prometheus,
 }
 
 #[derive(Debug, clap::Args, Default)]
@@ -66,6 +68,11 @@ struct AuditArgs {
     /// Output format.
     #[arg(long, value_enum)]
     format: Option<Format>,
+
+    /// Write the report to FILE instead of stdout, atomically (a temporary file renamed over it),
+    /// as node_exporter's textfile collector requires.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
     #[arg(value_name = "PATH")]

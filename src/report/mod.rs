@@ -1,6 +1,8 @@
-//! A scan's result and its renderings: the table for people, JSON for programs.
+//! A scan's result and its renderings: the table for people, JSON for
+//! programs, the Prometheus text format for monitoring.
 
 pub mod json;
+pub mod prometheus;
 pub mod table;
 
 use std::path::PathBuf;

@@ -1,0 +1,61 @@
+//! The Prometheus text exposition format of a report, for node_exporter's
+//! textfile collector: counts per status, one series per problem pidfile,
+//! and the scan's own health.
+
+use std::fmt::Write;
+use std::time::UNIX_EPOCH;
+
+use super::Report;
+use crate::verdict::Status;
+
+/// Render the report in the Prometheus text format (version 0.0.4).
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let summary = report.summary();
+    metric(&mut out, "pidscope_pidfiles", "Pidfiles found, by status.");
+    for status in Status::ALL {
+        let _ = writeln!(out, "pidscope_pidfiles{{status=\"{status}\"}} {}", summary.count(status));
+    }
+    metric(
+        &mut out,
+        "pidscope_pidfile_info",
+        "One series per pidfile that is not alive (value 1).",
+    );
+    for entry in report.entries.iter().filter(|e| e.status != Status::Alive) {
+        let _ = writeln!(
+            out,
+            "pidscope_pidfile_info{{path=\"{}\",status=\"{}\",pid=\"{}\"}} 1",
+            escape(&entry.path.to_string_lossy()),
+            entry.status,
+            entry.pid.map_or_else(String::new, |p| p.to_string())
+        );
+    }
+    metric(&mut out, "pidscope_scan_errors", "Errors met during the scan (unreadable directories, missing roots).");
+    let _ = writeln!(out, "pidscope_scan_errors {}", report.errors.len());
+    metric(&mut out, "pidscope_scan_duration_seconds", "How long the scan took.");
+    let _ = writeln!(out, "pidscope_scan_duration_seconds {}", report.duration.as_secs_f64());
+    metric(&mut out, "pidscope_last_scan_timestamp_seconds", "When the scan started, in seconds since the epoch.");
+    let started = report.started_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let _ = writeln!(out, "pidscope_last_scan_timestamp_seconds {}", started.as_secs_f64());
+    out
+}
+
+fn metric(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
+/// Escape a label value: backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
