@@ -169,7 +169,6 @@ impl Prober {
                 .without_tasks()
                 .with_cmd(UpdateKind::Always)
                 .with_exe(UpdateKind::Always)
-                .with_user(UpdateKind::Always)
                 .with_memory()
                 .with_cpu();
             system.refresh_processes_specifics(ProcessesToUpdate::Some(&live), true, kind);
@@ -207,7 +206,9 @@ impl Prober {
         clock: &Clock,
         interval_cpu: bool,
     ) -> ProcessInfo {
-        let uid = self.process(pid).and_then(|p| p.user_id()).map(|u| **u);
+        // The uid comes from our own read of /proc/PID/status (for the thread
+        // group id): asking sysinfo too would read the same file twice.
+        let uid = id.uid;
         let user = uid.and_then(|u| self.user_name(u));
         let process = self.process(pid);
         let start_time = clock.wall_time(id.start_ticks);

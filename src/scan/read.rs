@@ -114,7 +114,7 @@ pub fn read_pidfile(path: &Path, kind: EntryKind) -> ReadOutcome {
             open_through_links(path)
         }
     };
-    let file = match opened {
+    let mut file = match opened {
         Ok(file) => file,
         Err(outcome) => return outcome,
     };
@@ -127,15 +127,38 @@ pub fn read_pidfile(path: &Path, kind: EntryKind) -> ReadOutcome {
         return special(path, Ok(meta));
     }
     let info = FileInfo::from_metadata(&meta);
-    let mut content = Vec::with_capacity(64);
-    match file.take(MAX_READ as u64).read_to_end(&mut content) {
-        Ok(_) => ReadOutcome::Read {
+    match read_head(&mut file, info.size) {
+        Ok(content) => ReadOutcome::Read {
             truncated: info.size > MAX_READ as u64,
             file: info,
             content,
         },
         Err(err) => unreadable(Some(info), format!("read failed: {}", describe(&err))),
     }
+}
+
+/// Read the first `min(size, MAX_READ)` bytes: one `read` for a pidfile,
+/// with no extra call to find the end (fstat already said where it is). A
+/// file that grows or shrinks meanwhile is read up to the limit or its end.
+fn read_head(file: &mut File, size: u64) -> io::Result<Vec<u8>> {
+    // Size 0 is either empty (one read says so) or a pseudo-file that does not know its size.
+    let want = if size == 0 {
+        MAX_READ
+    } else {
+        size.min(MAX_READ as u64) as usize
+    };
+    let mut content = vec![0; want];
+    let mut filled = 0;
+    while filled < want {
+        match file.read(&mut content[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    content.truncate(filled);
+    Ok(content)
 }
 
 const READ_FLAGS: i32 = libc::O_NONBLOCK | libc::O_NOCTTY;
