@@ -12,7 +12,8 @@ use common::*;
 use prometheus_parse::{Scrape, Value};
 
 fn parse(text: &str) -> Scrape {
-    Scrape::parse(text.as_bytes().lines()).unwrap_or_else(|e| panic!("not the text format ({e}): {text}"))
+    Scrape::parse(text.as_bytes().lines())
+        .unwrap_or_else(|e| panic!("not the text format ({e}): {text}"))
 }
 
 fn gauge(scrape: &Scrape, metric: &str, label: Option<(&str, &str)>) -> Vec<f64> {
@@ -33,10 +34,18 @@ fn metrics_carry_the_counts_of_a_known_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let live = spawn_sleep();
     write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", live.pid()));
-    let stale = write_pidfile(dir.path(), "a \"quoted\" name.pid", &format!("{}\n", dead_pid()));
+    let stale = write_pidfile(
+        dir.path(),
+        "a \"quoted\" name.pid",
+        &format!("{}\n", dead_pid()),
+    );
     write_pidfile(dir.path(), "b.pid", &format!("{}\n", dead_pid()));
     write_pidfile(dir.path(), "bad.pid", "abc\n");
-    let out = bin().args(["audit", "--format", "prometheus"]).arg(dir.path()).output().unwrap();
+    let out = bin()
+        .args(["audit", "--format", "prometheus"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     let scrape = parse(&text);
@@ -46,7 +55,11 @@ fn metrics_carry_the_counts_of_a_known_scenario() {
     assert_eq!(count("invalid"), vec![1.0]);
     assert_eq!(count("zombie"), vec![0.0]);
     // One info series per problem pidfile, none for the alive one.
-    let info: Vec<_> = scrape.samples.iter().filter(|s| s.metric == "pidscope_pidfile_info").collect();
+    let info: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "pidscope_pidfile_info")
+        .collect();
     assert_eq!(info.len(), 3, "{text}");
     // The parser hands label values back as written, escapes included.
     let escaped = stale.to_str().unwrap().replace('"', "\\\"");
@@ -58,10 +71,17 @@ fn metrics_carry_the_counts_of_a_known_scenario() {
     assert!(quoted.labels.get("pid").unwrap().parse::<i32>().is_ok());
     assert_eq!(gauge(&scrape, "pidscope_scan_errors", None), vec![0.0]);
     assert!(gauge(&scrape, "pidscope_scan_duration_seconds", None)[0] >= 0.0);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let last = gauge(&scrape, "pidscope_last_scan_timestamp_seconds", None)[0];
     assert!((now - last).abs() < 60.0, "{last} vs {now}");
-    for name in ["pidscope_pidfiles", "pidscope_pidfile_info", "pidscope_scan_errors"] {
+    for name in [
+        "pidscope_pidfiles",
+        "pidscope_pidfile_info",
+        "pidscope_scan_errors",
+    ] {
         assert!(scrape.docs.contains_key(name), "HELP for {name}");
     }
 }
@@ -71,7 +91,11 @@ fn output_replaces_the_file_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let roots = tempfile::tempdir().unwrap();
     for i in 0..200 {
-        write_pidfile(roots.path(), &format!("p{i}.pid"), &format!("{}\n", dead_pid()));
+        write_pidfile(
+            roots.path(),
+            &format!("p{i}.pid"),
+            &format!("{}\n", dead_pid()),
+        );
     }
     let prom = dir.path().join("pidscope.prom");
     fs::write(&prom, "# an old complete file\npidscope_scan_errors 0\n").unwrap();
@@ -83,7 +107,11 @@ fn output_replaces_the_file_atomically() {
             let mut reads = 0;
             while !stop.load(Ordering::Relaxed) {
                 let text = fs::read_to_string(&prom).expect("the file always exists");
-                assert!(text.ends_with('\n'), "a half-written file was seen: {} bytes", text.len());
+                assert!(
+                    text.ends_with('\n'),
+                    "a half-written file was seen: {} bytes",
+                    text.len()
+                );
                 parse(&text);
                 reads += 1;
             }
@@ -103,17 +131,32 @@ fn output_replaces_the_file_atomically() {
     let reads = reader.join().expect("reader saw only whole files");
     assert!(reads > 0);
     let scrape = parse(&fs::read_to_string(&prom).unwrap());
-    assert_eq!(gauge(&scrape, "pidscope_pidfiles", Some(("status", "stale"))), vec![200.0]);
+    assert_eq!(
+        gauge(&scrape, "pidscope_pidfiles", Some(("status", "stale"))),
+        vec![200.0]
+    );
     // No temporary files are left behind.
-    let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("pidscope.prom")]);
     // An unwritable destination is a one-line error and exit 1.
     let out = Command::new(env!("CARGO_BIN_EXE_pidscope"))
         .env("PIDSCOPE_CONFIG", "/dev/null")
-        .args(["audit", "--format", "prometheus", "--output", "/proc/version/x.prom"])
+        .args([
+            "audit",
+            "--format",
+            "prometheus",
+            "--output",
+            "/proc/version/x.prom",
+        ])
         .arg(roots.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/proc/version/x.prom: cannot write the report"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("/proc/version/x.prom: cannot write the report")
+    );
 }

@@ -37,7 +37,10 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     };
     if let Some(path) = &args.output {
         if let Err(err) = write_atomically(path, render) {
-            warn(&format!("{}: cannot write the report: {err}", path.display()));
+            warn(&format!(
+                "{}: cannot write the report: {err}",
+                path.display()
+            ));
             return ExitCode::from(exit::PROBLEMS);
         }
     } else {
@@ -77,13 +80,19 @@ fn write_atomically(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)?;
         let mut out = std::io::BufWriter::new(file);
         render(&mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;

@@ -14,7 +14,11 @@ pub fn render(report: &Report) -> String {
     let summary = report.summary();
     metric(&mut out, "pidscope_pidfiles", "Pidfiles found, by status.");
     for status in Status::ALL {
-        let _ = writeln!(out, "pidscope_pidfiles{{status=\"{status}\"}} {}", summary.count(status));
+        let _ = writeln!(
+            out,
+            "pidscope_pidfiles{{status=\"{status}\"}} {}",
+            summary.count(status)
+        );
     }
     metric(
         &mut out,
@@ -30,13 +34,36 @@ pub fn render(report: &Report) -> String {
             entry.pid.map_or_else(String::new, |p| p.to_string())
         );
     }
-    metric(&mut out, "pidscope_scan_errors", "Errors met during the scan (unreadable directories, missing roots).");
+    metric(
+        &mut out,
+        "pidscope_scan_errors",
+        "Errors met during the scan (unreadable directories, missing roots).",
+    );
     let _ = writeln!(out, "pidscope_scan_errors {}", report.errors.len());
-    metric(&mut out, "pidscope_scan_duration_seconds", "How long the scan took.");
-    let _ = writeln!(out, "pidscope_scan_duration_seconds {}", report.duration.as_secs_f64());
-    metric(&mut out, "pidscope_last_scan_timestamp_seconds", "When the scan started, in seconds since the epoch.");
-    let started = report.started_at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let _ = writeln!(out, "pidscope_last_scan_timestamp_seconds {}", started.as_secs_f64());
+    metric(
+        &mut out,
+        "pidscope_scan_duration_seconds",
+        "How long the scan took.",
+    );
+    let _ = writeln!(
+        out,
+        "pidscope_scan_duration_seconds {}",
+        report.duration.as_secs_f64()
+    );
+    metric(
+        &mut out,
+        "pidscope_last_scan_timestamp_seconds",
+        "When the scan started, in seconds since the epoch.",
+    );
+    let started = report
+        .started_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "pidscope_last_scan_timestamp_seconds {}",
+        started.as_secs_f64()
+    );
     out
 }
 
@@ -47,7 +74,10 @@ fn metric(out: &mut String, name: &str, help: &str) {
 
 /// Escape a label value: backslash, double quote and newline.
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
