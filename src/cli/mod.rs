@@ -2,6 +2,7 @@
 
 mod audit;
 mod clean;
+mod docs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,13 @@ enum Command {
     /// Remove stale and reused pidfiles, each re-verified right before removal
     /// (exit 0 when all meant to go were removed, 1 when some were refused or failed, 2 on usage errors).
     Clean(clean::CleanArgs),
+    /// Print the man page (roff), generated from this command-line definition.
+    Man,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Output formats of `audit`.
@@ -115,6 +123,8 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Audit(args)) => audit::run(&config, args),
         Some(Command::Clean(args)) => clean::run(&config, args),
+        Some(Command::Man) => docs::man(),
+        Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Tui(args)) => tui(&config, args),
         None => tui(&config, cli.tui),
     }
