@@ -8,12 +8,20 @@ use std::process::Command;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn assets() -> Vec<(String, String)> {
-    let manifest: toml::Table = std::fs::read_to_string(Path::new(ROOT).join("Cargo.toml")).unwrap().parse().unwrap();
+    let manifest: toml::Table = std::fs::read_to_string(Path::new(ROOT).join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
     manifest["package"]["metadata"]["deb"]["assets"]
         .as_array()
         .expect("deb assets")
         .iter()
-        .map(|a| (a[0].as_str().unwrap().to_string(), a[1].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a[0].as_str().unwrap().to_string(),
+                a[1].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -26,7 +34,8 @@ fn every_packaged_file_exists_or_is_generated() {
         if generated {
             let name = Path::new(source).file_name().unwrap().to_str().unwrap();
             assert!(
-                source == "target/release/pidscope" || script.contains(name.trim_end_matches(".gz")),
+                source == "target/release/pidscope"
+                    || script.contains(name.trim_end_matches(".gz")),
                 "{source} is neither in the tree nor made by build-deb.sh"
             );
         } else {
@@ -34,21 +43,42 @@ fn every_packaged_file_exists_or_is_generated() {
         }
     }
     for wanted in ["usr/bin/", "usr/share/man/man1/", "lib/systemd/system/"] {
-        assert!(assets.iter().any(|(_, dest)| dest.starts_with(wanted)), "nothing goes to {wanted}");
+        assert!(
+            assets.iter().any(|(_, dest)| dest.starts_with(wanted)),
+            "nothing goes to {wanted}"
+        );
     }
 }
 
 #[test]
 fn the_package_builds_where_cargo_deb_is_installed() {
-    let available = Command::new("cargo").args(["deb", "--version"]).output().is_ok_and(|o| o.status.success());
+    let available = Command::new("cargo")
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !available {
         eprintln!("skipped: cargo-deb is not installed (cargo install cargo-deb)");
         return;
     }
-    let out = Command::new(Path::new(ROOT).join("scripts/build-deb.sh")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let deb = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
-    let listing = Command::new("dpkg-deb").arg("-c").arg(&deb).output().unwrap();
+    let out = Command::new(Path::new(ROOT).join("scripts/build-deb.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deb = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let listing = Command::new("dpkg-deb")
+        .arg("-c")
+        .arg(&deb)
+        .output()
+        .unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
     for path in [
         "./usr/bin/pidscope",
