@@ -211,6 +211,15 @@ impl Config {
         Ok(config)
     }
 
+    /// The roots to scan: the PATHs given on the command line, else [`Config::default_roots`].
+    pub fn roots_for(&self, paths: Vec<PathBuf>) -> Vec<PathBuf> {
+        if paths.is_empty() {
+            self.default_roots()
+        } else {
+            paths
+        }
+    }
+
     /// The roots to scan when no PATH is given: the configured `dirs`, else
     /// `/run`, plus `/var/run` only when it is not the same directory.
     pub fn default_roots(&self) -> Vec<PathBuf> {

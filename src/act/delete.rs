@@ -49,18 +49,9 @@ pub fn delete_pidfile(
     grace: std::time::Duration,
 ) -> Result<(), ActionError> {
     let path = &seen.path;
-    let refused = |why: String| ActionError::Refused {
-        path: path.clone(),
-        why,
-    };
-    let failed = |what: String| ActionError::Failed {
-        path: path.clone(),
-        what,
-    };
-    let changed = |what: &str| ActionError::ChangedSinceScan {
-        path: path.clone(),
-        what: what.into(),
-    };
+    let refused = |why: String| ActionError::refused(path, why);
+    let failed = |what: String| ActionError::failed(path, what);
+    let changed = |what: &str| ActionError::changed(path, what);
 
     if needs_second_confirmation(seen.status) && confirmation != Confirmation::InUse {
         return Err(refused(format!(

@@ -58,6 +58,32 @@ impl fmt::Display for ActionError {
 
 impl std::error::Error for ActionError {}
 
+impl ActionError {
+    /// The action is not allowed on `path`, or needs a confirmation it did not get.
+    pub fn refused(path: &std::path::Path, why: impl Into<String>) -> Self {
+        ActionError::Refused {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+
+    /// The system call on `path` failed.
+    pub fn failed(path: &std::path::Path, what: impl Into<String>) -> Self {
+        ActionError::Failed {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    /// `path` no longer matches what the operator saw.
+    pub fn changed(path: &std::path::Path, what: impl Into<String>) -> Self {
+        ActionError::ChangedSinceScan {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+}
+
 /// Carries out actions and records each one in the audit trail: the single
 /// entry point the TUI and `pidscope clean` share.
 #[derive(Debug, Clone)]
@@ -211,10 +237,7 @@ impl Basis {
 
 /// Re-inspect `seen.path` now; error when anything its verdict rested on changed.
 fn reverify(seen: &Entry) -> Result<Entry, ActionError> {
-    let changed = |what: String| ActionError::ChangedSinceScan {
-        path: seen.path.clone(),
-        what,
-    };
+    let changed = |what: String| ActionError::changed(&seen.path, what);
     let fresh = crate::inspect::Scanner::inspect_file(&seen.path)
         .ok_or_else(|| changed("the file is gone".into()))?;
     match Basis::of(seen).difference(&Basis::of(&fresh)) {

@@ -115,18 +115,9 @@ pub fn signal_owner(
     confirmation: Confirmation,
 ) -> Result<Sent, ActionError> {
     let path = &seen.path;
-    let refused = |why: String| ActionError::Refused {
-        path: path.clone(),
-        why,
-    };
-    let failed = |what: String| ActionError::Failed {
-        path: path.clone(),
-        what,
-    };
-    let changed = |what: &str| ActionError::ChangedSinceScan {
-        path: path.clone(),
-        what: what.into(),
-    };
+    let refused = |why: String| ActionError::refused(path, why);
+    let failed = |what: String| ActionError::failed(path, what);
+    let changed = |what: &str| ActionError::changed(path, what);
     if let Some(why) = refusal(seen) {
         return Err(refused(why));
     }

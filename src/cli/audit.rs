@@ -17,11 +17,7 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
         Ok(rules) => rules,
         Err(err) => return fail(&err),
     };
-    let roots = if args.paths.is_empty() {
-        config.default_roots()
-    } else {
-        args.paths
-    };
+    let roots = config.roots_for(args.paths);
     let report = Scanner::new(roots, rules).scan();
 
     let format = if args.json {

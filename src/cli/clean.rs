@@ -97,11 +97,7 @@ pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
         Ok(rules) => rules,
         Err(err) => return fail(&err),
     };
-    let roots = if args.paths.is_empty() {
-        config.default_roots()
-    } else {
-        args.paths.clone()
-    };
+    let roots = config.roots_for(args.paths.clone());
     let report = Scanner::new(roots, rules).scan();
     let grace = args.grace.unwrap_or(config.invalid_grace);
     let now = SystemTime::now();

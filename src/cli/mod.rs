@@ -136,11 +136,7 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let options = pidscope::tui::Options {
-        roots: if args.paths.is_empty() {
-            config.default_roots()
-        } else {
-            args.paths
-        },
+        roots: config.roots_for(args.paths),
         rules,
         patterns: config.patterns.clone(),
         interval: args.interval.unwrap_or(config.refresh_interval),
