@@ -8,7 +8,9 @@
 //! - [`probe`]: ask the system whether the PID lives ([`probe::process`]), who it
 //!   really is ([`probe::identity`]) and who holds a lock on the file ([`probe::locks`]);
 //! - [`verdict`]: the pure rules that turn that evidence into a [`verdict::Status`];
-//! - [`inspect::Scanner`]: all of the above in one call, producing a [`report::Report`].
+//! - [`inspect::Scanner`]: all of the above in one call, producing a [`report::Report`];
+//! - [`lock`]: take a pidfile the careful way ([`lock::PidFile::try_lock`]), so that
+//!   applications stop leaving the stale pidfiles the inspector finds.
 //!
 //! ```no_run
 //! use pidscope::config::Config;
@@ -26,6 +28,7 @@
 pub mod act;
 pub mod config;
 pub mod inspect;
+pub mod lock;
 pub mod probe;
 pub mod report;
 pub mod scan;
