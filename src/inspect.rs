@@ -289,9 +289,19 @@ fn locate(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let dir = *dirs
-        .entry(parent)
-        .or_insert_with_key(|p| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())));
+    // Below its root a directory is never a symlink (the walk does not follow
+    // them), so it is identified without following one: a directory swapped for
+    // a symlink after the walk then no longer matches, and actions refuse. The
+    // root itself may be a symlink (/var/run -> /run) and is followed.
+    let follow = candidate.depth <= 1;
+    let dir = *dirs.entry(parent).or_insert_with_key(|p| {
+        let meta = if follow {
+            std::fs::metadata(p)
+        } else {
+            std::fs::symlink_metadata(p)
+        };
+        meta.ok().map(|m| (m.dev(), m.ino()))
+    });
     let entry = match (candidate.kind, file) {
         (EntryKind::Regular, Some(f)) => (f.dev, f.ino),
         _ => std::fs::symlink_metadata(&candidate.path)

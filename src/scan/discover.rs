@@ -31,6 +31,8 @@ pub struct Candidate {
     pub path: PathBuf,
     /// What `readdir` said the entry is.
     pub kind: EntryKind,
+    /// How far below its root: 0 for a file given as a root, 1 for a root's own entries.
+    pub depth: usize,
 }
 
 impl Rules {
@@ -53,12 +55,14 @@ pub fn discover(roots: &[PathBuf], rules: &Rules, errors: &mut Vec<ScanError>) -
             Ok(_) => found.push(Candidate {
                 path: root.clone(),
                 kind: EntryKind::Unknown,
+                depth: 0,
             }),
             // A dangling or looping symlink given as a root: the reader says which.
             Err(_) if std::fs::symlink_metadata(root).is_ok() => {
                 found.push(Candidate {
                     path: root.clone(),
                     kind: EntryKind::Unknown,
+                    depth: 0,
                 });
             }
             Err(err) => errors.push(ScanError {
@@ -106,6 +110,7 @@ fn walk(root: &Path, rules: &Rules, found: &mut Vec<Candidate>, errors: &mut Vec
             EntryKind::Special
         };
         found.push(Candidate {
+            depth: entry.depth(),
             path: entry.into_path(),
             kind,
         });
