@@ -7,10 +7,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo build --release
+bin=${CARGO_TARGET_DIR:-target}/release/pidscope
+# The package metadata names these paths under the project's own target/.
 dist=target/dist
 mkdir -p "$dist/completions"
-target/release/pidscope man | gzip -9n >"$dist/pidscope.1.gz"
-target/release/pidscope completions bash >"$dist/completions/pidscope.bash"
-target/release/pidscope completions zsh >"$dist/completions/_pidscope"
-target/release/pidscope completions fish >"$dist/completions/pidscope.fish"
+"$bin" man | gzip -9n >"$dist/pidscope.1.gz"
+"$bin" completions bash >"$dist/completions/pidscope.bash"
+"$bin" completions zsh >"$dist/completions/_pidscope"
+"$bin" completions fish >"$dist/completions/pidscope.fish"
 cargo deb --no-build "$@"
