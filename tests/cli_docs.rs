@@ -5,7 +5,7 @@ mod common;
 
 use common::bin;
 
-const SUBCOMMANDS: [&str; 5] = ["tui", "audit", "clean", "man", "completions"];
+const SUBCOMMANDS: [&str; 6] = ["tui", "audit", "clean", "run", "man", "completions"];
 
 fn stdout(args: &[&str]) -> String {
     let out = bin().args(args).output().expect("run pidscope");
@@ -42,7 +42,7 @@ fn the_man_page_covers_every_subcommand() {
         "{}",
         &man[..200.min(man.len())]
     );
-    for sub in ["tui", "audit", "clean"] {
+    for sub in ["tui", "audit", "clean", "run"] {
         assert!(
             man.contains(&format!(".SS \"pidscope {sub}\"")),
             "man page lacks {sub}"

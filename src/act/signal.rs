@@ -15,7 +15,8 @@ use super::delete::Confirmation;
 use crate::probe::identity::read_identity;
 use crate::verdict::{Entry, Status};
 
-/// The signals offered to operators, in menu order (TERM first).
+/// The signals offered to operators, in menu order (TERM first). The first
+/// [`POLITE`] are the ones a supervisor passes on to its child.
 pub const MENU: [Signal; 9] = [
     Signal::SIGTERM,
     Signal::SIGINT,
@@ -27,6 +28,10 @@ pub const MENU: [Signal; 9] = [
     Signal::SIGCONT,
     Signal::SIGKILL,
 ];
+
+/// The signals that ask a process to do something (stop, reload, report)
+/// rather than force it: what `pidscope run` forwards to its command.
+pub const POLITE: &[Signal] = MENU.split_at(6).0;
 
 /// Parse `term`, `TERM`, `SIGTERM` or `15`.
 pub fn parse_signal(text: &str) -> Option<Signal> {

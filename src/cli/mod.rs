@@ -3,6 +3,7 @@
 mod audit;
 mod clean;
 mod docs;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,10 @@ enum Command {
     /// Remove stale and reused pidfiles, each re-verified right before removal
     /// (exit 0 when all meant to go were removed, 1 when some were refused or failed, 2 on usage errors).
     Clean(clean::CleanArgs),
+    /// Run COMMAND as a single instance: lock FILE, write COMMAND's PID in it, forward signals, remove it afterwards
+    /// (exit: COMMAND's status, 128+N if it died of signal N, 75 if another instance runs,
+    /// 125 if the pidfile cannot be taken, 126/127 if COMMAND cannot be run/found).
+    Run(run::RunArgs),
     /// Print the man page (roff), generated from this command-line definition.
     Man,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -116,13 +121,19 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
 
 /// Run the parsed command line and return the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
+    // `run` needs no inspector configuration: a broken one must not stop cron jobs.
+    let command = match cli.command {
+        Some(Command::Run(args)) => return run::run(args),
+        other => other,
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => return fail(&err.to_string()),
     };
-    match cli.command {
+    match command {
         Some(Command::Audit(args)) => audit::run(&config, args),
         Some(Command::Clean(args)) => clean::run(&config, args),
+        Some(Command::Run(args)) => run::run(args),
         Some(Command::Man) => docs::man(),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Tui(args)) => tui(&config, args),

@@ -825,3 +825,42 @@ pub fn command_env<'a>(cmd: &'a Command, key: &str) -> Option<&'a OsStr> {
         .find(|(k, _)| *k == OsStr::new(key))
         .and_then(|(_, v)| v)
 }
+
+/// `pidscope audit --json PATH`: the entry for PATH.
+pub fn audit_entry(path: &Path) -> serde_json::Value {
+    let out = bin()
+        .args(["audit", "--json"])
+        .arg(path)
+        .output()
+        .expect("run pidscope audit");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "audit printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    doc["entries"][0].clone()
+}
+
+/// [`audit_entry`] until the entry shows `holders` (in any order) as its lock
+/// holders, up to [`TIMEOUT`]: the last entry seen either way.
+pub fn audit_locked_by(path: &Path, holders: &[i32]) -> serde_json::Value {
+    let mut want: Vec<i64> = holders.iter().map(|&p| i64::from(p)).collect();
+    want.sort_unstable();
+    let mut entry = serde_json::Value::Null;
+    wait_until(TIMEOUT, || {
+        entry = audit_entry(path);
+        let mut found = lock_holders(&entry);
+        found.sort_unstable();
+        found == want
+    });
+    entry
+}
+
+/// The `lock.holders` of an audit entry.
+pub fn lock_holders(entry: &serde_json::Value) -> Vec<i64> {
+    entry["lock"]["holders"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+        .unwrap_or_default()
+}

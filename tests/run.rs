@@ -1,0 +1,634 @@
+//! `pidscope run --pidfile FILE [--wait DURATION] -- COMMAND...` against real
+//! processes: the pidfile names the job, a second instance is refused at once,
+//! statuses and signals pass through, the file goes away, stale files are
+//! recovered, and 24 instances racing for one file start exactly one job.
+
+mod common;
+
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// `pidscope run` exit statuses (see `src/cli/run.rs`).
+const BUSY: i32 = 75;
+const FAILED: i32 = 125;
+const CANNOT_EXECUTE: i32 = 126;
+const NOT_FOUND: i32 = 127;
+
+/// Instances racing per round, and rounds.
+const RACERS: usize = 24;
+const ROUNDS: usize = 15;
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+fn run_cmd(pidfile: &Path, command: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.arg("run")
+        .arg("--pidfile")
+        .arg(pidfile)
+        .arg("--")
+        .args(command)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(pidfile: &Path, command: &[&str]) -> Output {
+    output(&mut run_cmd(pidfile, command))
+}
+
+/// `cmd.output()`, but killing the command's process group and panicking if
+/// it has not finished within 15 s (a wrapper that never returns must fail
+/// the test, not hang it).
+fn output(cmd: &mut Command) -> Output {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("spawn pidscope");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = read(Box::new(child.stdout.take().unwrap()));
+    let err = read(Box::new(child.stderr.take().unwrap()));
+    let mut status = None;
+    wait_until(Duration::from_secs(15), || {
+        status = child.try_wait().expect("waitpid");
+        status.is_some()
+    });
+    let Some(status) = status else {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        let _ = child.wait();
+        panic!("{cmd:?} did not finish within 15 s");
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The PID a pidfile names, if it names one.
+fn named_pid(path: &Path) -> Option<i32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn comm(pid: i32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// A running `pidscope run` (its own process group, killed on drop) and its job
+/// (also killed on drop: if the wrapper has died, `Proc` no longer kills its group).
+struct Running {
+    // Dropped in this order: the wrapper first, so it cannot clean up after its job.
+    wrapper: Proc,
+    job: i32,
+    _job_guard: KillOnDrop,
+}
+
+/// Start `pidscope run --pidfile PIDFILE -- COMMAND` and wait until the
+/// pidfile names COMMAND (a child of the wrapper whose `comm` is `comm`).
+fn start(pidfile: &Path, command: &[&str], job_comm: &str) -> Running {
+    let wrapper = Proc::spawn(&mut run_cmd(pidfile, command));
+    let mut job = None;
+    let ok = wait_until(TIMEOUT, || {
+        job = named_pid(pidfile)
+            .filter(|&p| p != wrapper.pid() && process_ppid(p) == Some(wrapper.pid()))
+            .filter(|&p| comm(p) == job_comm);
+        job.is_some()
+    });
+    assert!(
+        ok,
+        "{} never named the job (it holds {:?})",
+        pidfile.display(),
+        fs::read_to_string(pidfile)
+    );
+    let job = job.unwrap();
+    Running {
+        wrapper,
+        job,
+        _job_guard: KillOnDrop::new(job),
+    }
+}
+
+fn signal(pid: i32, sig: Signal) {
+    kill(Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("kill {pid} {sig}: {e}"));
+}
+
+/// Wait (up to `TIMEOUT`) for a process that is not our child to be gone.
+fn wait_gone(pid: i32) {
+    assert!(
+        wait_until(TIMEOUT, || matches!(
+            process_state(pid),
+            None | Some('Z' | 'X' | 'x')
+        )),
+        "PID {pid} is still running"
+    );
+}
+
+/// Wait (up to 15 s, then panic: dropping the `Proc` kills it) for a wrapper to exit.
+fn finish(proc: &mut Proc) -> ExitStatus {
+    let mut status = None;
+    wait_until(Duration::from_secs(15), || {
+        status = proc.try_wait();
+        status.is_some()
+    });
+    status.unwrap_or_else(|| panic!("PID {} did not exit", proc.pid()))
+}
+
+/// Wait for an orphan to be reaped (by init: this machine's reaps every ~2 s),
+/// so that the inspector sees no process at all rather than a zombie.
+fn wait_reaped(pid: i32) {
+    assert!(
+        wait_until(Duration::from_secs(15), || process_state(pid).is_none()),
+        "PID {pid} was never reaped"
+    );
+}
+
+#[test]
+fn the_pidfile_names_the_command_which_the_inspector_shows_alive_holding_the_lock() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let mut running = start(&path, &["sleep", "1000"], "sleep");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{}\n", running.job)
+    );
+    // Both hold the lock: the wrapper, and the job through the inherited descriptor.
+    let entry = audit_locked_by(&path, &[running.wrapper.pid(), running.job]);
+    assert_eq!(entry["status"], "alive", "{entry}");
+    assert_eq!(entry["pid"], running.job);
+    assert_eq!(entry["lock"]["holder_pid"], running.job, "{entry}");
+    assert!(
+        lock_holders(&entry).contains(&i64::from(running.job)),
+        "{entry}"
+    );
+
+    signal(running.wrapper.pid(), Signal::SIGTERM);
+    let status = finish(&mut running.wrapper);
+    assert_eq!(status.code(), Some(128 + 15), "{status}");
+    assert!(!path.exists(), "the pidfile outlived the job");
+}
+
+#[test]
+fn a_second_instance_is_refused_at_once_naming_the_running_pid() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let marker = dir.path().join("second-ran");
+    let running = start(&path, &["sleep", "1000"], "sleep");
+
+    let started = Instant::now();
+    let out = run(&path, &["touch", marker.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("pidscope: ") && err.contains(&format!("PID {}", running.job)),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!marker.exists(), "the second instance ran its command");
+    assert_eq!(named_pid(&path), Some(running.job), "the file changed");
+}
+
+#[test]
+fn exit_statuses_pass_through_and_the_file_is_gone_afterwards() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    for code in [0, 1, 3, 42, 255] {
+        let out = run(&path, &["sh", "-c", &format!("exit {code}")]);
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "", "exit {code}");
+        assert!(!path.exists(), "exit {code} left the pidfile");
+    }
+    // Arguments with dashes belong to the command.
+    let out = run(&path, &["sh", "-c", "echo \"$@\"", "sh", "--pidfile", "-x"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "--pidfile -x\n");
+}
+
+#[test]
+fn a_broken_inspector_config_does_not_stop_the_job() {
+    // `run` reads no inspector configuration: a typo in it must not stop every
+    // cron job wrapped in `pidscope run`, while `audit` does refuse it.
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let config = dir.path().join("broken.toml");
+    fs::write(&config, "dirs = [\"/run\"\nrefresh_interval = \"soon\"\n").unwrap();
+    let out = output(run_cmd(&path, &["sh", "-c", "exit 7"]).env("PIDSCOPE_CONFIG", &config));
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let out = output(bin().arg("audit").env("PIDSCOPE_CONFIG", &config));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_command_killed_by_signal_n_gives_128_plus_n() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    for (sig, name) in [(9, "KILL"), (15, "TERM"), (6, "ABRT")] {
+        let out = run(
+            &path,
+            &["sh", "-c", &format!("ulimit -c 0; kill -{name} $$")],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(128 + sig),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert!(!path.exists(), "{name} left the pidfile");
+    }
+}
+
+#[test]
+fn forwarded_signals_reach_the_command_and_the_wrapper_survives_them() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        let mut running = start(
+            &path,
+            &["sh", "-c", "ulimit -c 0; exec sleep 1000"],
+            "sleep",
+        );
+        signal(running.wrapper.pid(), sig);
+        let status = finish(&mut running.wrapper);
+        // The job died of the signal; the wrapper exited normally, reporting it.
+        assert_eq!(status.signal(), None, "{sig} killed the wrapper: {status}");
+        assert_eq!(status.code(), Some(128 + sig as i32), "{sig}: {status}");
+        wait_gone(running.job);
+        assert!(!path.exists(), "{sig} left the pidfile");
+    }
+}
+
+#[test]
+fn a_command_that_handles_a_forwarded_signal_decides_the_status() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let mut running = start(
+        &path,
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 3' USR1; while :; do sleep 0.05; done",
+        ],
+        "sh",
+    );
+    signal(running.wrapper.pid(), Signal::SIGUSR1);
+    let status = finish(&mut running.wrapper);
+    assert_eq!(status.code(), Some(3), "wrapper: {status}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_stale_pidfile_is_recovered() {
+    let dir = tempdir();
+    let path = write_pidfile(dir.path(), "job.pid", &format!("{}\n", dead_pid()));
+    assert_eq!(audit_entry(&path)["status"], "stale");
+    let out = run(&path, &["sh", "-c", "exit 0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!path.exists());
+
+    // A reused PID: the file is older than the process that has the PID now.
+    let other = spawn_sleep();
+    let path = write_pidfile(dir.path(), "job.pid", &format!("{}\n", other.pid()));
+    set_mtime_ago(&path, 3600);
+    let out = run(&path, &["true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_file_left_by_sigkill_of_wrapper_and_command_is_recovered() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let running = start(&path, &["sleep", "1000"], "sleep");
+    let job = running.job;
+    drop(running); // SIGKILL to the wrapper's whole process group
+    wait_reaped(job);
+    assert_eq!(named_pid(&path), Some(job), "the killed job's file is left");
+    assert_eq!(audit_entry(&path)["status"], "stale");
+    let out = run(&path, &["true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!path.exists());
+}
+
+/// Drives `pidscope run` on a pseudo-terminal from Python: the session leader
+/// (ignoring SIGINT) starts `pidscope run -- python3 COUNTER` in the
+/// terminal's foreground process group; COUNTER logs each SIGINT it gets.
+/// The driver types ^C five times, then SIGTERMs the wrapper and prints
+/// `ints=N status=S`.
+const PTY_DRIVER: &str = r#"
+import os, pty, signal, subprocess, sys, time
+exe, pidfile, log = sys.argv[1:4]
+PRESSES = 5
+COUNTER = r'''
+import signal, sys, time
+log = sys.argv[1]
+def on_int(sig, frame):
+    with open(log, "a") as f:
+        f.write("INT\n")
+signal.signal(signal.SIGINT, on_int)
+with open(log, "a") as f:
+    f.write("ready\n")
+while True:
+    time.sleep(0.01)
+'''
+pid, master = pty.fork()
+if pid == 0:
+    # Session leader on the pty; ^C must not kill it, only the job's group members.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    wrapper = subprocess.Popen(
+        [exe, "run", "--pidfile", pidfile, "--", sys.executable, "-c", COUNTER, log],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    os._exit(wrapper.wait() & 0xFF)
+
+def read_log():
+    try:
+        with open(log) as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return []
+
+deadline = time.time() + 10
+while "ready" not in read_log():
+    assert time.time() < deadline, "the job never started"
+    time.sleep(0.01)
+for _ in range(PRESSES):
+    os.write(master, b"\x03")
+    time.sleep(0.15)
+time.sleep(0.3)
+ints = read_log().count("INT")
+job = int(open(pidfile).read())
+wrapper = int(open(f"/proc/{job}/stat").read().rsplit(")", 1)[1].split()[1])
+os.kill(wrapper, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+print(f"ints={ints} status={os.waitstatus_to_exitcode(status)}")"#;
+
+#[test]
+fn a_terminal_interrupt_reaches_the_command_once_not_twice() {
+    // ^C makes the kernel signal the whole foreground process group: the job
+    // gets it directly, so the wrapper must not forward its own copy. (Two
+    // copies sent close together can merge into one, so a wrapper that does
+    // forward is caught with high probability, not certainty: 5 presses.)
+    let dir = tempdir();
+    let pidfile = dir.path().join("job.pid");
+    let log = dir.path().join("log");
+    let out = output(
+        Command::new("python3")
+            .args(["-c", PTY_DRIVER])
+            .arg(env!("CARGO_BIN_EXE_pidscope"))
+            .arg(&pidfile)
+            .arg(&log)
+            .env("PIDSCOPE_CONFIG", empty_config()),
+    );
+    assert!(out.status.success(), "driver failed: {}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ints=5 status=143",
+        "{}",
+        stderr(&out)
+    );
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn a_sigkilled_wrapper_leaves_the_lock_with_its_running_command() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let mut running = start(&path, &["sleep", "1000"], "sleep");
+    let job = running.job;
+    signal(running.wrapper.pid(), Signal::SIGKILL);
+    finish(&mut running.wrapper);
+
+    // The job still runs and holds the lock through the inherited descriptor.
+    let entry = audit_locked_by(&path, &[job]);
+    assert_eq!(entry["status"], "alive", "{entry}");
+    assert_eq!(lock_holders(&entry), vec![i64::from(job)], "{entry}");
+    let out = run(&path, &["true"]);
+    assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("PID {job}")),
+        "{}",
+        stderr(&out)
+    );
+
+    signal(job, Signal::SIGKILL);
+    wait_gone(job);
+    let out = run(&path, &["true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_live_owner_that_holds_no_lock_is_not_replaced() {
+    let dir = tempdir();
+    let daemon = spawn_sleep();
+    let content = format!("{}\n", daemon.pid());
+    let path = write_pidfile(dir.path(), "daemon.pid", &content);
+    let marker = dir.path().join("ran");
+    let out = run(&path, &["touch", marker.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("PID {}", daemon.pid())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!marker.exists());
+    assert_eq!(fs::read_to_string(&path).unwrap(), content);
+}
+
+#[test]
+fn commands_that_cannot_start_give_127_or_126_and_leave_no_file() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let out = run(&path, &["pidscope-no-such-command"]);
+    assert_eq!(out.status.code(), Some(NOT_FOUND), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("command not found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!path.exists());
+
+    let script = write_pidfile(dir.path(), "script.sh", "#!/bin/sh\nexit 0\n");
+    let out = run(&path, &[script.to_str().unwrap()]); // mode 0644: not executable
+    assert_eq!(out.status.code(), Some(CANNOT_EXECUTE), "{}", stderr(&out));
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_file_that_is_not_a_pidfile_is_left_alone() {
+    let dir = tempdir();
+    let path = write_pidfile(dir.path(), "settings.conf", "[main]\nkey = 1\n");
+    let marker = dir.path().join("ran");
+    let out = run(&path, &["touch", marker.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(FAILED), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not overwriting"), "{}", stderr(&out));
+    assert!(!marker.exists());
+    assert_eq!(fs::read_to_string(&path).unwrap(), "[main]\nkey = 1\n");
+
+    let out = run(&dir.path().join("no/such/dir/job.pid"), &["true"]);
+    assert_eq!(out.status.code(), Some(FAILED), "{}", stderr(&out));
+}
+
+#[test]
+fn wait_takes_over_when_the_running_instance_ends_and_gives_up_in_time() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let running = start(&path, &["sleep", "1000"], "sleep");
+
+    let started = Instant::now();
+    let out = output(
+        bin()
+            .args(["run", "--wait", "300ms", "--pidfile"])
+            .arg(&path)
+            .args(["--", "true"]),
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(
+        stderr(&out).contains(&format!("PID {}", running.job)),
+        "{}",
+        stderr(&out)
+    );
+
+    let waiter = Proc::spawn(
+        bin()
+            .args(["run", "--wait", "20s", "--pidfile"])
+            .arg(&path)
+            .args(["--", "true"]),
+    );
+    let mut waiter = waiter;
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(waiter.try_wait(), None, "the waiter did not wait");
+    signal(running.job, Signal::SIGTERM);
+    let status = finish(&mut waiter);
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn instances_racing_for_one_pidfile_start_exactly_one_command() {
+    let started = Instant::now();
+    let dir = tempdir();
+    let path = dir.path().join("race.pid");
+    let go = dir.path().join("go");
+    let log = dir.path().join("ran");
+    // The job records that it ran, then waits for the test to let it finish.
+    let script = format!(
+        "echo $$ >> '{}'; while [ ! -e '{}' ]; do sleep 0.01; done",
+        log.display(),
+        go.display()
+    );
+    for round in 0..ROUNDS {
+        let _ = fs::remove_file(&go);
+        let _ = fs::remove_file(&log);
+        let stale = match round % 3 {
+            0 => None,
+            1 => {
+                let pid = dead_pid();
+                write_pidfile(dir.path(), "race.pid", &format!("{pid}\n"));
+                Some(pid)
+            }
+            _ => {
+                let left = start(&path, &["sleep", "1000"], "sleep");
+                let job = left.job;
+                drop(left);
+                wait_gone(job);
+                Some(job)
+            }
+        };
+        let errs: Vec<_> = (0..RACERS)
+            .map(|i| dir.path().join(format!("err{i}")))
+            .collect();
+        let mut racers: Vec<Proc> = errs
+            .iter()
+            .map(|err| {
+                Proc::spawn(
+                    run_cmd(&path, &["sh", "-c", &script]).stderr(fs::File::create(err).unwrap()),
+                )
+            })
+            .collect();
+        // All but one give up at once.
+        let mut finished = vec![None; RACERS];
+        assert!(
+            wait_until(Duration::from_secs(15), || {
+                for (i, racer) in racers.iter_mut().enumerate() {
+                    if finished[i].is_none() {
+                        finished[i] = racer.try_wait();
+                    }
+                }
+                finished.iter().filter(|f| f.is_some()).count() == RACERS - 1
+            }),
+            "round {round}: {finished:?}"
+        );
+        let winner = finished.iter().position(Option::is_none).unwrap();
+        let winner_pid = racers[winner].pid();
+        let ran = fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(ran.lines().count(), 1, "round {round}: jobs {ran:?}");
+        let job: i32 = ran.trim().parse().unwrap();
+        assert_eq!(named_pid(&path), Some(job), "round {round}");
+        for (i, status) in finished.iter().enumerate() {
+            if i == winner {
+                continue;
+            }
+            let status = status.unwrap();
+            let err = fs::read_to_string(&errs[i]).unwrap();
+            assert_eq!(status.code(), Some(BUSY), "round {round}: {err}");
+            let named = [Some(winner_pid), Some(job), stale]
+                .iter()
+                .flatten()
+                .any(|p| err.contains(&format!("PID {p} ")) || err.contains(&format!("PID {p}:")))
+                || err.contains("another process");
+            assert!(named, "round {round}: loser said {err:?}");
+        }
+        fs::write(&go, "").unwrap();
+        let status = finish(&mut racers[winner]);
+        assert_eq!(status.code(), Some(0), "round {round}");
+        assert!(
+            !path.exists(),
+            "round {round}: the pidfile outlived the job"
+        );
+        drop(racers);
+    }
+    eprintln!(
+        "{ROUNDS} rounds of {RACERS} racing `pidscope run` in {:?}",
+        started.elapsed()
+    );
+}
