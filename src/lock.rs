@@ -15,15 +15,20 @@
 //!    inode, and start again if not (its holder removed it in between, so the
 //!    lock is on a file nobody can see).
 //! 2. **Busy**: if the `flock` is refused, [`LockError::Busy`] carries the PID
-//!    the file names (re-read for up to 100 ms while the file is still empty,
-//!    as BSD `pidfile_open` does, since the holder is between creating and
-//!    writing it). If the `flock` is granted but the file names a live process
-//!    (an `EPERM` from `kill` counts as alive) that is neither a reused PID nor
-//!    us, a writer that does not use locks owns it: busy too, never stolen.
+//!    the file names. While the file names no live process (empty: its holder
+//!    is between creating and writing it; a dead PID: a recoverer about to
+//!    write its own, or `pidscope clean` about to remove it), the locker looks
+//!    again for up to 100 ms, as BSD `pidfile_open` does, and starts over if
+//!    the file was removed. If the `flock` is granted but the file names a
+//!    live process (an `EPERM` from `kill` counts as alive) that is neither a
+//!    reused PID nor us, a writer that does not use locks owns it: busy too,
+//!    never stolen. So is an empty file younger than [`EMPTY_GRACE`] that this
+//!    locker did not create, once it has stayed empty for 100 ms (looked at
+//!    without holding the lock, which its creator may need to write its PID).
 //! 3. **Stale**: otherwise (no such process, a zombie, a PID now used by a
 //!    process that started more than [`REUSE_TOLERANCE`] after the file was
 //!    written, a kernel thread or a thread of another process, or an empty
-//!    file) the file is recovered *in place*: the PID and a newline are
+//!    file older than [`EMPTY_GRACE`]) the file is recovered *in place*: the PID and a newline are
 //!    written at offset 0, the file is truncated to that length and fsynced.
 //!    Writing before truncating means a concurrent reader never sees an empty
 //!    file. Nothing is ever unlinked while recovering, so two recoverers cannot
@@ -92,9 +97,15 @@ pub const DEFAULT_MODE: u32 = 0o644;
 /// locker made progress; past this, the file is reported busy.
 const MAX_ATTEMPTS: u32 = 100;
 
-/// How long a refused locker keeps re-reading an empty, locked pidfile to
-/// learn its owner's PID (BSD `pidfile_open` waits about as long).
+/// How long a refused locker waits for a locked pidfile to name a live
+/// process (or to be removed) before reporting it busy (BSD `pidfile_open`
+/// re-reads an empty one about as long).
 const OWNER_READ_PATIENCE: Duration = Duration::from_millis(100);
+
+/// How long an empty pidfile that nobody has locked is left to the process
+/// that created it, which may be about to write its PID, before it is taken
+/// over as stale.
+pub const EMPTY_GRACE: Duration = Duration::from_secs(10);
 
 /// The longest pause between two attempts of [`PidFile::lock_timeout`].
 const MAX_POLL_PAUSE: Duration = Duration::from_millis(50);
@@ -151,9 +162,22 @@ impl PidFile {
                 io::Error::new(io::ErrorKind::InvalidInput, format!("{pid} is not a PID")),
             ));
         }
+        let mut fresh_empty_since = None;
         for _ in 0..MAX_ATTEMPTS {
-            if let Some(result) = self.attempt(pid, me) {
-                return result;
+            match self.attempt(pid, me) {
+                // An empty file someone else has just created: let go of it
+                // (its creator may need the lock to write its PID) and look again.
+                Some(Err(LockError::Busy {
+                    owner: None,
+                    locked: false,
+                    ..
+                })) if fresh_empty_since.get_or_insert_with(Instant::now).elapsed()
+                    < OWNER_READ_PATIENCE =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Some(result) => return result,
+                None => {}
             }
         }
         Err(LockError::Busy {
@@ -193,40 +217,62 @@ impl PidFile {
     /// One attempt; `None` when the path stopped naming the opened file and
     /// the caller should start again.
     fn attempt(&self, pid: i32, me: i32) -> Option<Result<PidFileGuard, LockError>> {
-        let file = match self.open() {
-            Ok(file) => file,
+        let (file, created) = match self.open() {
+            Ok(opened) => opened,
             Err(e) => return Some(Err(e)),
         };
         #[cfg(test)]
         tests::run_after_open_hook();
-        let locked = match try_flock(&file) {
+        let mut locked = match try_flock(&file) {
             Ok(locked) => locked,
             Err(e) => return Some(Err(self.io_error("lock", e))),
         };
-        if !locked {
-            // Refused. If the holder has just removed the file we opened, the
-            // lock is about to be free: look again rather than report busy.
+        // Refused. A holder whose file names no live process yet may be passing
+        // through: a locker between creating the file and writing its PID, a
+        // recoverer about to write its own, or `pidscope clean` about to remove
+        // the file. Give it a moment (as BSD `pidfile_open` does) to settle.
+        let deadline = Instant::now() + OWNER_READ_PATIENCE;
+        while !locked {
+            // The holder removed the file we opened: the lock is about to be
+            // free, and on a file nobody can see. Start again.
             if !self.names(&file)? {
                 return None;
             }
-            return Some(Err(LockError::Busy {
-                path: self.path.clone(),
-                owner: self.read_owner(&file),
-                locked: true,
-            }));
+            let owner = read_named_pid(&file);
+            let settled = owner.is_some_and(|pid| probe_liveness(pid) != Liveness::Gone);
+            if settled || Instant::now() >= deadline {
+                return Some(Err(LockError::Busy {
+                    path: self.path.clone(),
+                    owner,
+                    locked: true,
+                }));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            locked = match try_flock(&file) {
+                Ok(locked) => locked,
+                Err(e) => return Some(Err(self.io_error("lock", e))),
+            };
         }
         if !self.names(&file)? {
             return None;
         }
-        Some(self.recover(file, pid, me))
+        Some(self.recover(file, created, pid, me))
     }
 
     /// With the lock held on the file the path names: decide whether its
-    /// content is stale, and if so write ours.
-    fn recover(&self, file: File, pid: i32, me: i32) -> Result<PidFileGuard, LockError> {
+    /// content is stale, and if so write ours. `created`: this attempt created
+    /// the file, so it being empty says nothing about anyone else.
+    fn recover(
+        &self,
+        file: File,
+        created: bool,
+        pid: i32,
+        me: i32,
+    ) -> Result<PidFileGuard, LockError> {
         let meta = file.metadata().map_err(|e| self.io_error("inspect", e))?;
         let (content, truncated) = read_head(&file).map_err(|e| self.io_error("read", e))?;
-        match parse_pid(&content, truncated, read_pid_max()) {
+        let parsed = parse_pid(&content, truncated, read_pid_max());
+        match parsed {
             Ok(named) => {
                 if judge_owner(named, meta.modified().ok(), &[me, pid]) == Owner::Live {
                     return Err(LockError::Busy {
@@ -236,8 +282,21 @@ impl PidFile {
                     });
                 }
             }
-            // Nothing written yet: a locker that died between creating and writing.
-            Err(InvalidPid::Empty | InvalidPid::BlankLine) => {}
+            Err(InvalidPid::Empty | InvalidPid::BlankLine) => {
+                let age = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| SystemTime::now().duration_since(m).ok())
+                    .unwrap_or_default();
+                if !created && age < EMPTY_GRACE {
+                    return Err(LockError::Busy {
+                        path: self.path.clone(),
+                        owner: None,
+                        locked: false,
+                    });
+                }
+                // Ours, or left long ago by a locker that died before writing.
+            }
             Err(reason) => {
                 return Err(LockError::Invalid {
                     path: self.path.clone(),
@@ -256,15 +315,33 @@ impl PidFile {
         })
     }
 
-    fn open(&self) -> Result<File, LockError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(self.mode)
-            // std adds O_CLOEXEC. O_NONBLOCK: a FIFO at the path must not hang us.
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&self.path)
+    /// Open the path, creating the file if there is none; `true` when this
+    /// call created it (an empty file we created is no one else's).
+    fn open(&self) -> Result<(File, bool), LockError> {
+        let open = |create: bool| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(create)
+                .mode(self.mode)
+                // std adds O_CLOEXEC. O_NONBLOCK: a FIFO at the path must not hang us.
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(&self.path)
+        };
+        let mut opened = open(true).map(|file| (file, true));
+        for _ in 0..MAX_ATTEMPTS {
+            match &opened {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    opened = open(false).map(|file| (file, false));
+                }
+                // Removed between the two opens: create it after all.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    opened = open(true).map(|file| (file, true));
+                }
+                _ => break,
+            }
+        }
+        let (file, created) = opened
             .map_err(|e| {
                 let symlink = fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_symlink());
                 if e.raw_os_error() == Some(libc::ELOOP) && symlink {
@@ -284,7 +361,7 @@ impl PidFile {
                 io::Error::new(io::ErrorKind::InvalidInput, "it is not a regular file"),
             ));
         }
-        Ok(file)
+        Ok((file, created))
     }
 
     /// Does the path still name `file`'s inode? `None` when our own
@@ -292,23 +369,6 @@ impl PidFile {
     fn names(&self, file: &File) -> Option<bool> {
         let ours = file.metadata().ok()?;
         Some(names_inode(&self.path, ours.dev(), ours.ino()))
-    }
-
-    /// The PID a locked file names, re-reading an empty one for a while.
-    fn read_owner(&self, file: &File) -> Option<i32> {
-        let deadline = Instant::now() + OWNER_READ_PATIENCE;
-        loop {
-            let (content, truncated) = read_head(file).ok()?;
-            match parse_pid(&content, truncated, read_pid_max()) {
-                Ok(pid) => return Some(pid),
-                Err(InvalidPid::Empty | InvalidPid::BlankLine)
-                    if Instant::now() < deadline && self.names(file) == Some(true) =>
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return None,
-            }
-        }
     }
 
     fn io_error(&self, action: &'static str, source: io::Error) -> LockError {
@@ -504,7 +564,8 @@ pub enum LockError {
         /// The PID the file names, when it names one.
         owner: Option<i32>,
         /// `true`: the `flock` was refused. `false`: nobody holds a lock, but
-        /// the file names a live process (a writer that does not use locks).
+        /// the file names a live process (a writer that does not use locks),
+        /// or (`owner` `None`) it is empty and younger than [`EMPTY_GRACE`].
         locked: bool,
     },
     /// The file holds something that is not a PID; it was not overwritten.
@@ -558,8 +619,20 @@ impl fmt::Display for LockError {
                 locked: true,
             } => write!(f, "{} is locked by PID {pid}", path.display()),
             LockError::Busy {
-                path, owner: None, ..
+                path,
+                owner: None,
+                locked: true,
             } => write!(f, "{} is locked by another process", path.display()),
+            LockError::Busy {
+                path,
+                owner: None,
+                locked: false,
+            } => write!(
+                f,
+                "{} is empty and new: a process may be about to write its PID (taken over once {} old)",
+                path.display(),
+                humantime::format_duration(EMPTY_GRACE)
+            ),
             LockError::Busy {
                 path,
                 owner: Some(pid),
@@ -643,6 +716,12 @@ fn judge_owner(named: i32, mtime: Option<SystemTime>, ours: &[i32]) -> Owner {
         }
     }
     Owner::Live
+}
+
+/// The PID a locked file names, if it names one.
+fn read_named_pid(file: &File) -> Option<i32> {
+    let (content, truncated) = read_head(file).ok()?;
+    parse_pid(&content, truncated, read_pid_max()).ok()
 }
 
 /// Does `path` (not followed) name the inode `(dev, ino)`?

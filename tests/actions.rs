@@ -253,6 +253,85 @@ fn a_file_locked_by_a_live_process_is_never_removed() {
 }
 
 #[test]
+fn a_lock_taken_after_the_scan_stops_the_removal() {
+    // A careful locker may take a stale file's lock (to recover it in place) after
+    // the last scan: the removal asks the kernel about this file right before
+    // acting, holding the flock itself, and refuses. One round per kind of lock,
+    // each taken inside the debug pause before the removal.
+    type Hold = fn(&Path) -> Proc;
+    let holders: [(&str, Hold); 3] = [
+        ("flock", hold_flock),
+        ("POSIX", hold_posix_lock),
+        ("OFD", hold_ofd_lock),
+    ];
+    for (kind, hold) in holders {
+        let dir = tempdir();
+        let path = dir.path().join("daemon.pid");
+        fs::write(&path, format!("{}\n", dead_pid())).unwrap();
+        let seen_stale = seen(&path);
+        assert_eq!(seen_stale.status, Status::Stale);
+        let child = bin()
+            .args(["clean", "--yes", "--json"])
+            .arg(dir.path())
+            .env("PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS", "1500")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The scan and re-verification take a few ms; the lock lands in the pause.
+        std::thread::sleep(Duration::from_millis(300));
+        let _holder = hold(&path);
+        let out = child.wait_with_output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(path.exists(), "{kind}: a locked file was removed: {doc:#}");
+        let result = &doc["results"][0];
+        assert_eq!(result["action"], "refused", "{kind}: {doc:#}");
+        assert!(
+            result["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("in use"),
+            "{kind}: {doc:#}"
+        );
+    }
+    // From the lock on, clean holds the flock itself: a locker arriving then is
+    // refused (and, if it waits, finds the file gone afterwards).
+    let dir = tempdir();
+    let path = dir.path().join("daemon.pid");
+    fs::write(&path, format!("{}\n", dead_pid())).unwrap();
+    let child = bin()
+        .args(["clean", "--yes", "--json"])
+        .arg(dir.path())
+        .env("PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS", "1500")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let clean_pid = child.id() as i32;
+    let held_by_clean = wait_until(TIMEOUT, || {
+        proc_locks_for(&path)
+            .iter()
+            .any(|l| l.kind == "FLOCK" && l.pid == clean_pid && !l.blocked)
+    });
+    // (Probed only once clean holds it: an earlier probe could make clean refuse.)
+    let refused = held_by_clean
+        && Command::new("flock")
+            .args(["-n", "-E", "99"])
+            .arg(&path)
+            .arg("true")
+            .status()
+            .unwrap()
+            .code()
+            == Some(99);
+    let out = child.wait_with_output().unwrap();
+    assert!(held_by_clean, "clean never held the flock while removing");
+    assert!(refused, "flock -n got the lock clean holds");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["results"][0]["action"], "removed", "{doc:#}");
+    assert!(!path.exists());
+}
+
+#[test]
 fn a_rewritten_pidfile_is_changed_since_scan() {
     let dir = tempdir();
     let path = write_pidfile(dir.path(), "d.pid", &format!("{}\n", dead_pid()));

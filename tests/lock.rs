@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use pidscope::lock::{LockError, PidFile, Unlocked};
+use pidscope::lock::{EMPTY_GRACE, LockError, PidFile, Unlocked};
 
 const ROLE: &str = "PIDSCOPE_LOCK_TEST_ROLE";
 const PATH: &str = "PIDSCOPE_LOCK_TEST_PATH";
@@ -583,10 +583,12 @@ fn a_file_naming_us_without_a_lock_is_ours() {
 }
 
 #[test]
-fn empty_files_are_recovered_but_other_content_is_never_overwritten() {
+fn old_empty_files_are_recovered_but_other_content_is_never_overwritten() {
     let dir = tempdir();
     for content in ["", "\n", "  \n"] {
+        // Left by a locker that died between creating and writing it.
         let path = write_pidfile(dir.path(), "empty.pid", content);
+        set_mtime_ago(&path, EMPTY_GRACE.as_secs() + 1);
         let guard = PidFile::new(&path)
             .try_lock()
             .unwrap_or_else(|e| panic!("{content:?}: {e}"));
@@ -611,6 +613,110 @@ fn empty_files_are_recovered_but_other_content_is_never_overwritten() {
         assert_eq!(fs::read_to_string(&path).unwrap(), content);
         assert!(flock_is_free(&path), "{content:?}: the refusal kept a lock");
     }
+}
+
+#[test]
+fn a_fresh_empty_file_is_left_to_the_writer_that_is_filling_it() {
+    // A daemon that takes no lock has created its pidfile and not yet written
+    // its PID: the file is empty and unlocked, and it is not stale.
+    let dir = tempdir();
+    let path = write_pidfile(dir.path(), "daemon.pid", "");
+    match PidFile::new(&path).try_lock() {
+        Err(
+            err @ LockError::Busy {
+                owner: None,
+                locked: false,
+                ..
+            },
+        ) => {
+            assert!(err.to_string().contains("empty and new"), "{err}");
+        }
+        other => panic!("a fresh empty file was taken: {other:?}"),
+    }
+    assert_eq!(fs::read_to_string(&path).unwrap(), "");
+    assert!(flock_is_free(&path), "the refusal kept a lock");
+
+    // The daemon writes its PID 40 ms into the locker's look: busy, naming it.
+    let daemon = spawn_sleep();
+    let writer = {
+        let (path, pid) = (path.clone(), daemon.pid());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(40));
+            fs::write(&path, format!("{pid}\n")).unwrap();
+        })
+    };
+    let result = PidFile::new(&path).try_lock();
+    writer.join().unwrap();
+    match result {
+        Err(LockError::Busy {
+            owner,
+            locked: false,
+            ..
+        }) => assert_eq!(owner, Some(daemon.pid())),
+        other => panic!("the daemon's pidfile was taken: {other:?}"),
+    }
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{}\n", daemon.pid())
+    );
+
+    // An empty file left for longer than the grace is taken over.
+    fs::write(&path, "").unwrap();
+    set_mtime_ago(&path, EMPTY_GRACE.as_secs() + 1);
+    let guard = PidFile::new(&path)
+        .try_lock()
+        .expect("an old empty file is stale");
+    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", me()));
+    guard.unlock().unwrap();
+}
+
+#[test]
+fn a_holder_passing_through_is_waited_for_not_reported() {
+    // A process holds the flock of a file naming a dead PID for 30 ms, then
+    // removes the file (what `pidscope clean` does): the locker waits for it
+    // and takes a new file instead of reporting a busy file naming a dead PID.
+    let dir = tempdir();
+    let path = write_pidfile(dir.path(), "app.pid", &format!("{}\n", dead_pid()));
+    let go = dir.path().join("go");
+    let cleaner = Proc::spawn(Command::new("python3").args([
+        "-c",
+        "import fcntl, os, sys, time\n\
+         f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX)\n\
+         while not os.path.exists(sys.argv[2]): time.sleep(0.001)\n\
+         time.sleep(0.03); os.unlink(sys.argv[1]); time.sleep(5)",
+        path.to_str().unwrap(),
+        go.to_str().unwrap(),
+    ]));
+    assert!(
+        wait_until(TIMEOUT, || proc_locks_for(&path)
+            .iter()
+            .any(|l| l.pid == cleaner.pid() && !l.blocked)),
+        "the cleaner never took the lock"
+    );
+    fs::write(&go, "").unwrap();
+    let guard = PidFile::new(&path)
+        .try_lock()
+        .expect("waited for the cleaner");
+    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", me()));
+    guard.unlock().unwrap();
+    drop(cleaner);
+
+    // One that keeps holding it is busy, after the short look, naming the file's PID.
+    let stale = dead_pid();
+    let path = write_pidfile(dir.path(), "held.pid", &format!("{stale}\n"));
+    let _holder = hold_flock(&path);
+    let started = Instant::now();
+    match PidFile::new(&path).try_lock() {
+        Err(LockError::Busy {
+            owner,
+            locked: true,
+            ..
+        }) => assert_eq!(owner, Some(stale)),
+        other => panic!("expected busy: {other:?}"),
+    }
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(90), "{waited:?}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
 }
 
 #[test]
@@ -932,7 +1038,9 @@ fn racers_for_one_pidfile_one_winner_per_round_and_never_a_lost_or_doubled_file(
                 write_pidfile(dir.path(), "race.pid", &format!("{pid}\n"));
             }
             Start::Empty => {
+                // Left by a locker that died between creating and writing it.
                 write_pidfile(dir.path(), "race.pid", "");
+                set_mtime_ago(&path, EMPTY_GRACE.as_secs() + 1);
             }
             Start::LeftBySigkill => {
                 let mut holder = Helper::spawn("hold", &path);

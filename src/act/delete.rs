@@ -14,7 +14,10 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use nix::fcntl::{AtFlags, OFlag, RenameFlags, open, renameat2};
+use nix::errno::Errno;
+use nix::fcntl::{
+    AtFlags, FcntlArg, Flock, FlockArg, OFlag, RenameFlags, fcntl, open, openat, renameat2,
+};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
@@ -111,7 +114,17 @@ pub fn delete_pidfile(
         return Err(changed("the file was rewritten"));
     }
 
-    pause_for_race_tests();
+    // Hold the file's flock from here to the removal, as careful lockers do:
+    // a locker that has just taken it (and may be writing its PID) makes us
+    // refuse, and one that comes after finds the lock taken, then the file gone.
+    pause_for_race_tests("PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS");
+    let _held = if kind == SFlag::S_IFREG {
+        Some(lock_for_removal(&dirfd, name, location.entry, path)?)
+    } else {
+        None
+    };
+
+    pause_for_race_tests("PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS");
     let aside = aside_name(name);
     renameat2(
         &dirfd,
@@ -152,18 +165,84 @@ pub fn delete_pidfile(
     })
 }
 
-/// Debug builds only: `PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS` widens the window
-/// between the last check and the removal, so the race tests can land a
-/// replacement in it every time instead of once in thousands of rounds.
-/// Release builds have no such pause.
-fn pause_for_race_tests() {
-    #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+/// Open the pidfile through its directory, check it is the inode verified,
+/// take its `flock` (exclusive, non-blocking) and check that no POSIX or OFD
+/// lock is held on it. `/proc/locks` was consulted already; this asks the
+/// kernel about this one file, right before the removal. The returned lock is
+/// held until dropped.
+fn lock_for_removal(
+    dirfd: &OwnedFd,
+    name: &OsStr,
+    entry: (u64, u64),
+    path: &Path,
+) -> Result<Option<Flock<OwnedFd>>, ActionError> {
+    let in_use = |how: &str| ActionError::refused(path, format!("{how}: the file is in use"));
+    let fd = match openat(
+        dirfd,
+        name,
+        // O_NONBLOCK: a lease holder makes the open fail rather than wait.
+        OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::EWOULDBLOCK) => return Err(in_use("another process holds a lease on it")),
+        // Unreadable to us: removal needs only the directory; /proc/locks spoke for it.
+        Err(Errno::EACCES | Errno::EPERM) => return Ok(None),
+        Err(e) => {
+            return Err(ActionError::changed(
+                path,
+                format!("it cannot be opened any more ({})", e.desc()),
+            ));
+        }
+    };
+    let stat = fstat(&fd)
+        .map_err(|e| ActionError::failed(path, format!("cannot stat it: {}", e.desc())))?;
+    if (stat.st_dev, stat.st_ino) != entry {
+        return Err(ActionError::changed(path, "another file took its name"));
+    }
+    let mut probe = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    if fcntl(&fd, FcntlArg::F_OFD_GETLK(&mut probe)).is_ok()
+        && probe.l_type != libc::F_UNLCK as libc::c_short
     {
+        return Err(in_use(&if probe.l_pid > 0 {
+            format!("PID {} holds a POSIX lock on it", probe.l_pid)
+        } else {
+            "a process holds a lock on it".to_owned()
+        }));
+    }
+    match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, Errno::EWOULDBLOCK)) => Err(in_use("another process holds its flock")),
+        Err((_, e)) => Err(ActionError::failed(
+            path,
+            format!("cannot lock it: {}", e.desc()),
+        )),
+    }
+}
+
+/// Debug builds only: `PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS` (between the
+/// re-verification and taking the file's locks) and
+/// `PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS` (between the last check and the
+/// removal) widen those windows, so the race tests can land a change in them
+/// every time instead of once in thousands of rounds. Release builds have no
+/// such pauses.
+fn pause_for_race_tests(variable: &str) {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var(variable).ok().and_then(|v| v.parse().ok()) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
+    #[cfg(not(debug_assertions))]
+    let _ = variable;
 }
 
 fn split(path: &Path) -> Option<(&Path, &OsStr)> {
