@@ -310,12 +310,7 @@ fn flock_holder_is_found_even_when_it_is_a_child() {
     assert_eq!(e["status"], "alive");
     assert_eq!(e["lock"]["kind"], "flock");
     assert_eq!(e["lock"]["holder_pid"], child);
-    let holders: Vec<i64> = e["lock"]["holders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
+    let holders = lock_holders(e);
     assert!(
         holders.contains(&i64::from(holder.pid())) || holders.contains(&i64::from(child)),
         "{holders:?}"

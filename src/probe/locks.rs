@@ -1,6 +1,7 @@
 //! Who holds a lock on a pidfile, from `/proc/locks` and `/proc/PID/fdinfo`.
 //!
-//! `/proc/locks` is read once per scan. Its PID column is exact for POSIX
+//! `/proc/locks` is read once per scan (re-read when it is too large to come
+//! in one piece, see [`LockTable::read`]). Its PID column is exact for POSIX
 //! locks only: for `flock` it is whoever took the lock (it stays after that
 //! process exits while a forked child keeps the descriptor) and for OFD locks
 //! it is -1. The real holders of those are the processes with a descriptor on
@@ -8,8 +9,11 @@
 //! PID column does not already settle the question. Inspection never takes a lock.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -93,8 +97,16 @@ pub struct LockTable {
 
 impl LockTable {
     /// Read `/proc/locks`. An unreadable table is empty: lock details are then unknown.
+    ///
+    /// The kernel produces the file one page per `read(2)`, and each read
+    /// starts over at the next *position* of a list that may have changed
+    /// since the previous read: a lock can be missed or seen twice. A short
+    /// table comes whole in its first read and is used as is; a longer one is
+    /// read again until two full reads agree. If they never do (after a few
+    /// attempts), the result is every lock any attempt saw, which can only
+    /// keep a lock released during the reads: `clean` then errs on the safe side.
     pub fn read() -> Self {
-        fs::read_to_string("/proc/locks")
+        read_settled(Path::new(PROC_LOCKS))
             .map(|t| Self::parse(&t))
             .unwrap_or_default()
     }
@@ -112,6 +124,153 @@ impl LockTable {
     pub fn on(&self, key: FileKey) -> &[LockRecord] {
         self.by_file.get(&key).map_or(&[], Vec::as_slice)
     }
+}
+
+/// Where the kernel lists every file lock.
+const PROC_LOCKS: &str = "/proc/locks";
+
+/// Read buffer: one read(2) of a seq_file returns at most one page (or one record).
+const READ_BUF: usize = 64 * 1024;
+
+/// Room kept free for each read(2); the buffer doubles below it.
+const MIN_SPARE: usize = 16 * 1024;
+
+/// A first read(2) shorter than this ended at the end of the list, not at a full page:
+/// pages are at least 4 KiB and a page is cut before the first record that does not fit.
+const WHOLE_BELOW: usize = 2048;
+
+/// Full reads of a table that changes under the reader before settling for their union.
+const MAX_ATTEMPTS: usize = 4;
+
+/// One full read of the lock table.
+#[derive(Debug)]
+struct Snapshot {
+    /// The text read.
+    text: String,
+    /// How many read(2) calls returned data.
+    reads: usize,
+}
+
+impl Snapshot {
+    /// Whether the text is the whole table at one moment: one read(2) is
+    /// generated under the lock that guards the lists, and a short one
+    /// reached their end (a later read returning nothing proves nothing:
+    /// the list may have shrunk in between).
+    fn is_whole(&self) -> bool {
+        self.reads <= 1 && self.text.len() < WHOLE_BELOW
+    }
+}
+
+/// Reads `path` on one descriptor, reusing `buf`, counting the reads that
+/// returned data; stops after a first read that is already the whole table.
+fn read_snapshot(path: &Path, buf: &mut Vec<u8>) -> io::Result<Snapshot> {
+    let mut file = File::open(path)?;
+    let mut len = 0;
+    let mut reads = 0;
+    if buf.len() < READ_BUF {
+        buf.resize(READ_BUF, 0);
+    }
+    loop {
+        if buf.len() - len < MIN_SPARE {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                reads += 1;
+                if reads == 1 && len < WHOLE_BELOW {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Snapshot {
+        text: String::from_utf8_lossy(&buf[..len]).into_owned(),
+        reads,
+    })
+}
+
+/// The lock table at `path` as one consistent text, or the union of several reads.
+fn read_settled(path: &Path) -> io::Result<String> {
+    let mut buf = Vec::new();
+    settle(|| read_snapshot(path, &mut buf))
+}
+
+/// Picks the text to trust among successive full reads taken from `attempt`.
+///
+/// A [whole](Snapshot::is_whole) read is trusted as is. Otherwise reads are taken
+/// until two in a row list the same locks, at most [`MAX_ATTEMPTS`]; then the
+/// union of every read's locks. Only an error on the first read is returned.
+fn settle(mut attempt: impl FnMut() -> io::Result<Snapshot>) -> io::Result<String> {
+    let first = attempt()?;
+    if first.is_whole() {
+        return Ok(first.text);
+    }
+    let mut texts = vec![first.text];
+    while texts.len() < MAX_ATTEMPTS {
+        let Ok(next) = attempt() else { break };
+        if next.is_whole()
+            || texts
+                .last()
+                .is_some_and(|last| same_locks(last, &next.text))
+        {
+            return Ok(next.text);
+        }
+        texts.push(next.text);
+    }
+    Ok(merge_snapshots(texts.iter().map(String::as_str)))
+}
+
+/// A line of `/proc/locks` without its leading `N:`, a position in the listing.
+fn without_ordinal(line: &str) -> &str {
+    match line.split_once(':') {
+        Some((n, rest)) if is_ordinal(n) => rest.trim_start(),
+        _ => line.trim_start(),
+    }
+}
+
+fn is_ordinal(field: &str) -> bool {
+    let field = field.trim();
+    !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether two texts of `/proc/locks` list the same lines in the same order, ordinals aside.
+fn same_locks(a: &str, b: &str) -> bool {
+    a.lines()
+        .map(without_ordinal)
+        .eq(b.lines().map(without_ordinal))
+}
+
+/// Every line of any of `texts` (ordinals aside), each as many times as the
+/// text that has it most often, renumbered in order of first appearance.
+/// Waiter lines (`->`) keep the number of the line before them.
+fn merge_snapshots<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut most: HashMap<&str, usize> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for text in texts {
+        let mut here: HashMap<&str, usize> = HashMap::new();
+        for line in text.lines().map(without_ordinal).filter(|l| !l.is_empty()) {
+            let count = here.entry(line).or_default();
+            *count += 1;
+            let best = most.entry(line).or_default();
+            if *count > *best {
+                *best = *count;
+                order.push(line);
+            }
+        }
+    }
+    let mut merged = String::new();
+    let mut ordinal = 0;
+    for line in order {
+        if !line.starts_with("->") || ordinal == 0 {
+            ordinal += 1;
+        }
+        let _ = writeln!(merged, "{ordinal}: {line}");
+    }
+    merged
 }
 
 /// Who holds the locks on one pidfile, as reported.
@@ -310,5 +469,193 @@ mod tests {
         assert_eq!(infos.len(), 1);
         assert_eq!(infos[&key].holder_pid, Some(4321));
         assert_eq!(infos[&key].holders, vec![4321]);
+    }
+
+    fn snapshot(text: &str, reads: usize) -> Snapshot {
+        Snapshot {
+            text: text.to_owned(),
+            reads,
+        }
+    }
+
+    /// Feeds `settle` the given reads in order and counts how many it took.
+    fn settle_over(reads: Vec<io::Result<Snapshot>>) -> (io::Result<String>, usize) {
+        let mut reads = reads.into_iter();
+        let mut taken = 0;
+        let result = settle(|| {
+            taken += 1;
+            reads.next().expect("settle asked for one read too many")
+        });
+        (result, taken)
+    }
+
+    const A: &str = "1: FLOCK  ADVISORY  WRITE 10 00:1a:1 0 EOF\n";
+    const B: &str = "2: FLOCK  ADVISORY  WRITE 11 00:1a:2 0 EOF\n";
+    const STEADY: &str = "3: FLOCK  ADVISORY  WRITE 12 00:1a:3 0 EOF\n";
+
+    #[test]
+    fn ordinals_are_positions_not_part_of_the_lock() {
+        assert_eq!(
+            without_ordinal("12: FLOCK  ADVISORY  WRITE 1 00:1a:2 0 EOF"),
+            "FLOCK  ADVISORY  WRITE 1 00:1a:2 0 EOF"
+        );
+        assert_eq!(
+            without_ordinal("7: -> POSIX  ADVISORY  WRITE 1 00:1a:2 0 EOF"),
+            "-> POSIX  ADVISORY  WRITE 1 00:1a:2 0 EOF"
+        );
+        assert_eq!(without_ordinal("no ordinal"), "no ordinal");
+        let shifted = "1: FLOCK  ADVISORY  WRITE 11 00:1a:2 0 EOF\n\
+                       2: FLOCK  ADVISORY  WRITE 12 00:1a:3 0 EOF\n";
+        let same = "5: FLOCK  ADVISORY  WRITE 11 00:1a:2 0 EOF\n\
+                    6: FLOCK  ADVISORY  WRITE 12 00:1a:3 0 EOF\n";
+        assert!(same_locks(shifted, same));
+        assert!(!same_locks(shifted, B));
+        assert!(
+            !same_locks(shifted, &format!("{STEADY}{B}")),
+            "order counts"
+        );
+        assert!(same_locks("", ""));
+    }
+
+    #[test]
+    fn the_union_keeps_every_lock_once_and_parses() {
+        // The first read skipped the steady lock, the second skipped A and saw B twice.
+        let first = format!("{A}{B}");
+        let second = format!("{B}{B}{STEADY}");
+        let merged = merge_snapshots([first.as_str(), second.as_str()]);
+        assert_eq!(
+            merged,
+            "1: FLOCK  ADVISORY  WRITE 10 00:1a:1 0 EOF\n\
+             2: FLOCK  ADVISORY  WRITE 11 00:1a:2 0 EOF\n\
+             3: FLOCK  ADVISORY  WRITE 11 00:1a:2 0 EOF\n\
+             4: FLOCK  ADVISORY  WRITE 12 00:1a:3 0 EOF\n"
+        );
+        let table = LockTable::parse(&merged);
+        for ino in 1..=3 {
+            let key = FileKey {
+                major: 0,
+                minor: 0x1a,
+                ino,
+            };
+            assert!(!table.on(key).is_empty(), "inode {ino} lost");
+        }
+        assert_eq!(merge_snapshots([]), "");
+    }
+
+    #[test]
+    fn the_union_keeps_a_lock_as_often_as_one_read_had_it() {
+        let twice = "1: FLOCK  ADVISORY  READ  10 00:1a:1 0 EOF\n\
+                     2: FLOCK  ADVISORY  READ  10 00:1a:1 0 EOF\n";
+        let once = "1: FLOCK  ADVISORY  READ  10 00:1a:1 0 EOF\n";
+        let merged = merge_snapshots([once, twice, once]);
+        assert_eq!(merged.lines().count(), 2);
+    }
+
+    #[test]
+    fn waiters_keep_the_number_of_their_blocker() {
+        let text = "1: POSIX  ADVISORY  WRITE 10 00:1a:1 0 EOF\n\
+                    1: -> POSIX  ADVISORY  WRITE 11 00:1a:1 0 EOF\n\
+                    2: FLOCK  ADVISORY  WRITE 12 00:1a:3 0 EOF\n";
+        let merged = merge_snapshots([text]);
+        assert!(same_locks(&merged, text));
+        assert_eq!(merged, text);
+    }
+
+    #[test]
+    fn one_read_is_trusted_as_is() {
+        let (text, taken) = settle_over(vec![Ok(snapshot(A, 1))]);
+        assert_eq!(text.expect("text"), A);
+        assert_eq!(taken, 1);
+        let (text, taken) = settle_over(vec![Ok(snapshot("", 0))]);
+        assert_eq!(text.expect("text"), "");
+        assert_eq!(taken, 1);
+    }
+
+    #[test]
+    fn one_long_read_may_be_a_prefix() {
+        // The first page, then nothing: the list may have shrunk between the two reads.
+        let page = A.repeat(WHOLE_BELOW / A.len() + 1);
+        assert!(!snapshot(&page, 1).is_whole());
+        assert!(!snapshot(A, 2).is_whole());
+        let (text, taken) = settle_over(vec![Ok(snapshot(&page, 1)), Ok(snapshot(&page, 1))]);
+        assert_eq!(text.expect("text"), page);
+        assert_eq!(taken, 2);
+    }
+
+    #[test]
+    fn two_agreeing_reads_settle_it() {
+        let renumbered = "7: FLOCK  ADVISORY  WRITE 10 00:1a:1 0 EOF\n\
+                          8: FLOCK  ADVISORY  WRITE 11 00:1a:2 0 EOF\n";
+        let (text, taken) = settle_over(vec![
+            Ok(snapshot(&format!("{A}{B}"), 3)),
+            Ok(snapshot(renumbered, 3)),
+        ]);
+        assert_eq!(text.expect("text"), renumbered);
+        assert_eq!(taken, 2);
+    }
+
+    #[test]
+    fn a_later_single_read_settles_it() {
+        let (text, taken) = settle_over(vec![
+            Ok(snapshot(&format!("{A}{B}"), 3)),
+            Ok(snapshot(STEADY, 1)),
+        ]);
+        assert_eq!(text.expect("text"), STEADY);
+        assert_eq!(taken, 2);
+    }
+
+    #[test]
+    fn reads_that_never_agree_give_their_union() {
+        let reads = vec![
+            Ok(snapshot(&format!("{A}{B}"), 2)),
+            Ok(snapshot(&format!("{A}{STEADY}"), 2)),
+            Ok(snapshot(B, 2)),
+            Ok(snapshot(A, 2)),
+        ];
+        let (text, taken) = settle_over(reads);
+        assert_eq!(taken, MAX_ATTEMPTS);
+        let text = text.expect("text");
+        assert!(same_locks(&text, &format!("{A}{B}{STEADY}")), "{text}");
+    }
+
+    #[test]
+    fn a_failed_reread_keeps_what_was_read() {
+        let reads = vec![
+            Ok(snapshot(&format!("{A}{STEADY}"), 2)),
+            Ok(snapshot(B, 2)),
+            Err(io::Error::other("gone")),
+        ];
+        let (text, taken) = settle_over(reads);
+        assert_eq!(taken, 3);
+        assert!(same_locks(&text.expect("text"), &format!("{A}{STEADY}{B}")));
+        let (text, taken) = settle_over(vec![Err(io::Error::from(ErrorKind::PermissionDenied))]);
+        assert!(text.is_err());
+        assert_eq!(taken, 1);
+    }
+
+    #[test]
+    fn a_file_is_read_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("locks");
+        let line = "1: FLOCK  ADVISORY  WRITE 10 00:1a:1 0 EOF\n";
+        // Larger than the first buffer: it has to grow.
+        let text = line.repeat(2 * READ_BUF / line.len());
+        fs::write(&path, &text).expect("write");
+        let mut buf = Vec::new();
+        let snap = read_snapshot(&path, &mut buf).expect("read");
+        assert_eq!(snap.text, text);
+        assert!(snap.reads >= 2);
+        assert_eq!(read_settled(&path).expect("settled"), text);
+        fs::write(&path, line).expect("write");
+        let snap = read_snapshot(&path, &mut buf).expect("read");
+        assert!(snap.is_whole(), "{snap:?}");
+        assert_eq!(read_settled(&path).expect("settled"), line);
+        assert!(read_settled(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn the_live_table_reads() {
+        // Whatever is locked right now: this must not fail or hang.
+        let _ = LockTable::read();
     }
 }
