@@ -35,10 +35,14 @@
 //!    delete each other's fresh file: the `flock` decides between them.
 //!    Content that is not a PID at all (`abc`, `0`, `-5`...) is not overwritten:
 //!    [`LockError::Invalid`]. The path may not be the pidfile it was meant to be.
-//! 4. **Release** ([`PidFileGuard::unlock`] or drop): only when the path still
-//!    names our inode and its content still names our PID is the file removed;
-//!    then the descriptor is closed, which releases the lock. Someone else's
-//!    file at the path is left alone and [`Unlocked`] says so.
+//! 4. **Release** ([`PidFileGuard::unlock`] or drop): when the path still
+//!    names our inode and its content still names our PID, our descriptor is
+//!    closed and the lock re-taken through a fresh one, held while the file
+//!    is removed. If other processes still hold it (children that inherited
+//!    the descriptor and outlive us), the file is left to them:
+//!    [`Unlocked::StillLocked`]. Someone else's file at the path is left alone
+//!    too, and [`Unlocked`] says so. Only the process that took the lock ever
+//!    removes the file, never a forked copy of it.
 //!
 //! A holder killed with SIGKILL leaves a file that nobody has locked and that
 //! names a dead PID: the next [`PidFile::try_lock`] recovers it, and
@@ -283,12 +287,7 @@ impl PidFile {
                 }
             }
             Err(InvalidPid::Empty | InvalidPid::BlankLine) => {
-                let age = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| SystemTime::now().duration_since(m).ok())
-                    .unwrap_or_default();
-                if !created && age < EMPTY_GRACE {
+                if !created && meta.modified().is_ok_and(is_recent) {
                     return Err(LockError::Busy {
                         path: self.path.clone(),
                         owner: None,
@@ -304,7 +303,14 @@ impl PidFile {
                 });
             }
         }
-        write_pid_at_start(&file, pid).map_err(|e| self.io_error("write", e))?;
+        if let Err(e) = write_pid_at_start(&file, pid) {
+            if created {
+                // Left empty, our file would look like a locker mid-start for
+                // EMPTY_GRACE (a full disk): take it away while still locked.
+                let _ = fs::remove_file(&self.path);
+            }
+            return Err(self.io_error("write", e));
+        }
         Ok(PidFileGuard {
             path: self.path.clone(),
             dev: meta.dev(),
@@ -333,10 +339,14 @@ impl PidFile {
             match &opened {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     opened = open(false).map(|file| (file, false));
-                }
-                // Removed between the two opens: create it after all.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    opened = open(true).map(|file| (file, true));
+                    // Removed between the two opens: create it after all. (Not
+                    // found on creating means no directory: an error at once.)
+                    if opened
+                        .as_ref()
+                        .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+                    {
+                        opened = open(true).map(|file| (file, true));
+                    }
                 }
                 _ => break,
             }
@@ -451,14 +461,16 @@ impl PidFileGuard {
         let Some(file) = self.file.take() else {
             return Ok(Unlocked::Missing);
         };
-        let outcome = self.remove_if_ours(&file);
-        // Remove first, then drop the lock: a waiting locker then finds no
-        // file, or a fresh one, never ours unlocked.
-        drop(file);
-        outcome
+        if std::process::id() != self.owner_process {
+            // A forked child: only its copy of the descriptor goes.
+            return Ok(Unlocked::NotTheLocker);
+        }
+        self.remove_if_ours(file)
     }
 
-    fn remove_if_ours(&self, file: &File) -> Result<Unlocked, LockError> {
+    /// Remove the file if it is still ours and nobody else holds its lock,
+    /// then drop our descriptor (and with it the lock, unless shared).
+    fn remove_if_ours(&self, file: File) -> Result<Unlocked, LockError> {
         let error = |action, source| LockError::Io {
             path: self.path.clone(),
             action,
@@ -474,11 +486,44 @@ impl PidFileGuard {
             }
             Ok(_) => {}
         }
-        let (content, truncated) = read_head(file).map_err(|e| error("read", e))?;
+        let (content, truncated) = read_head(&file).map_err(|e| error("read", e))?;
         match parse_pid(&content, truncated, read_pid_max()) {
             Ok(pid) if pid == self.pid => {}
             other => return Ok(Unlocked::Rewritten { pid: other.ok() }),
         }
+        // Processes that inherited our descriptor (a child's background jobs)
+        // share the lock and may outlive us: the file must stay while they
+        // hold it. Let go of ours and ask through a descriptor of our own.
+        let probe = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&self.path)
+            .ok()
+            .filter(|p| {
+                p.metadata()
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (self.dev, self.ino))
+            });
+        // Without a probe (unreadable now), remove first, then drop the lock:
+        // a waiting locker then finds no file, never ours unlocked.
+        let _held = match probe {
+            Some(probe) => {
+                drop(file);
+                // Another thread's fork may hold a copy for the moment
+                // before its exec closes it: give that a moment.
+                let deadline = Instant::now() + OWNER_READ_PATIENCE;
+                while !try_flock(&probe).map_err(|e| error("lock", e))? {
+                    if Instant::now() >= deadline {
+                        return Ok(Unlocked::StillLocked);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                if !names_inode(&self.path, self.dev, self.ino) {
+                    return Ok(Unlocked::Missing);
+                }
+                probe
+            }
+            None => file,
+        };
         match fs::remove_file(&self.path) {
             Ok(()) => Ok(Unlocked::Removed),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Unlocked::Missing),
@@ -525,6 +570,13 @@ pub enum Unlocked {
         /// The PID the file names now.
         pid: Option<i32>,
     },
+    /// Other processes still hold the lock once our descriptor is closed
+    /// (children that inherited it and outlive us, or a locker that took it
+    /// over in between): the file was left to them.
+    StillLocked,
+    /// This process is a forked copy of the one that took the lock: it only
+    /// closed its descriptor; the file is the locker's to remove.
+    NotTheLocker,
 }
 
 impl Unlocked {
@@ -549,6 +601,14 @@ impl fmt::Display for Unlocked {
             Unlocked::Rewritten { pid } => {
                 write!(f, "rewritten by someone else{}; left it alone", names(pid))
             }
+            Unlocked::StillLocked => write!(
+                f,
+                "its lock is still held by other processes (children that inherited it, or a new locker); left it to them"
+            ),
+            Unlocked::NotTheLocker => write!(
+                f,
+                "not removed: this process is a forked copy of the one that locked it"
+            ),
         }
     }
 }
@@ -722,6 +782,14 @@ fn judge_owner(named: i32, mtime: Option<SystemTime>, ours: &[i32]) -> Owner {
 fn read_named_pid(file: &File) -> Option<i32> {
     let (content, truncated) = read_head(file).ok()?;
     parse_pid(&content, truncated, read_pid_max()).ok()
+}
+
+/// Whether `time` is within [`EMPTY_GRACE`] of now, either way (a clock set
+/// back does not make a file look new for longer than that).
+fn is_recent(time: SystemTime) -> bool {
+    let now = SystemTime::now();
+    let distance = now.duration_since(time).unwrap_or_else(|e| e.duration());
+    distance < EMPTY_GRACE
 }
 
 /// Does `path` (not followed) name the inode `(dev, ino)`?

@@ -64,6 +64,7 @@ fn helper_process() {
         "hold" => role_hold(&path),
         "try" => role_try(&path),
         "churn" => role_churn(&path),
+        "fork" => role_fork(&path),
         other => panic!("unknown helper role {other}"),
     };
     std::process::exit(code);
@@ -113,6 +114,31 @@ fn role_hold(path: &Path) -> i32 {
     let Ok(guard) = result else { return 1 };
     wait_for_eof();
     say(&format!("unlocked {:?}", guard.unlock()));
+    0
+}
+
+/// Lock, fork; the child unlocks its copy of the guard and says how; the
+/// parent then says whether the file is still there, and unlocks itself.
+fn role_fork(path: &Path) -> i32 {
+    let result = PidFile::new(path).try_lock();
+    say(&describe(&result));
+    let Ok(guard) = result else { return 1 };
+    // SAFETY: the child only formats, writes to stdout and exits.
+    match unsafe { libc::fork() } {
+        0 => {
+            say(&format!("child {:?}", guard.unlock()));
+            // SAFETY: _exit runs no destructors or atexit handlers of the parent's.
+            unsafe { libc::_exit(0) }
+        }
+        -1 => return 1,
+        child => {
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+        }
+    }
+    say(&format!("parent sees the file: {}", path.exists()));
+    say(&format!("parent {:?}", guard.unlock()));
     0
 }
 
@@ -717,6 +743,74 @@ fn a_holder_passing_through_is_waited_for_not_reported() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(90), "{waited:?}");
     assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
+
+#[test]
+fn a_forked_child_never_removes_the_lockers_file() {
+    let dir = tempdir();
+    let path = dir.path().join("app.pid");
+    let helper = Helper::spawn("fork", &path);
+    assert_eq!(helper.line(), format!("won {}", helper.pid()));
+    assert_eq!(helper.line(), "child Ok(NotTheLocker)");
+    assert_eq!(helper.line(), "parent sees the file: true");
+    assert_eq!(helper.line(), "parent Ok(Removed)");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_missing_directory_is_an_error_at_once() {
+    let dir = tempdir();
+    let path = dir.path().join("no-such-dir").join("app.pid");
+    match PidFile::new(&path).try_lock() {
+        Err(err @ LockError::Io { .. }) => {
+            let text = err.to_string();
+            assert!(text.contains("no-such-dir/app.pid"), "{text}");
+            assert!(text.contains("No such file or directory"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_write_that_fails_leaves_no_empty_file_behind() {
+    // A full file system: the file can be created but not written. Left
+    // empty, it would look like a locker mid-start (busy) for 10 s.
+    if !is_root() {
+        eprintln!("skipped: needs root to mount a tiny tmpfs");
+        return;
+    }
+    let dir = tempdir();
+    let mnt = dir.path().join("full");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4k", "pidscope-full"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    if !mounted.success() {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mnt);
+    // Fill the one page the file system has.
+    let _ = fs::write(mnt.join("filler"), vec![b'x'; 64 * 1024]);
+    let path = mnt.join("app.pid");
+    match PidFile::new(&path).try_lock() {
+        Err(err @ LockError::Io { .. }) => {
+            assert!(err.to_string().contains("No space left"), "{err}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!path.exists(), "an empty pidfile was left behind");
+    fs::remove_file(mnt.join("filler")).unwrap();
+    let guard = PidFile::new(&path).try_lock().expect("room again");
+    guard.unlock().unwrap();
 }
 
 #[test]

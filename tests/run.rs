@@ -57,12 +57,16 @@ fn output(cmd: &mut Command) -> Output {
         .process_group(0)
         .spawn()
         .expect("spawn pidscope");
+    // Readers report through channels: a process left behind holding a pipe
+    // must fail the test, not hang it.
     let read = |mut pipe: Box<dyn Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut buf = Vec::new();
             let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
+            let _ = tx.send(buf);
+        });
+        rx
     };
     let out = read(Box::new(child.stdout.take().unwrap()));
     let err = read(Box::new(child.stderr.take().unwrap()));
@@ -76,10 +80,16 @@ fn output(cmd: &mut Command) -> Output {
         let _ = child.wait();
         panic!("{cmd:?} did not finish within 15 s");
     };
+    let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| {
+        rx.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| {
+            let _ = nix::sys::signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            panic!("{cmd:?} exited but left processes holding its output open");
+        })
+    };
     Output {
         status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
+        stdout: collect(out),
+        stderr: collect(err),
     }
 }
 
@@ -283,12 +293,86 @@ fn forwarded_signals_reach_the_command_and_the_wrapper_survives_them() {
         );
         signal(running.wrapper.pid(), sig);
         let status = finish(&mut running.wrapper);
-        // The job died of the signal; the wrapper exited normally, reporting it.
-        assert_eq!(status.signal(), None, "{sig} killed the wrapper: {status}");
-        assert_eq!(status.code(), Some(128 + sig as i32), "{sig}: {status}");
+        if sig == Signal::SIGINT {
+            // Then dies of it too, after cleaning up, so a calling script stops.
+            assert_eq!(status.signal(), Some(libc::SIGINT), "{status}");
+        } else {
+            // The job died of the signal; the wrapper exited normally, reporting it.
+            assert_eq!(status.signal(), None, "{sig} killed the wrapper: {status}");
+            assert_eq!(status.code(), Some(128 + sig as i32), "{sig}: {status}");
+        }
         wait_gone(running.job);
         assert!(!path.exists(), "{sig} left the pidfile");
     }
+}
+
+#[test]
+fn a_command_dying_of_sigint_stops_the_calling_script() {
+    // bash goes on with a script after a child that exited 130, but stops
+    // when the child died of SIGINT: the wrapper dies of it too (after
+    // removing the file), and shells still see 130.
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let out = run(&path, &["sh", "-c", "kill -INT $$"]);
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
+    assert!(!path.exists());
+    let script = format!(
+        "{} run --pidfile {} -- sh -c 'kill -INT $$'; echo status=$?",
+        env!("CARGO_BIN_EXE_pidscope"),
+        path.display()
+    );
+    let out = output(Command::new("sh").args(["-c", &script]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "status=130\n");
+}
+
+#[test]
+fn a_stopped_command_is_woken_to_receive_a_signal_that_ends_it() {
+    // Without SIGCONT the TERM would stay pending in the stopped job, and the
+    // wrapper (and whoever waits for it: systemd, timeout) would hang.
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let mut running = start(&path, &["sleep", "1000"], "sleep");
+    signal(running.job, Signal::SIGSTOP);
+    assert!(
+        wait_until(TIMEOUT, || process_state(running.job) == Some('T')),
+        "the job never stopped"
+    );
+    signal(running.wrapper.pid(), Signal::SIGTERM);
+    let status = finish(&mut running.wrapper);
+    assert_eq!(status.code(), Some(143), "{status}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn background_processes_left_by_the_command_keep_the_instance_locked() {
+    // They inherited the locked descriptor: while they run, the job is not
+    // over, so the file stays (naming the command) and the next run is busy.
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let bg = dir.path().join("bg.pid");
+    let script = format!(
+        "sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > {}; exit 0",
+        bg.display()
+    );
+    let out = run(&path, &["sh", "-c", &script]);
+    let background: i32 = fs::read_to_string(&bg).unwrap().trim().parse().unwrap();
+    let _bg_guard = KillOnDrop::new(background);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("still held by other processes"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(path.exists(), "the file went while its lock is held");
+    let out = run(&path, &["true"]);
+    assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
+
+    // Once they are gone, the file is stale and the next run recovers it.
+    signal(background, Signal::SIGKILL);
+    wait_gone(background);
+    let out = run(&path, &["true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!path.exists());
 }
 
 #[test]
@@ -351,6 +435,7 @@ fn a_file_left_by_sigkill_of_wrapper_and_command_is_recovered() {
 const PTY_DRIVER: &str = r#"
 import os, pty, signal, subprocess, sys, time
 exe, pidfile, log = sys.argv[1:4]
+prefix = sys.argv[4].split() if len(sys.argv) > 4 else []
 PRESSES = 5
 COUNTER = r'''
 import signal, sys, time
@@ -369,7 +454,7 @@ if pid == 0:
     # Session leader on the pty; ^C must not kill it, only the job's group members.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     wrapper = subprocess.Popen(
-        [exe, "run", "--pidfile", pidfile, "--", sys.executable, "-c", COUNTER, log],
+        [exe, "run", "--pidfile", pidfile, "--", *prefix, sys.executable, "-c", COUNTER, log],
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os._exit(wrapper.wait() & 0xFF)
@@ -396,12 +481,9 @@ os.kill(wrapper, signal.SIGTERM)
 _, status = os.waitpid(pid, 0)
 print(f"ints={ints} status={os.waitstatus_to_exitcode(status)}")"#;
 
-#[test]
-fn a_terminal_interrupt_reaches_the_command_once_not_twice() {
-    // ^C makes the kernel signal the whole foreground process group: the job
-    // gets it directly, so the wrapper must not forward its own copy. (Two
-    // copies sent close together can merge into one, so a wrapper that does
-    // forward is caught with high probability, not certainty: 5 presses.)
+/// Drive `pidscope run -- [PREFIX...] COUNTER` on a pty, press ^C 5 times,
+/// then SIGTERM the wrapper: what the driver reports.
+fn terminal_interrupts(prefix: &str) -> String {
     let dir = tempdir();
     let pidfile = dir.path().join("job.pid");
     let log = dir.path().join("log");
@@ -411,16 +493,28 @@ fn a_terminal_interrupt_reaches_the_command_once_not_twice() {
             .arg(env!("CARGO_BIN_EXE_pidscope"))
             .arg(&pidfile)
             .arg(&log)
+            .arg(prefix)
             .env("PIDSCOPE_CONFIG", empty_config()),
     );
     assert!(out.status.success(), "driver failed: {}", stderr(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ints=5 status=143",
-        "{}",
-        stderr(&out)
-    );
     assert!(!pidfile.exists());
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_terminal_interrupt_reaches_the_command_once_not_twice() {
+    // ^C makes the kernel signal the whole foreground process group: the job
+    // gets it directly, so the wrapper must not forward its own copy. (Two
+    // copies sent close together can merge into one, so a wrapper that does
+    // forward is caught with high probability, not certainty: 5 presses.)
+    assert_eq!(terminal_interrupts(""), "ints=5 status=143");
+}
+
+#[test]
+fn a_terminal_interrupt_reaches_a_command_in_its_own_session() {
+    // `setsid` (like `timeout`) takes the job out of the terminal's foreground
+    // group: ^C then reaches only the wrapper, which must pass it on.
+    assert_eq!(terminal_interrupts("setsid"), "ints=5 status=143");
 }
 
 #[test]

@@ -12,14 +12,21 @@
 //!    SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to COMMAND, until SIGCHLD says it
 //!    has exited. Everything runs on one thread, and the child is only
 //!    signalled before it is reaped, so its PID cannot have been reused.
-//! 4. Remove FILE (only if it is still ours) and exit with COMMAND's status,
-//!    or 128+N when it died of signal N.
+//! 4. Remove FILE (only if it is still ours, and only once no other process
+//!    holds its lock: background processes COMMAND left behind inherited the
+//!    descriptor, and while they run the file stays) and exit with COMMAND's
+//!    status, or 128+N when it died of signal N. When that signal is SIGINT,
+//!    the wrapper dies of it too, so a calling shell script stops as on ^C.
 //!
 //! Signals the kernel generated for the whole process group (a terminal's ^C
-//! and ^\, or SIGHUP to the group) already reached COMMAND, which shares the
-//! wrapper's group: they are not forwarded, so COMMAND gets them once. A
-//! terminal hangup reaches only the session leader: when the wrapper is one,
-//! that SIGHUP is forwarded.
+//! and ^\, or SIGHUP to the group) already reached COMMAND when it shares the
+//! wrapper's group: they are not forwarded then, so COMMAND gets them once.
+//! A COMMAND that moved to its own group (`setsid`, `timeout`) gets them
+//! forwarded. A terminal hangup reaches only the session leader: when the
+//! wrapper is one, that SIGHUP is forwarded. A signal sent from user space to
+//! the whole group (`kill -- -PGID`) reaches COMMAND directly and through the
+//! wrapper: signal the wrapper's PID instead. A stopped COMMAND is sent
+//! SIGCONT after TERM, INT, HUP or QUIT, which would otherwise stay pending.
 
 use std::ffi::OsString;
 use std::io;
@@ -155,7 +162,12 @@ fn supervise(mut guard: PidFileGuard, argv: &[OsString]) -> u8 {
     let result = wait_forwarding(&mut child, &signals);
     release(guard);
     match result {
-        Ok(exit) => exit_code(exit),
+        Ok(exit) => {
+            if exit.signal() == Some(libc::SIGINT) {
+                die_of_sigint();
+            }
+            exit_code(exit)
+        }
         Err(e) => {
             warn(&format!("cannot wait for PID {pid}: {e}"));
             status::FAILED
@@ -226,29 +238,68 @@ fn wait_forwarding(child: &mut Child, signals: &SignalFd) -> io::Result<ExitStat
         if signal == Signal::SIGCHLD {
             continue;
         }
-        if should_forward(signal, info.ssi_code == libc::SI_KERNEL, session_leader) {
-            // Not reaped yet (only this thread reaps), so the PID is still COMMAND's.
+        // Not reaped yet (only this thread reaps), so the PID is still COMMAND's.
+        let in_our_group = nix::unistd::getpgid(Some(pid)).ok() == Some(nix::unistd::getpgrp());
+        let from_kernel = info.ssi_code == libc::SI_KERNEL;
+        if should_forward(signal, from_kernel, session_leader, in_our_group) {
             match kill(pid, signal) {
                 Ok(()) | Err(Errno::ESRCH) => {}
                 Err(e) => warn(&format!("cannot forward {signal} to PID {pid}: {e}")),
             }
+        }
+        // A stopped COMMAND would keep a signal meant to end it pending for
+        // ever, and the wrapper with it: wake it, as timeout(1) does.
+        if ENDING.contains(&signal) && is_stopped(pid) {
+            let _ = kill(pid, Signal::SIGCONT);
         }
     }
 }
 
 /// Whether a signal the wrapper received should be passed to COMMAND.
 /// `from_kernel`: the kernel generated it (`SI_KERNEL`), not `kill(2)`.
-fn should_forward(signal: Signal, from_kernel: bool, session_leader: bool) -> bool {
-    if !from_kernel {
+/// `in_our_group`: COMMAND is still in the wrapper's process group (it did
+/// not move to its own, as `timeout` and `setsid` do).
+fn should_forward(
+    signal: Signal,
+    from_kernel: bool,
+    session_leader: bool,
+    in_our_group: bool,
+) -> bool {
+    if !from_kernel || !in_our_group {
         return true;
     }
     match signal {
-        // A terminal's ^C / ^\ go to the whole foreground process group, COMMAND included.
+        // A terminal's ^C / ^\ went to the whole foreground process group, COMMAND included.
         Signal::SIGINT | Signal::SIGQUIT => false,
         // A hangup goes to the session leader alone; other kernel SIGHUPs go to the group.
         Signal::SIGHUP => session_leader,
         _ => true,
     }
+}
+
+/// The forwarded signals whose default action ends a process.
+const ENDING: [Signal; 4] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// Is `pid` stopped (by SIGSTOP, SIGTSTP...; not traced)?
+fn is_stopped(pid: Pid) -> bool {
+    pidscope::probe::identity::read_identity(pid.as_raw()).is_ok_and(|id| id.state == 'T')
+}
+
+/// COMMAND died of SIGINT: die of it too, after cleaning up, so that a shell
+/// script that ran the wrapper stops as it would on ^C (bash only does when
+/// its child died of SIGINT). Shells still report 130. Returns if it cannot.
+fn die_of_sigint() {
+    // SAFETY: SIG_DFL installs no handler; this thread is the only one.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGINT, SigHandler::SigDfl) };
+    let _ = nix::sys::signal::raise(Signal::SIGINT);
+    let mut int = SigSet::empty();
+    int.add(Signal::SIGINT);
+    let _ = int.thread_unblock();
 }
 
 /// The wrapper's status for COMMAND's: its exit code, or 128+N for signal N.
@@ -280,18 +331,27 @@ mod tests {
     #[test]
     fn sent_signals_are_always_forwarded() {
         for &signal in FORWARDED {
-            assert!(should_forward(signal, false, false), "{signal}");
-            assert!(should_forward(signal, false, true), "{signal}");
+            for (leader, in_group) in [(false, false), (false, true), (true, false), (true, true)] {
+                assert!(should_forward(signal, false, leader, in_group), "{signal}");
+            }
         }
     }
 
     #[test]
     fn terminal_signals_to_the_group_are_not_forwarded_twice() {
-        assert!(!should_forward(Signal::SIGINT, true, false));
-        assert!(!should_forward(Signal::SIGQUIT, true, true));
-        assert!(!should_forward(Signal::SIGHUP, true, false));
-        assert!(should_forward(Signal::SIGHUP, true, true));
-        assert!(should_forward(Signal::SIGTERM, true, false));
+        assert!(!should_forward(Signal::SIGINT, true, false, true));
+        assert!(!should_forward(Signal::SIGQUIT, true, true, true));
+        assert!(!should_forward(Signal::SIGHUP, true, false, true));
+        assert!(should_forward(Signal::SIGHUP, true, true, true));
+        assert!(should_forward(Signal::SIGTERM, true, false, true));
+    }
+
+    #[test]
+    fn terminal_signals_reach_a_command_that_left_our_group() {
+        // `timeout` and `setsid` move to their own group: ^C reaches only the wrapper.
+        for signal in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGHUP] {
+            assert!(should_forward(signal, true, false, false), "{signal}");
+        }
     }
 
     #[test]
