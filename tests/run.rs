@@ -366,6 +366,11 @@ fn background_processes_left_by_the_command_keep_the_instance_locked() {
     assert!(path.exists(), "the file went while its lock is held");
     let out = run(&path, &["true"]);
     assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has exited; processes it started still hold the lock"),
+        "{}",
+        stderr(&out)
+    );
 
     // Once they are gone, the file is stale and the next run recovers it.
     signal(background, Signal::SIGKILL);

@@ -103,8 +103,19 @@ pub fn run(args: RunArgs) -> ExitCode {
                 .wait
                 .map(|d| format!(" after waiting {}", humantime::format_duration(d)))
                 .unwrap_or_default();
+            // A lock held while the file names a finished job: processes it left behind.
+            let leftovers = match err {
+                LockError::Busy {
+                    owner: Some(pid),
+                    locked: true,
+                    ..
+                } if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) => {
+                    format!(" (PID {pid} has exited; processes it started still hold the lock)")
+                }
+                _ => String::new(),
+            };
             warn(&format!(
-                "{err}: another instance is running; not starting{waited}"
+                "{err}{leftovers}: another instance is running; not starting{waited}"
             ));
             return ExitCode::from(status::BUSY);
         }
