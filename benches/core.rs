@@ -60,7 +60,7 @@ fn classify_alive(bencher: Bencher) {
     let file = file(3600);
     let probe = ProcessProbe {
         liveness: Liveness::Exists,
-        info: Some(process()),
+        info: Some(std::sync::Arc::new(process())),
     };
     let content = Content::Pid(812);
     bencher.bench(|| {
@@ -93,7 +93,7 @@ fn report(n: usize) -> Report {
                 warnings: Vec::new(),
                 file: Some(file(i as u64)),
                 first_line: Some("1000".into()),
-                process,
+                process: process.map(std::sync::Arc::new),
                 lock: None,
                 location: None,
             }

@@ -141,8 +141,8 @@ pub struct Entry {
     pub file: Option<FileInfo>,
     /// The first line of the content (trimmed, lossy, shortened), for display.
     pub first_line: Option<String>,
-    /// The process the PID names, when one exists.
-    pub process: Option<ProcessInfo>,
+    /// The process the PID names, when one exists (shared by the entries that name it).
+    pub process: Option<std::sync::Arc<ProcessInfo>>,
     /// Who holds a lock on the file.
     pub lock: Option<LockInfo>,
     /// Where the file sits on disk, for actions to re-check.
@@ -413,7 +413,10 @@ mod tests {
     }
 
     fn probe(liveness: Liveness, info: Option<ProcessInfo>) -> ProcessProbe {
-        ProcessProbe { liveness, info }
+        ProcessProbe {
+            liveness,
+            info: info.map(std::sync::Arc::new),
+        }
     }
 
     struct Case {
@@ -500,6 +503,7 @@ mod tests {
             .unwrap()
             .info
             .as_mut()
+            .map(std::sync::Arc::make_mut)
             .unwrap()
             .kernel_thread = true;
         assert_eq!(case.verdict().status, Status::Reused);
@@ -509,6 +513,7 @@ mod tests {
             .unwrap()
             .info
             .as_mut()
+            .map(std::sync::Arc::make_mut)
             .unwrap()
             .thread_of = Some(10);
         let v = case.verdict();
@@ -519,7 +524,14 @@ mod tests {
     #[test]
     fn an_unreaped_process_is_a_zombie() {
         let mut case = Case::new("/run/nginx.pid", 10);
-        case.probe.as_mut().unwrap().info.as_mut().unwrap().state = "zombie";
+        case.probe
+            .as_mut()
+            .unwrap()
+            .info
+            .as_mut()
+            .map(std::sync::Arc::make_mut)
+            .unwrap()
+            .state = "zombie";
         let v = case.verdict();
         assert_eq!(v.status, Status::Zombie);
         assert!(
@@ -611,7 +623,14 @@ mod tests {
             vec![Warning::UntrustedFile],
             "owned by another user"
         );
-        case.probe.as_mut().unwrap().info.as_mut().unwrap().uid = Some(1000);
+        case.probe
+            .as_mut()
+            .unwrap()
+            .info
+            .as_mut()
+            .map(std::sync::Arc::make_mut)
+            .unwrap()
+            .uid = Some(1000);
         assert!(
             case.verdict().warnings.is_empty(),
             "owned by the process's own user"

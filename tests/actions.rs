@@ -364,7 +364,7 @@ fn a_pid_reused_between_screen_and_signal_is_never_hit() {
     let path = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", live.pid()));
     // The operator saw a process with another start time under this PID.
     let mut entry = seen(&path);
-    entry.process.as_mut().unwrap().start_ticks -= 1;
+    std::sync::Arc::make_mut(entry.process.as_mut().unwrap()).start_ticks -= 1;
     let err = signal_owner(&entry, Signal::SIGTERM, Confirmation::Once).unwrap_err();
     assert!(matches!(err, ActionError::ChangedSinceScan { .. }), "{err}");
     assert!(live.try_wait().is_none(), "nothing was sent");

@@ -38,8 +38,8 @@ fn file(age: u64) -> Option<FileInfo> {
     })
 }
 
-fn process(name: &str, user: &str, started: u64) -> Option<ProcessInfo> {
-    Some(ProcessInfo {
+fn process(name: &str, user: &str, started: u64) -> Option<std::sync::Arc<ProcessInfo>> {
+    Some(std::sync::Arc::new(ProcessInfo {
         name: name.into(),
         uid: Some(if user == "root" { 0 } else { 33 }),
         user: Some(user.into()),
@@ -53,7 +53,7 @@ fn process(name: &str, user: &str, started: u64) -> Option<ProcessInfo> {
         kernel_thread: false,
         start_ticks: started,
         thread_of: None,
-    })
+    }))
 }
 
 fn entry(path: &str, status: Status, pid: Option<i32>, reason: &str) -> Entry {
@@ -116,7 +116,7 @@ fn every_status() -> Report {
         "PID 5150 (worker) has exited but is not reaped by its parent 5100",
     );
     zombie.process = process("worker", "root", 600);
-    zombie.process.as_mut().unwrap().state = "zombie";
+    std::sync::Arc::make_mut(zombie.process.as_mut().unwrap()).state = "zombie";
     let mut invalid = entry(
         "/run/starting.pid",
         Status::Invalid,
@@ -474,7 +474,7 @@ fn pid_1_and_kernel_threads_are_never_offered() {
         "PID 2 is kthreadd",
     );
     kthread.process = process("kthreadd", "root", 100);
-    kthread.process.as_mut().unwrap().kernel_thread = true;
+    std::sync::Arc::make_mut(kthread.process.as_mut().unwrap()).kernel_thread = true;
     report.entries.push(kthread);
     let mut app = app_with(report, false, true);
     select(&mut app, "/run/nginx.pid");

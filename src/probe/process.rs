@@ -81,7 +81,7 @@ pub struct ProcessProbe {
     /// What `kill(pid, 0)` said.
     pub liveness: Liveness,
     /// Details, when the process exists and `/proc/PID` could be read.
-    pub info: Option<ProcessInfo>,
+    pub info: Option<std::sync::Arc<ProcessInfo>>,
 }
 
 /// Probes PIDs; keeps sysinfo's state between scans so CPU use can be measured
@@ -185,7 +185,7 @@ impl Prober {
                 pid,
                 ProcessProbe {
                     liveness,
-                    info: Some(info),
+                    info: Some(std::sync::Arc::new(info)),
                 },
             );
         }
