@@ -438,7 +438,17 @@ impl PidFileGuard {
             )));
         }
         let file = self.file.as_ref().expect("a live guard holds its file");
-        write_pid_at_start(file, pid).map_err(error)?;
+        if let Err(e) = write_pid_at_start(file, pid) {
+            // The PID may be written although truncating or syncing failed:
+            // unlock must then recognise the file as ours still.
+            if read_head(file).ok().and_then(|(content, truncated)| {
+                parse_pid(&content, truncated, read_pid_max()).ok()
+            }) == Some(pid)
+            {
+                self.pid = pid;
+            }
+            return Err(error(e));
+        }
         self.pid = pid;
         Ok(())
     }
@@ -494,10 +504,17 @@ impl PidFileGuard {
         // Processes that inherited our descriptor (a child's background jobs)
         // share the lock and may outlive us: the file must stay while they
         // hold it. Let go of ours and ask through a descriptor of our own.
-        let probe = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&self.path)
+        // Read-write where we may: flock emulated over byte-range locks (NFS,
+        // SMB) wants a writable descriptor for an exclusive lock.
+        let open_probe = |write: bool| {
+            OpenOptions::new()
+                .read(true)
+                .write(write)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(&self.path)
+        };
+        let probe = open_probe(true)
+            .or_else(|_| open_probe(false))
             .ok()
             .filter(|p| {
                 p.metadata()
@@ -511,14 +528,27 @@ impl PidFileGuard {
                 // Another thread's fork may hold a copy for the moment
                 // before its exec closes it: give that a moment.
                 let deadline = Instant::now() + OWNER_READ_PATIENCE;
-                while !try_flock(&probe).map_err(|e| error("lock", e))? {
-                    if Instant::now() >= deadline {
-                        return Ok(Unlocked::StillLocked);
+                loop {
+                    match try_flock(&probe) {
+                        Ok(true) => break,
+                        Ok(false) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        Ok(false) => return Ok(Unlocked::StillLocked),
+                        // Cannot ask (a file system without flock): go ahead, as
+                        // without a probe, having checked what we could.
+                        Err(_) => break,
                     }
-                    std::thread::sleep(Duration::from_millis(5));
                 }
                 if !names_inode(&self.path, self.dev, self.ino) {
                     return Ok(Unlocked::Missing);
+                }
+                // While no lock was held a writer that locks only to write
+                // (or none) may have put its PID in: then it is not ours.
+                let (content, truncated) = read_head(&probe).map_err(|e| error("read", e))?;
+                match parse_pid(&content, truncated, read_pid_max()) {
+                    Ok(pid) if pid == self.pid => {}
+                    other => return Ok(Unlocked::Rewritten { pid: other.ok() }),
                 }
                 probe
             }

@@ -63,6 +63,10 @@ const AUDITS: usize = 500;
 /// Time allowed for the audits.
 const AUDIT_BUDGET: Duration = Duration::from_secs(8);
 
+/// The tests here run one at a time: the churn of one would disturb the
+/// other's table on purpose-built edges it does not test.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Spawns the steady holder and waits until `/proc/locks` shows its flock
 /// and the file names it.
 fn hold_steady(path: &Path) -> Proc {
@@ -100,6 +104,7 @@ fn churn_locks(dir: &Path) -> Proc {
 
 #[test]
 fn a_steadily_held_flock_is_seen_by_every_audit_while_others_churn() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
     let churn_dir = dir.path().join("churn");
     fs::create_dir(&churn_dir).expect("churn dir");
@@ -135,5 +140,57 @@ fn a_steadily_held_flock_is_seen_by_every_audit_while_others_churn() {
         "the flock of PID {pid} was missed in {} of {runs} audits; first: {:#}",
         misses.len(),
         misses[0]
+    );
+}
+
+/// Takes, from one CPU (so the locks are listed in reverse order of taking):
+/// a flock on `argv[1]/p.pid` (which names the dead PID `argv[2]`), a flock on
+/// `argv[1]/h.lock` with 80 threads blocked waiting for it, and a small flock
+/// on `argv[1]/s.lock`; then creates `argv[1]/ready`. The lock with its
+/// waiters is one long record, listed between the small one and the pidfile's.
+const LONG_RECORD: &str = r#"
+import fcntl, os, sys, threading, time
+d, dead = sys.argv[1], sys.argv[2]
+os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+p = os.open(os.path.join(d, "p.pid"), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+fcntl.flock(p, fcntl.LOCK_EX)
+os.write(p, b"%s\n" % dead.encode())
+h = os.open(os.path.join(d, "h.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(h, fcntl.LOCK_EX)
+def waiter():
+    f = os.open(os.path.join(d, "h.lock"), os.O_RDWR)
+    fcntl.flock(f, fcntl.LOCK_EX)
+for _ in range(80):
+    threading.Thread(target=waiter, daemon=True).start()
+time.sleep(0.5)
+s = os.open(os.path.join(d, "s.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(s, fcntl.LOCK_EX)
+open(os.path.join(d, "ready"), "w").close()
+time.sleep(1000)
+"#;
+
+#[test]
+fn a_lock_listed_after_one_with_many_waiters_is_seen() {
+    // A page of /proc/locks ends before the first record that does not fit:
+    // here the first read returns only the small lock's line, and a reader
+    // that took a short first read for the whole table lost the pidfile's.
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let holder = Proc::spawn(
+        Command::new("python3")
+            .args(["-c", LONG_RECORD])
+            .arg(dir.path())
+            .arg(dead_pid().to_string())
+            .stdout(Stdio::null()),
+    );
+    assert!(
+        wait_until(STARTUP_TIMEOUT, || dir.path().join("ready").exists()),
+        "the lockers never got ready"
+    );
+    let entry = audit_entry(&dir.path().join("p.pid"));
+    assert_eq!(
+        lock_holders(&entry),
+        vec![i64::from(holder.pid())],
+        "the pidfile's lock was missed: {entry:#}"
     );
 }

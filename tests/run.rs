@@ -323,6 +323,17 @@ fn a_command_dying_of_sigint_stops_the_calling_script() {
     );
     let out = output(Command::new("sh").args(["-c", &script]));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "status=130\n");
+
+    // Started with SIGINT ignored (a shell's background job), it only reports it.
+    let script = format!(
+        "trap '' INT; exec {} run --pidfile {} -- python3 -c \
+         'import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); os.kill(os.getpid(), signal.SIGINT)'",
+        env!("CARGO_BIN_EXE_pidscope"),
+        path.display()
+    );
+    let out = output(Command::new("sh").args(["-c", &script]));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(!path.exists());
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! 4. Only then unlink the moved name.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -177,15 +177,30 @@ fn lock_for_removal(
     path: &Path,
 ) -> Result<Option<Flock<OwnedFd>>, ActionError> {
     let in_use = |how: &str| ActionError::refused(path, format!("{how}: the file is in use"));
-    let fd = match openat(
+    // First a handle that opens nothing (O_PATH): a device node swapped in
+    // since the lstat must not be opened, for opening one can act.
+    let handle = openat(
         dirfd,
         name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        ActionError::changed(path, format!("it cannot be opened any more ({})", e.desc()))
+    })?;
+    let stat = fstat(&handle)
+        .map_err(|e| ActionError::failed(path, format!("cannot stat it: {}", e.desc())))?;
+    if (stat.st_dev, stat.st_ino) != entry {
+        return Err(ActionError::changed(path, "another file took its name"));
+    }
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return Err(ActionError::changed(path, "it is no longer a regular file"));
+    }
+    // Then the very inode the handle names, through its /proc magic link.
+    let fd = match open(
+        Path::new(&format!("/proc/self/fd/{}", handle.as_raw_fd())),
         // O_NONBLOCK: a lease holder makes the open fail rather than wait.
-        OFlag::O_RDONLY
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_NONBLOCK
-            | OFlag::O_CLOEXEC
-            | OFlag::O_NOCTTY,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
         Mode::empty(),
     ) {
         Ok(fd) => fd,
@@ -199,11 +214,6 @@ fn lock_for_removal(
             ));
         }
     };
-    let stat = fstat(&fd)
-        .map_err(|e| ActionError::failed(path, format!("cannot stat it: {}", e.desc())))?;
-    if (stat.st_dev, stat.st_ino) != entry {
-        return Err(ActionError::changed(path, "another file took its name"));
-    }
     let mut probe = libc::flock {
         l_type: libc::F_WRLCK as libc::c_short,
         l_whence: libc::SEEK_SET as libc::c_short,
@@ -223,6 +233,9 @@ fn lock_for_removal(
     match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => Ok(Some(lock)),
         Err((_, Errno::EWOULDBLOCK)) => Err(in_use("another process holds its flock")),
+        // No flock through a read-only descriptor here (NFS, SMB emulate it
+        // with byte-range locks, which OFD_GETLK has just asked about).
+        Err((_, Errno::EBADF | Errno::ENOLCK | Errno::EOPNOTSUPP)) => Ok(None),
         Err((_, e)) => Err(ActionError::failed(
             path,
             format!("cannot lock it: {}", e.desc()),

@@ -305,6 +305,15 @@ fn is_stopped(pid: Pid) -> bool {
 /// script that ran the wrapper stops as it would on ^C (bash only does when
 /// its child died of SIGINT). Shells still report 130. Returns if it cannot.
 fn die_of_sigint() {
+    // Started with SIGINT ignored (a background job of a shell): ^C was not
+    // meant for us, so there is no interrupt to pass on.
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `current`.
+    let read = unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: zero-initialised, and filled in by sigaction on success.
+    if read != 0 || unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN {
+        return;
+    }
     // SAFETY: SIG_DFL installs no handler; this thread is the only one.
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGINT, SigHandler::SigDfl) };
     let _ = nix::sys::signal::raise(Signal::SIGINT);

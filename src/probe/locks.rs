@@ -1,7 +1,7 @@
 //! Who holds a lock on a pidfile, from `/proc/locks` and `/proc/PID/fdinfo`.
 //!
-//! `/proc/locks` is read once per scan (re-read when it is too large to come
-//! in one piece, see [`LockTable::read`]). Its PID column is exact for POSIX
+//! `/proc/locks` is read once per scan, twice over (or more while it changes,
+//! see [`LockTable::read`]). Its PID column is exact for POSIX
 //! locks only: for `flock` it is whoever took the lock (it stays after that
 //! process exits while a forked child keeps the descriptor) and for OFD locks
 //! it is -1. The real holders of those are the processes with a descriptor on
@@ -100,9 +100,10 @@ impl LockTable {
     ///
     /// The kernel produces the file one page per `read(2)`, and each read
     /// starts over at the next *position* of a list that may have changed
-    /// since the previous read: a lock can be missed or seen twice. A short
-    /// table comes whole in its first read and is used as is; a longer one is
-    /// read again until two full reads agree. If they never do (after a few
+    /// since the previous read: a lock can be missed or seen twice. (Even a
+    /// short first read can end early, before a lock with many waiters,
+    /// which is one long record.) So the table is read until two full reads
+    /// agree. If they never do (after a few
     /// attempts), the result is every lock any attempt saw, which can only
     /// keep a lock released during the reads: `clean` then errs on the safe side.
     pub fn read() -> Self {
@@ -135,10 +136,6 @@ const READ_BUF: usize = 64 * 1024;
 /// Room kept free for each read(2); the buffer doubles below it.
 const MIN_SPARE: usize = 16 * 1024;
 
-/// A first read(2) shorter than this ended at the end of the list, not at a full page:
-/// pages are at least 4 KiB and a page is cut before the first record that does not fit.
-const WHOLE_BELOW: usize = 2048;
-
 /// Full reads of a table that changes under the reader before settling for their union.
 const MAX_ATTEMPTS: usize = 4;
 
@@ -147,26 +144,14 @@ const MAX_ATTEMPTS: usize = 4;
 struct Snapshot {
     /// The text read.
     text: String,
-    /// How many read(2) calls returned data.
-    reads: usize,
 }
 
-impl Snapshot {
-    /// Whether the text is the whole table at one moment: one read(2) is
-    /// generated under the lock that guards the lists, and a short one
-    /// reached their end (a later read returning nothing proves nothing:
-    /// the list may have shrunk in between).
-    fn is_whole(&self) -> bool {
-        self.reads <= 1 && self.text.len() < WHOLE_BELOW
-    }
-}
-
-/// Reads `path` on one descriptor, reusing `buf`, counting the reads that
-/// returned data; stops after a first read that is already the whole table.
+/// Reads `path` on one descriptor to its end, reusing `buf`. Even a short first read may stop early: a page ends before
+/// the first record that does not fit, and a lock with many waiters is one
+/// long record.
 fn read_snapshot(path: &Path, buf: &mut Vec<u8>) -> io::Result<Snapshot> {
     let mut file = File::open(path)?;
     let mut len = 0;
-    let mut reads = 0;
     if buf.len() < READ_BUF {
         buf.resize(READ_BUF, 0);
     }
@@ -176,20 +161,13 @@ fn read_snapshot(path: &Path, buf: &mut Vec<u8>) -> io::Result<Snapshot> {
         }
         match file.read(&mut buf[len..]) {
             Ok(0) => break,
-            Ok(n) => {
-                len += n;
-                reads += 1;
-                if reads == 1 && len < WHOLE_BELOW {
-                    break;
-                }
-            }
+            Ok(n) => len += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
     Ok(Snapshot {
         text: String::from_utf8_lossy(&buf[..len]).into_owned(),
-        reads,
     })
 }
 
@@ -201,21 +179,17 @@ fn read_settled(path: &Path) -> io::Result<String> {
 
 /// Picks the text to trust among successive full reads taken from `attempt`.
 ///
-/// A [whole](Snapshot::is_whole) read is trusted as is. Otherwise reads are taken
-/// until two in a row list the same locks, at most [`MAX_ATTEMPTS`]; then the
-/// union of every read's locks. Only an error on the first read is returned.
+/// Reads are taken until two in a row list the same locks, at most
+/// [`MAX_ATTEMPTS`]; then the union of every read's locks. Only an error on
+/// the first read is returned (a later one settles for what was read).
 fn settle(mut attempt: impl FnMut() -> io::Result<Snapshot>) -> io::Result<String> {
     let first = attempt()?;
-    if first.is_whole() {
-        return Ok(first.text);
-    }
     let mut texts = vec![first.text];
     while texts.len() < MAX_ATTEMPTS {
         let Ok(next) = attempt() else { break };
-        if next.is_whole()
-            || texts
-                .last()
-                .is_some_and(|last| same_locks(last, &next.text))
+        if texts
+            .last()
+            .is_some_and(|last| same_locks(last, &next.text))
         {
             return Ok(next.text);
         }
@@ -471,10 +445,9 @@ mod tests {
         assert_eq!(infos[&key].holders, vec![4321]);
     }
 
-    fn snapshot(text: &str, reads: usize) -> Snapshot {
+    fn snapshot(text: &str, _reads: usize) -> Snapshot {
         Snapshot {
             text: text.to_owned(),
-            reads,
         }
     }
 
@@ -562,23 +535,15 @@ mod tests {
     }
 
     #[test]
-    fn one_read_is_trusted_as_is() {
-        let (text, taken) = settle_over(vec![Ok(snapshot(A, 1))]);
+    fn even_one_short_read_is_checked_by_a_second() {
+        // A short first page can end before a long record (a lock with many
+        // waiters), and the list can shrink before the next read: never
+        // trust one read alone.
+        let (text, taken) = settle_over(vec![Ok(snapshot(A, 1)), Ok(snapshot(A, 1))]);
         assert_eq!(text.expect("text"), A);
-        assert_eq!(taken, 1);
-        let (text, taken) = settle_over(vec![Ok(snapshot("", 0))]);
+        assert_eq!(taken, 2);
+        let (text, taken) = settle_over(vec![Ok(snapshot("", 0)), Ok(snapshot("", 0))]);
         assert_eq!(text.expect("text"), "");
-        assert_eq!(taken, 1);
-    }
-
-    #[test]
-    fn one_long_read_may_be_a_prefix() {
-        // The first page, then nothing: the list may have shrunk between the two reads.
-        let page = A.repeat(WHOLE_BELOW / A.len() + 1);
-        assert!(!snapshot(&page, 1).is_whole());
-        assert!(!snapshot(A, 2).is_whole());
-        let (text, taken) = settle_over(vec![Ok(snapshot(&page, 1)), Ok(snapshot(&page, 1))]);
-        assert_eq!(text.expect("text"), page);
         assert_eq!(taken, 2);
     }
 
@@ -591,16 +556,6 @@ mod tests {
             Ok(snapshot(renumbered, 3)),
         ]);
         assert_eq!(text.expect("text"), renumbered);
-        assert_eq!(taken, 2);
-    }
-
-    #[test]
-    fn a_later_single_read_settles_it() {
-        let (text, taken) = settle_over(vec![
-            Ok(snapshot(&format!("{A}{B}"), 3)),
-            Ok(snapshot(STEADY, 1)),
-        ]);
-        assert_eq!(text.expect("text"), STEADY);
         assert_eq!(taken, 2);
     }
 
@@ -644,11 +599,8 @@ mod tests {
         let mut buf = Vec::new();
         let snap = read_snapshot(&path, &mut buf).expect("read");
         assert_eq!(snap.text, text);
-        assert!(snap.reads >= 2);
         assert_eq!(read_settled(&path).expect("settled"), text);
         fs::write(&path, line).expect("write");
-        let snap = read_snapshot(&path, &mut buf).expect("read");
-        assert!(snap.is_whole(), "{snap:?}");
         assert_eq!(read_settled(&path).expect("settled"), line);
         assert!(read_settled(&dir.path().join("missing")).is_err());
     }
