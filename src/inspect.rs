@@ -14,7 +14,7 @@ use crate::scan::discover::{Candidate, Rules, discover};
 use crate::scan::parse::{MAX_READ, parse_pid};
 use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
 use crate::scan::{Location, ScanError};
-use crate::verdict::{Content, Entry, Evidence, classify};
+use crate::verdict::{Content, Entry, Evidence, Status, classify};
 
 /// The kernel's default `pid_max` on 64-bit systems, used if `/proc/sys/kernel/pid_max` is unreadable.
 const FALLBACK_PID_MAX: u32 = 4_194_304;
@@ -39,16 +39,6 @@ struct Cached {
     content: Content,
     first_line: String,
     pid_max: u32,
-}
-
-/// A pidfile read and parsed, waiting for its PID to be probed.
-struct Found {
-    path: PathBuf,
-    content: Content,
-    file: Option<FileInfo>,
-    first_line: Option<String>,
-    aliases: Vec<PathBuf>,
-    location: Option<Location>,
 }
 
 impl Scanner {
@@ -97,7 +87,10 @@ impl Scanner {
 
         let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
         let mut dirs: HashMap<PathBuf, Option<(u64, u64)>> = HashMap::new();
-        let mut found: Vec<Found> = Vec::with_capacity(candidates.len());
+        // Entries are built in place (their verdicts filled in once every PID
+        // and lock is known), with the parsed content of each alongside.
+        let mut entries: Vec<Entry> = Vec::with_capacity(candidates.len());
+        let mut contents: Vec<Content> = Vec::with_capacity(candidates.len());
         let mut cache = HashMap::with_capacity(self.cache.len());
         for candidate in candidates {
             if let Some(hit) = self.unchanged(&candidate, pid_max) {
@@ -108,7 +101,7 @@ impl Scanner {
                 );
                 cache.insert(candidate.path.clone(), hit);
                 self.push(
-                    &mut found,
+                    (&mut entries, &mut contents),
                     &mut seen,
                     &mut dirs,
                     candidate,
@@ -153,57 +146,52 @@ impl Scanner {
                 cache.insert(candidate.path.clone(), entry);
             }
             self.push(
-                &mut found, &mut seen, &mut dirs, candidate, content, file, first_line,
+                (&mut entries, &mut contents),
+                &mut seen,
+                &mut dirs,
+                candidate,
+                content,
+                file,
+                first_line,
             );
         }
         self.cache = cache;
 
-        let pids: Vec<i32> = found.iter().filter_map(|f| f.content.pid()).collect();
+        let pids: Vec<i32> = contents.iter().filter_map(Content::pid).collect();
         let probes = self.prober.probe(&pids);
-        let keys: Vec<(FileKey, Option<i32>)> = found
+        let keys: Vec<(FileKey, Option<i32>)> = entries
             .iter()
-            .filter_map(|f| {
-                Some((
-                    FileKey::from_dev_ino(f.file.as_ref()?.dev, f.file.as_ref()?.ino),
-                    f.content.pid(),
-                ))
+            .zip(&contents)
+            .filter_map(|(e, content)| {
+                let file = e.file.as_ref()?;
+                Some((FileKey::from_dev_ino(file.dev, file.ino), content.pid()))
             })
             .collect();
         let locks = resolve_all(&LockTable::read(), &keys);
 
-        let entries = found
-            .into_iter()
-            .map(|f| {
-                let pid = f.content.pid();
-                let lock = f.file.as_ref().and_then(|file| {
-                    locks
-                        .get(&FileKey::from_dev_ino(file.dev, file.ino))
-                        .cloned()
-                });
-                let probe = pid.and_then(|p| probes.get(&p));
-                let verdict = classify(&Evidence {
-                    path: &f.path,
-                    aliases: &f.aliases,
-                    content: &f.content,
-                    file: f.file.as_ref(),
-                    probe,
-                    lock: lock.as_ref(),
-                });
-                Entry {
-                    path: f.path,
-                    aliases: f.aliases,
-                    status: verdict.status,
-                    pid,
-                    reason: verdict.reason,
-                    warnings: verdict.warnings,
-                    file: f.file,
-                    first_line: f.first_line,
-                    process: probe.and_then(|p| p.info.clone()),
-                    lock,
-                    location: f.location,
-                }
-            })
-            .collect();
+        for (entry, content) in entries.iter_mut().zip(&contents) {
+            let pid = content.pid();
+            let lock = entry.file.as_ref().and_then(|file| {
+                locks
+                    .get(&FileKey::from_dev_ino(file.dev, file.ino))
+                    .cloned()
+            });
+            let probe = pid.and_then(|p| probes.get(&p));
+            let verdict = classify(&Evidence {
+                path: &entry.path,
+                aliases: &entry.aliases,
+                content,
+                file: entry.file.as_ref(),
+                probe,
+                lock: lock.as_ref(),
+            });
+            entry.status = verdict.status;
+            entry.pid = pid;
+            entry.reason = verdict.reason;
+            entry.warnings = verdict.warnings;
+            entry.process = probe.and_then(|p| p.info.clone());
+            entry.lock = lock;
+        }
 
         Report {
             roots: self.roots.clone(),
@@ -244,7 +232,7 @@ impl Scanner {
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
-        found: &mut Vec<Found>,
+        (entries, contents): (&mut Vec<Entry>, &mut Vec<Content>),
         seen: &mut HashMap<(u64, u64), usize>,
         dirs: &mut HashMap<PathBuf, Option<(u64, u64)>>,
         candidate: Candidate,
@@ -256,24 +244,31 @@ impl Scanner {
         // another pidfile) is reported once, under the first path met.
         if let Some(f) = &file {
             if let Some(&first) = seen.get(&(f.dev, f.ino)) {
-                found[first].aliases.push(candidate.path);
+                entries[first].aliases.push(candidate.path);
                 return;
             }
-            seen.insert((f.dev, f.ino), found.len());
+            seen.insert((f.dev, f.ino), entries.len());
         }
         let file = file.map(|mut f| {
             f.owner = self.prober.user_name(f.uid);
             f
         });
         let location = locate(&candidate, file.as_ref(), dirs);
-        found.push(Found {
+        // The verdict's fields are placeholders until the scan's end fills them.
+        entries.push(Entry {
             path: candidate.path,
-            content,
+            aliases: Vec::new(),
+            status: Status::Invalid,
+            pid: None,
+            reason: String::new(),
+            warnings: Vec::new(),
             file,
             first_line,
-            aliases: Vec::new(),
+            process: None,
+            lock: None,
             location,
         });
+        contents.push(content);
     }
 }
 
