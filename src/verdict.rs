@@ -316,7 +316,7 @@ const GENERIC_DIRS: &[&str] = &[
 ];
 
 /// Does the pidfile's name (stem without `.pid`) or its directory relate to the
-/// process's name, executable name or argv[0]? Related means one contains the
+/// process's name, executable name or `argv[0]`? Related means one contains the
 /// other, ignoring case, or both share a word of three letters or more
 /// (`php8.2-fpm.pid` and `php-fpm8.2`).
 pub fn names_relate(path: &Path, info: &ProcessInfo) -> bool {

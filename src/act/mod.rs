@@ -1,6 +1,6 @@
 //! Actions on what the operator saw: delete a pidfile, signal its owner.
 //!
-//! Every action takes the [`Entry`](crate::verdict::Entry) the operator was
+//! Every action takes the [`Entry`] the operator was
 //! shown, re-inspects the system right before acting, and refuses when
 //! anything that decided the verdict has changed since. The TUI and the CLI
 //! share these functions: there is no second copy.
