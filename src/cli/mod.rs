@@ -28,7 +28,7 @@ pub mod exit {
 #[derive(Debug, Parser)]
 #[command(name = "pidscope", version, about, long_about = None)]
 pub struct Cli {
-    /// Configuration file (default: $XDG_CONFIG_HOME/pidscope/config.toml, then /etc/pidscope/config.toml).
+    /// Configuration file (default: $XDG_CONFIG_HOME/pidscope/config.toml, then /etc/pidscope/config.toml; `run` reads none).
     #[arg(long, global = true, value_name = "FILE", env = "PIDSCOPE_CONFIG")]
     config: Option<PathBuf>,
 
