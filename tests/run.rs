@@ -596,6 +596,25 @@ fn commands_that_cannot_start_give_127_or_126_and_leave_no_file() {
     let out = run(&path, &[script.to_str().unwrap()]); // mode 0644: not executable
     assert_eq!(out.status.code(), Some(CANNOT_EXECUTE), "{}", stderr(&out));
     assert!(!path.exists());
+
+    // There, but its interpreter is not: 127 as in bash, and said so.
+    // (Written by a child process: a write descriptor of ours inherited by
+    // another test's fork would make exec fail with ETXTBSY.)
+    let script = dir.path().join("bad.sh");
+    let made = Command::new("sh")
+        .args([
+            "-c",
+            "printf '#!/no/such/interpreter\\nexit 0\\n' > \"$1\" && chmod 755 \"$1\"",
+            "sh",
+        ])
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = run(&path, &[script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(NOT_FOUND), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interpreter"), "{}", stderr(&out));
+    assert!(!path.exists());
 }
 
 #[test]

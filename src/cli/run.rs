@@ -156,7 +156,12 @@ fn supervise(mut guard: PidFileGuard, argv: &[OsString]) -> u8 {
                 ) => status::CANNOT_EXECUTE,
                 _ => status::FAILED,
             };
-            if code == status::NOT_FOUND {
+            if code == status::NOT_FOUND && exists_as_command(&argv[0]) {
+                // The file is there: exec missed what it needs to start it.
+                warn(&format!(
+                    "cannot run {name}: required file not found (its #! interpreter or its loader is missing)"
+                ));
+            } else if code == status::NOT_FOUND {
                 warn(&format!("{name}: command not found"));
             } else {
                 warn(&format!("cannot run {name}: {e}"));
@@ -184,6 +189,18 @@ fn supervise(mut guard: PidFileGuard, argv: &[OsString]) -> u8 {
             status::FAILED
         }
     }
+}
+
+/// Does `command` name an existing file, as exec would look it up (a path
+/// when it has a slash, else through `$PATH`)?
+fn exists_as_command(command: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::path::Path::new(command);
+    if command.as_bytes().contains(&b'/') {
+        return path.is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|dirs| std::env::split_paths(&dirs).any(|dir| dir.join(path).is_file()))
 }
 
 /// Block the forwarded signals and SIGCHLD in this (only) thread and open a
