@@ -279,7 +279,14 @@ fn eperm_is_alive_and_not_signalable() {
 /// A copy of the binary that any user may execute (the build tree may sit under a private home).
 fn public_binary(dir: &tempfile::TempDir) -> PathBuf {
     let copy = dir.path().join("pidscope-bin");
-    fs::copy(env!("CARGO_BIN_EXE_pidscope"), &copy).unwrap();
+    // Copied by cp, not by us: a write descriptor of ours that another test's
+    // fork inherited for a moment would make exec fail with ETXTBSY.
+    let copied = Command::new("cp")
+        .arg(env!("CARGO_BIN_EXE_pidscope"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(copied.success());
     fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
     copy
 }
