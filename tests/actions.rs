@@ -58,6 +58,34 @@ fn clean(args: &[&str], dir: &Path) -> (Value, i32) {
     (doc, out.status.code().expect("exit code"))
 }
 
+/// `clean --yes --json DIR` with the debug pause `variable` of `ms`, returned
+/// once it has reached the pause (it says so on stderr): whatever the test
+/// does next lands inside the window, however loaded the machine.
+fn clean_paused_at(dir: &Path, variable: &str, ms: u64) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = bin()
+        .args(["clean", "--yes", "--json"])
+        .arg(dir)
+        .env(variable, ms.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("pausing at") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(STARTUP_TIMEOUT)
+        .unwrap_or_else(|_| panic!("clean never reached {variable}"));
+    child
+}
+
 fn action_of(doc: &Value, path: &Path) -> String {
     let want = path.to_string_lossy();
     doc["results"]
@@ -120,15 +148,10 @@ fn a_replacement_landing_between_the_last_check_and_the_removal_is_put_back() {
     let (mut put_back, mut removed_first) = (0, 0);
     for round in 0..40u64 {
         fs::write(&path, format!("{}\n", dead_pid())).unwrap();
-        let child = bin()
-            .args(["clean", "--yes", "--json"])
-            .arg(dir.path())
-            .env("PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS", "40")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(20 + round % 30));
+        let child = clean_paused_at(dir.path(), "PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS", 40);
+        // Inside the 40 ms window, at a different spot each round (late ones
+        // may miss it: then the stale file was removed first).
+        std::thread::sleep(Duration::from_millis(round % 50));
         fs::write(&fresh, format!("{}\n", live.pid())).unwrap();
         fs::rename(&fresh, &path).unwrap();
         let out = child.wait_with_output().unwrap();
@@ -270,16 +293,7 @@ fn a_lock_taken_after_the_scan_stops_the_removal() {
         fs::write(&path, format!("{}\n", dead_pid())).unwrap();
         let seen_stale = seen(&path);
         assert_eq!(seen_stale.status, Status::Stale);
-        let child = bin()
-            .args(["clean", "--yes", "--json"])
-            .arg(dir.path())
-            .env("PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS", "1500")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The scan and re-verification take a few ms; the lock lands in the pause.
-        std::thread::sleep(Duration::from_millis(300));
+        let child = clean_paused_at(dir.path(), "PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS", 1500);
         let _holder = hold(&path);
         let out = child.wait_with_output().unwrap();
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -299,14 +313,7 @@ fn a_lock_taken_after_the_scan_stops_the_removal() {
     let dir = tempdir();
     let path = dir.path().join("daemon.pid");
     fs::write(&path, format!("{}\n", dead_pid())).unwrap();
-    let child = bin()
-        .args(["clean", "--yes", "--json"])
-        .arg(dir.path())
-        .env("PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS", "1500")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = clean_paused_at(dir.path(), "PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS", 1500);
     let clean_pid = child.id() as i32;
     let held_by_clean = wait_until(TIMEOUT, || {
         proc_locks_for(&path)

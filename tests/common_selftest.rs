@@ -66,11 +66,17 @@ fn fdinfo_lock_lines(pid: i32) -> Vec<String> {
 }
 
 fn held_kinds(path: &Path) -> Vec<(String, i32)> {
-    proc_locks_for(path)
+    // /proc/locks comes a page per read and can repeat or drop a line while
+    // other tests change it: two reads, their union, each lock once.
+    let mut held: Vec<(String, i32)> = proc_locks_for(path)
         .into_iter()
+        .chain(proc_locks_for(path))
         .filter(|l| !l.blocked)
         .map(|l| (l.kind, l.pid))
-        .collect()
+        .collect();
+    held.sort();
+    held.dedup();
+    held
 }
 
 #[test]
@@ -145,11 +151,16 @@ fn hold_flock_shows_the_flock_process() {
     assert_eq!(comm(pid), "flock");
     assert!(flock_is_taken(&path));
     // flock's `sleep` child, in the holder's process group, inherited the fd.
-    let kids: Vec<i32> = fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&p: &i32| process_ppid(p) == Some(pid))
-        .collect();
+    // (flock may hold the lock a moment before it has started `sleep`.)
+    let mut kids: Vec<i32> = Vec::new();
+    wait_until(TIMEOUT, || {
+        kids = fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&p: &i32| process_ppid(p) == Some(pid))
+            .collect();
+        kids.len() == 1 && comm(kids[0]) == "sleep"
+    });
     assert_eq!(kids.len(), 1, "{kids:?}");
     assert_eq!(comm(kids[0]), "sleep");
     let lock_lines = fdinfo_lock_lines(kids[0]);

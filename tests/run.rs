@@ -486,10 +486,15 @@ deadline = time.time() + 10
 while "ready" not in read_log():
     assert time.time() < deadline, "the job never started"
     time.sleep(0.01)
-for _ in range(PRESSES):
+for press in range(1, PRESSES + 1):
     os.write(master, b"\x03")
-    time.sleep(0.15)
-time.sleep(0.3)
+    # Wait for this ^C to be logged before the next (two pending copies of a
+    # signal merge into one); a doubled one shows up as a count above PRESSES.
+    deadline = time.time() + 5
+    while read_log().count("INT") < press and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+time.sleep(0.2)
 ints = read_log().count("INT")
 job = int(open(pidfile).read())
 wrapper = int(open(f"/proc/{job}/stat").read().rsplit(")", 1)[1].split()[1])
@@ -729,7 +734,16 @@ fn instances_racing_for_one_pidfile_start_exactly_one_command() {
         );
         let winner = finished.iter().position(Option::is_none).unwrap();
         let winner_pid = racers[winner].pid();
-        let ran = fs::read_to_string(&log).unwrap_or_default();
+        // The winner's job may not have logged itself yet, nor been named.
+        let mut ran = String::new();
+        wait_until(TIMEOUT, || {
+            ran = fs::read_to_string(&log).unwrap_or_default();
+            ran.ends_with('\n')
+                && ran
+                    .trim()
+                    .parse::<i32>()
+                    .is_ok_and(|job| named_pid(&path) == Some(job))
+        });
         assert_eq!(ran.lines().count(), 1, "round {round}: jobs {ran:?}");
         let job: i32 = ran.trim().parse().unwrap();
         assert_eq!(named_pid(&path), Some(job), "round {round}");

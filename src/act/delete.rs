@@ -247,11 +247,13 @@ fn lock_for_removal(
 /// re-verification and taking the file's locks) and
 /// `PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS` (between the last check and the
 /// removal) widen those windows, so the race tests can land a change in them
-/// every time instead of once in thousands of rounds. Release builds have no
-/// such pauses.
+/// every time instead of once in thousands of rounds; a line on stderr says
+/// when a pause starts. Release builds have no such pauses.
 fn pause_for_race_tests(variable: &str) {
     #[cfg(debug_assertions)]
     if let Some(ms) = std::env::var(variable).ok().and_then(|v| v.parse().ok()) {
+        // Tests wait for this line to act inside the window, however slow the machine.
+        eprintln!("pidscope: pausing at {variable}");
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     #[cfg(not(debug_assertions))]
