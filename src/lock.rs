@@ -35,14 +35,15 @@
 //!    delete each other's fresh file: the `flock` decides between them.
 //!    Content that is not a PID at all (`abc`, `0`, `-5`...) is not overwritten:
 //!    [`LockError::Invalid`]. The path may not be the pidfile it was meant to be.
-//! 4. **Release** ([`PidFileGuard::unlock`] or drop): when the path still
-//!    names our inode and its content still names our PID, our descriptor is
-//!    closed and the lock re-taken through a fresh one, held while the file
-//!    is removed. If other processes still hold it (children that inherited
-//!    the descriptor and outlive us), the file is left to them:
-//!    [`Unlocked::StillLocked`]. Someone else's file at the path is left alone
-//!    too, and [`Unlocked`] says so. Only the process that took the lock ever
-//!    removes the file, never a forked copy of it.
+//! 4. **Release** ([`PidFileGuard::unlock`] or drop): only when the path
+//!    still names our inode and its content still names our PID is the file
+//!    removed; then the descriptor is closed, which releases the lock.
+//!    Someone else's file at the path is left alone and [`Unlocked`] says so.
+//!    Only the process that took the lock ever removes the file, never a
+//!    forked copy of it. [`PidFileGuard::unlock_shared`] is for a descriptor
+//!    that children inherited: ours is closed and the lock re-taken through
+//!    a fresh one, and if other processes still hold it (background jobs that
+//!    outlive us) the file is left to them, [`Unlocked::StillLocked`].
 //!
 //! A holder killed with SIGKILL leaves a file that nobody has locked and that
 //! names a dead PID: the next [`PidFile::try_lock`] recovers it, and
@@ -464,10 +465,23 @@ impl PidFileGuard {
     /// anyway, and the file, naming a PID that will soon be dead, is stale for
     /// the next locker to recover.
     pub fn unlock(mut self) -> Result<Unlocked, LockError> {
-        self.release()
+        self.release(false)
     }
 
-    fn release(&mut self) -> Result<Unlocked, LockError> {
+    /// Release a lock whose descriptor children inherited and may outlive
+    /// us with (background processes of a job): like [`unlock`](Self::unlock),
+    /// but the file is removed only if nobody else holds the lock once our
+    /// descriptor is closed; else it is left to them, [`Unlocked::StillLocked`].
+    ///
+    /// To ask, the lock is let go and taken again through a fresh descriptor:
+    /// a locker may take it in between (and the file then stays, rightly, if
+    /// it makes the file its own). Use [`unlock`](Self::unlock) when the
+    /// descriptor was never shared: it keeps the lock until the file is gone.
+    pub fn unlock_shared(mut self) -> Result<Unlocked, LockError> {
+        self.release(true)
+    }
+
+    fn release(&mut self, shared: bool) -> Result<Unlocked, LockError> {
         let Some(file) = self.file.take() else {
             return Ok(Unlocked::Missing);
         };
@@ -475,12 +489,12 @@ impl PidFileGuard {
             // A forked child: only its copy of the descriptor goes.
             return Ok(Unlocked::NotTheLocker);
         }
-        self.remove_if_ours(file)
+        self.remove_if_ours(file, shared)
     }
 
-    /// Remove the file if it is still ours and nobody else holds its lock,
-    /// then drop our descriptor (and with it the lock, unless shared).
-    fn remove_if_ours(&self, file: File) -> Result<Unlocked, LockError> {
+    /// Remove the file if it is still ours (and, when `shared`, nobody else
+    /// holds its lock), then drop our descriptor and with it the lock.
+    fn remove_if_ours(&self, file: File, shared: bool) -> Result<Unlocked, LockError> {
         let error = |action, source| LockError::Io {
             path: self.path.clone(),
             action,
@@ -513,15 +527,15 @@ impl PidFileGuard {
                 .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
                 .open(&self.path)
         };
-        let probe = open_probe(true)
-            .or_else(|_| open_probe(false))
-            .ok()
+        let probe = shared
+            .then(|| open_probe(true).or_else(|_| open_probe(false)).ok())
+            .flatten()
             .filter(|p| {
                 p.metadata()
                     .is_ok_and(|m| (m.dev(), m.ino()) == (self.dev, self.ino))
             });
-        // Without a probe (unreadable now), remove first, then drop the lock:
-        // a waiting locker then finds no file, never ours unlocked.
+        // Not shared, or no probe (unreadable now): remove first, then drop the
+        // lock, so a waiting locker finds no file, never ours unlocked.
         let _held = match probe {
             Some(probe) => {
                 drop(file);
@@ -575,7 +589,7 @@ impl AsFd for PidFileGuard {
 impl Drop for PidFileGuard {
     fn drop(&mut self) {
         if std::process::id() == self.owner_process {
-            let _ = self.release();
+            let _ = self.release(false);
         }
         // A forked child only closes its copy of the descriptor.
     }

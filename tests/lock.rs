@@ -1364,3 +1364,30 @@ fn the_guard_descriptor_is_what_a_child_inherits() {
     // The last holder is gone; the file names us, unlocked: ours again.
     PidFile::new(&path).try_lock().unwrap().unlock().unwrap();
 }
+
+#[test]
+fn unlock_shared_leaves_the_file_to_children_that_still_hold_the_lock() {
+    let dir = tempdir();
+    let path = dir.path().join("job.pid");
+    let guard = PidFile::new(&path).try_lock().unwrap();
+    let fd = guard.as_fd().as_raw_fd();
+    let mut cmd = Command::new("sleep");
+    cmd.arg("1000");
+    // SAFETY: fcntl only, on the child's copy of the descriptor.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let mut child = Helper::spawn_command(cmd);
+    assert_eq!(guard.unlock_shared().unwrap(), Unlocked::StillLocked);
+    assert!(path.exists());
+    assert!(PidFile::new(&path).try_lock().unwrap_err().is_busy());
+    child.sigkill();
+    // Without sharers, unlock_shared removes the file like unlock.
+    let guard = PidFile::new(&path).try_lock().unwrap();
+    assert_eq!(guard.unlock_shared().unwrap(), Unlocked::Removed);
+    assert!(!path.exists());
+}

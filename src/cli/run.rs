@@ -351,7 +351,7 @@ fn exit_code(exit: ExitStatus) -> u8 {
 /// Remove the pidfile if it is still ours; say so when it is not.
 fn release(guard: PidFileGuard) {
     let path = guard.path().to_owned();
-    match guard.unlock() {
+    match guard.unlock_shared() {
         Ok(Unlocked::Removed) => {}
         Ok(other) => warn(&format!("{}: {other}", path.display())),
         Err(e @ LockError::Io { .. }) => warn(&format!(
