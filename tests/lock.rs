@@ -1326,14 +1326,8 @@ fn the_library_without_default_features_pulls_no_ui_or_cli_crates() {
     }
 }
 
-#[test]
-fn the_guard_descriptor_is_what_a_child_inherits() {
-    // The lock is shared by every descriptor of the open file description: a
-    // child that inherits it holds the lock even after we close ours.
-    let dir = tempdir();
-    let path = dir.path().join("shared.pid");
-    let guard = PidFile::new(&path).try_lock().unwrap();
-    let fd = guard.as_fd().as_raw_fd();
+/// A `sleep` that inherits descriptor `fd` (its `FD_CLOEXEC` cleared in the child only).
+fn sleep_inheriting(fd: i32) -> Helper {
     let mut cmd = Command::new("sleep");
     cmd.arg("1000");
     // SAFETY: fcntl only, on the child's copy of the descriptor.
@@ -1344,7 +1338,18 @@ fn the_guard_descriptor_is_what_a_child_inherits() {
             Ok(())
         });
     }
-    let mut child = Helper::spawn_command(cmd);
+    Helper::spawn_command(cmd)
+}
+
+#[test]
+fn the_guard_descriptor_is_what_a_child_inherits() {
+    // The lock is shared by every descriptor of the open file description: a
+    // child that inherits it holds the lock even after we close ours.
+    let dir = tempdir();
+    let path = dir.path().join("shared.pid");
+    let guard = PidFile::new(&path).try_lock().unwrap();
+    let fd = guard.as_fd().as_raw_fd();
+    let mut child = sleep_inheriting(fd);
     let child_pid = child.pid();
     // Our guard forgets the file without unlocking (as if we had died).
     std::mem::forget(guard);
@@ -1371,17 +1376,7 @@ fn unlock_shared_leaves_the_file_to_children_that_still_hold_the_lock() {
     let path = dir.path().join("job.pid");
     let guard = PidFile::new(&path).try_lock().unwrap();
     let fd = guard.as_fd().as_raw_fd();
-    let mut cmd = Command::new("sleep");
-    cmd.arg("1000");
-    // SAFETY: fcntl only, on the child's copy of the descriptor.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            Ok(())
-        });
-    }
-    let mut child = Helper::spawn_command(cmd);
+    let mut child = sleep_inheriting(fd);
     assert_eq!(guard.unlock_shared().unwrap(), Unlocked::StillLocked);
     assert!(path.exists());
     assert!(PidFile::new(&path).try_lock().unwrap_err().is_busy());
