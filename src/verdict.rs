@@ -428,6 +428,12 @@ mod tests {
     }
 
     impl Case {
+        /// The probed process's details, to change for one case.
+        fn info_mut(&mut self) -> &mut ProcessInfo {
+            let info = self.probe.as_mut().unwrap().info.as_mut().unwrap();
+            std::sync::Arc::make_mut(info)
+        }
+
         fn new(path: &str, pid: i32) -> Self {
             let now = SystemTime::now();
             Case {
@@ -498,24 +504,10 @@ mod tests {
     #[test]
     fn kernel_threads_and_foreign_threads_are_reused() {
         let mut case = Case::new("/run/nginx.pid", 10);
-        case.probe
-            .as_mut()
-            .unwrap()
-            .info
-            .as_mut()
-            .map(std::sync::Arc::make_mut)
-            .unwrap()
-            .kernel_thread = true;
+        case.info_mut().kernel_thread = true;
         assert_eq!(case.verdict().status, Status::Reused);
         let mut case = Case::new("/run/nginx.pid", 11);
-        case.probe
-            .as_mut()
-            .unwrap()
-            .info
-            .as_mut()
-            .map(std::sync::Arc::make_mut)
-            .unwrap()
-            .thread_of = Some(10);
+        case.info_mut().thread_of = Some(10);
         let v = case.verdict();
         assert_eq!(v.status, Status::Reused);
         assert!(v.reason.contains("thread of process 10"), "{}", v.reason);
@@ -524,14 +516,7 @@ mod tests {
     #[test]
     fn an_unreaped_process_is_a_zombie() {
         let mut case = Case::new("/run/nginx.pid", 10);
-        case.probe
-            .as_mut()
-            .unwrap()
-            .info
-            .as_mut()
-            .map(std::sync::Arc::make_mut)
-            .unwrap()
-            .state = "zombie";
+        case.info_mut().state = "zombie";
         let v = case.verdict();
         assert_eq!(v.status, Status::Zombie);
         assert!(
@@ -623,14 +608,7 @@ mod tests {
             vec![Warning::UntrustedFile],
             "owned by another user"
         );
-        case.probe
-            .as_mut()
-            .unwrap()
-            .info
-            .as_mut()
-            .map(std::sync::Arc::make_mut)
-            .unwrap()
-            .uid = Some(1000);
+        case.info_mut().uid = Some(1000);
         assert!(
             case.verdict().warnings.is_empty(),
             "owned by the process's own user"
