@@ -162,7 +162,9 @@ def waiter():
     fcntl.flock(f, fcntl.LOCK_EX)
 for _ in range(80):
     threading.Thread(target=waiter, daemon=True).start()
-time.sleep(0.5)
+deadline = time.time() + 10
+while open("/proc/locks").read().count("->") < 80 and time.time() < deadline:
+    time.sleep(0.01)
 s = os.open(os.path.join(d, "s.lock"), os.O_RDWR | os.O_CREAT, 0o644)
 fcntl.flock(s, fcntl.LOCK_EX)
 open(os.path.join(d, "ready"), "w").close()
