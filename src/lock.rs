@@ -275,8 +275,7 @@ impl PidFile {
         me: i32,
     ) -> Result<PidFileGuard, LockError> {
         let meta = file.metadata().map_err(|e| self.io_error("inspect", e))?;
-        let (content, truncated) = read_head(&file).map_err(|e| self.io_error("read", e))?;
-        let parsed = parse_pid(&content, truncated, read_pid_max());
+        let parsed = read_pid(&file).map_err(|e| self.io_error("read", e))?;
         match parsed {
             Ok(named) => {
                 if judge_owner(named, meta.modified().ok(), &[me, pid]) == Owner::Live {
@@ -442,10 +441,7 @@ impl PidFileGuard {
         if let Err(e) = write_pid_at_start(file, pid) {
             // The PID may be written although truncating or syncing failed:
             // unlock must then recognise the file as ours still.
-            if read_head(file).ok().and_then(|(content, truncated)| {
-                parse_pid(&content, truncated, read_pid_max()).ok()
-            }) == Some(pid)
-            {
+            if read_named_pid(file) == Some(pid) {
                 self.pid = pid;
             }
             return Err(error(e));
@@ -510,10 +506,13 @@ impl PidFileGuard {
             }
             Ok(_) => {}
         }
-        let (content, truncated) = read_head(&file).map_err(|e| error("read", e))?;
-        match parse_pid(&content, truncated, read_pid_max()) {
-            Ok(pid) if pid == self.pid => {}
-            other => return Ok(Unlocked::Rewritten { pid: other.ok() }),
+        // Still naming our PID? Else someone rewrote it (a writer that does not lock).
+        let rewritten = |file: &File| match read_pid(file).map_err(|e| error("read", e))? {
+            Ok(pid) if pid == self.pid => Ok(None),
+            other => Ok(Some(Unlocked::Rewritten { pid: other.ok() })),
+        };
+        if let Some(found) = rewritten(&file)? {
+            return Ok(found);
         }
         // Processes that inherited our descriptor (a child's background jobs)
         // share the lock and may outlive us: the file must stay while they
@@ -559,10 +558,8 @@ impl PidFileGuard {
                 }
                 // While no lock was held a writer that locks only to write
                 // (or none) may have put its PID in: then it is not ours.
-                let (content, truncated) = read_head(&probe).map_err(|e| error("read", e))?;
-                match parse_pid(&content, truncated, read_pid_max()) {
-                    Ok(pid) if pid == self.pid => {}
-                    other => return Ok(Unlocked::Rewritten { pid: other.ok() }),
+                if let Some(found) = rewritten(&probe)? {
+                    return Ok(found);
                 }
                 probe
             }
@@ -822,10 +819,15 @@ fn judge_owner(named: i32, mtime: Option<SystemTime>, ours: &[i32]) -> Owner {
     Owner::Live
 }
 
-/// The PID a locked file names, if it names one.
+/// What `file` holds: a PID, or why it is not one.
+fn read_pid(file: &File) -> io::Result<Result<i32, InvalidPid>> {
+    let (content, truncated) = read_head(file)?;
+    Ok(parse_pid(&content, truncated, read_pid_max()))
+}
+
+/// The PID `file` names, if it names one.
 fn read_named_pid(file: &File) -> Option<i32> {
-    let (content, truncated) = read_head(file).ok()?;
-    parse_pid(&content, truncated, read_pid_max()).ok()
+    read_pid(file).ok()?.ok()
 }
 
 /// Whether `time` is within [`EMPTY_GRACE`] of now, either way (a clock set
@@ -894,8 +896,7 @@ fn peek_pid(path: &Path) -> Option<i32> {
     if !file.metadata().ok()?.is_file() {
         return None;
     }
-    let (content, truncated) = read_head(&file).ok()?;
-    parse_pid(&content, truncated, read_pid_max()).ok()
+    read_named_pid(&file)
 }
 
 /// `pause` scaled by a pseudo-random factor in [0.5, 1.0].

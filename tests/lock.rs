@@ -570,7 +570,10 @@ fn a_reused_pid_file_older_than_the_process_is_recovered() {
         .expect("recover a reused PID");
     assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", me()));
     guard.unlock().unwrap();
-    assert!(other.pid() > 0 && kill(Pid::from_raw(other.pid()), None).is_ok());
+    assert!(
+        kill(Pid::from_raw(other.pid()), None).is_ok(),
+        "the process that reused the PID was harmed"
+    );
 }
 
 #[test]

@@ -41,6 +41,7 @@ use nix::sys::signal::{SigHandler, SigSet, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use pidscope::lock::{LockError, PidFile, PidFileGuard, Unlocked};
+use pidscope::probe::process::{Liveness, probe_liveness};
 
 use super::warn;
 
@@ -109,7 +110,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                     owner: Some(pid),
                     locked: true,
                     ..
-                } if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) => {
+                } if probe_liveness(pid) == Liveness::Gone => {
                     format!(" (PID {pid} has exited; processes it started still hold the lock)")
                 }
                 _ => String::new(),

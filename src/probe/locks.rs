@@ -139,17 +139,10 @@ const MIN_SPARE: usize = 16 * 1024;
 /// Full reads of a table that changes under the reader before settling for their union.
 const MAX_ATTEMPTS: usize = 4;
 
-/// One full read of the lock table.
-#[derive(Debug)]
-struct Snapshot {
-    /// The text read.
-    text: String,
-}
-
-/// Reads `path` on one descriptor to its end, reusing `buf`. Even a short first read may stop early: a page ends before
-/// the first record that does not fit, and a lock with many waiters is one
-/// long record.
-fn read_snapshot(path: &Path, buf: &mut Vec<u8>) -> io::Result<Snapshot> {
+/// One full read of `path` on one descriptor, reusing `buf`. Even a short
+/// first read(2) may stop early: a page ends before the first record that does
+/// not fit, and a lock with many waiters is one long record.
+fn read_snapshot(path: &Path, buf: &mut Vec<u8>) -> io::Result<String> {
     let mut file = File::open(path)?;
     let mut len = 0;
     if buf.len() < READ_BUF {
@@ -166,9 +159,7 @@ fn read_snapshot(path: &Path, buf: &mut Vec<u8>) -> io::Result<Snapshot> {
             Err(e) => return Err(e),
         }
     }
-    Ok(Snapshot {
-        text: String::from_utf8_lossy(&buf[..len]).into_owned(),
-    })
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
 /// The lock table at `path` as one consistent text, or the union of several reads.
@@ -182,18 +173,14 @@ fn read_settled(path: &Path) -> io::Result<String> {
 /// Reads are taken until two in a row list the same locks, at most
 /// [`MAX_ATTEMPTS`]; then the union of every read's locks. Only an error on
 /// the first read is returned (a later one settles for what was read).
-fn settle(mut attempt: impl FnMut() -> io::Result<Snapshot>) -> io::Result<String> {
-    let first = attempt()?;
-    let mut texts = vec![first.text];
+fn settle(mut attempt: impl FnMut() -> io::Result<String>) -> io::Result<String> {
+    let mut texts = vec![attempt()?];
     while texts.len() < MAX_ATTEMPTS {
         let Ok(next) = attempt() else { break };
-        if texts
-            .last()
-            .is_some_and(|last| same_locks(last, &next.text))
-        {
-            return Ok(next.text);
+        if texts.last().is_some_and(|last| same_locks(last, &next)) {
+            return Ok(next);
         }
-        texts.push(next.text);
+        texts.push(next);
     }
     Ok(merge_snapshots(texts.iter().map(String::as_str)))
 }
@@ -445,14 +432,8 @@ mod tests {
         assert_eq!(infos[&key].holders, vec![4321]);
     }
 
-    fn snapshot(text: &str, _reads: usize) -> Snapshot {
-        Snapshot {
-            text: text.to_owned(),
-        }
-    }
-
     /// Feeds `settle` the given reads in order and counts how many it took.
-    fn settle_over(reads: Vec<io::Result<Snapshot>>) -> (io::Result<String>, usize) {
+    fn settle_over(reads: Vec<io::Result<String>>) -> (io::Result<String>, usize) {
         let mut reads = reads.into_iter();
         let mut taken = 0;
         let result = settle(|| {
@@ -539,10 +520,10 @@ mod tests {
         // A short first page can end before a long record (a lock with many
         // waiters), and the list can shrink before the next read: never
         // trust one read alone.
-        let (text, taken) = settle_over(vec![Ok(snapshot(A, 1)), Ok(snapshot(A, 1))]);
+        let (text, taken) = settle_over(vec![Ok(A.to_owned()), Ok(A.to_owned())]);
         assert_eq!(text.expect("text"), A);
         assert_eq!(taken, 2);
-        let (text, taken) = settle_over(vec![Ok(snapshot("", 0)), Ok(snapshot("", 0))]);
+        let (text, taken) = settle_over(vec![Ok("".to_owned()), Ok("".to_owned())]);
         assert_eq!(text.expect("text"), "");
         assert_eq!(taken, 2);
     }
@@ -551,10 +532,7 @@ mod tests {
     fn two_agreeing_reads_settle_it() {
         let renumbered = "7: FLOCK  ADVISORY  WRITE 10 00:1a:1 0 EOF\n\
                           8: FLOCK  ADVISORY  WRITE 11 00:1a:2 0 EOF\n";
-        let (text, taken) = settle_over(vec![
-            Ok(snapshot(&format!("{A}{B}"), 3)),
-            Ok(snapshot(renumbered, 3)),
-        ]);
+        let (text, taken) = settle_over(vec![Ok(format!("{A}{B}")), Ok(renumbered.to_owned())]);
         assert_eq!(text.expect("text"), renumbered);
         assert_eq!(taken, 2);
     }
@@ -562,10 +540,10 @@ mod tests {
     #[test]
     fn reads_that_never_agree_give_their_union() {
         let reads = vec![
-            Ok(snapshot(&format!("{A}{B}"), 2)),
-            Ok(snapshot(&format!("{A}{STEADY}"), 2)),
-            Ok(snapshot(B, 2)),
-            Ok(snapshot(A, 2)),
+            Ok(format!("{A}{B}")),
+            Ok(format!("{A}{STEADY}")),
+            Ok(B.to_owned()),
+            Ok(A.to_owned()),
         ];
         let (text, taken) = settle_over(reads);
         assert_eq!(taken, MAX_ATTEMPTS);
@@ -576,8 +554,8 @@ mod tests {
     #[test]
     fn a_failed_reread_keeps_what_was_read() {
         let reads = vec![
-            Ok(snapshot(&format!("{A}{STEADY}"), 2)),
-            Ok(snapshot(B, 2)),
+            Ok(format!("{A}{STEADY}")),
+            Ok(B.to_owned()),
             Err(io::Error::other("gone")),
         ];
         let (text, taken) = settle_over(reads);
@@ -598,7 +576,7 @@ mod tests {
         fs::write(&path, &text).expect("write");
         let mut buf = Vec::new();
         let snap = read_snapshot(&path, &mut buf).expect("read");
-        assert_eq!(snap.text, text);
+        assert_eq!(snap, text);
         assert_eq!(read_settled(&path).expect("settled"), text);
         fs::write(&path, line).expect("write");
         assert_eq!(read_settled(&path).expect("settled"), line);
@@ -606,8 +584,18 @@ mod tests {
     }
 
     #[test]
-    fn the_live_table_reads() {
-        // Whatever is locked right now: this must not fail or hang.
-        let _ = LockTable::read();
+    fn the_live_table_shows_a_lock_we_hold() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("held.pid");
+        let file = File::create(&path).expect("create");
+        // SAFETY: flock(2) on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let meta = file.metadata().expect("stat");
+        let key = FileKey::from_dev_ino(meta.dev(), meta.ino());
+        let records = LockTable::read().on(key).to_vec();
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0].kind, LockKind::Flock);
+        assert_eq!(records[0].pid, std::process::id() as i32);
     }
 }
