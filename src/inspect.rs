@@ -11,13 +11,10 @@ use crate::probe::locks::{FileKey, LockTable, resolve_all};
 use crate::probe::process::Prober;
 use crate::report::Report;
 use crate::scan::discover::{Candidate, Rules, discover};
-use crate::scan::parse::{MAX_READ, parse_pid};
+use crate::scan::parse::{MAX_READ, parse_pid, read_pid_max};
 use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
 use crate::scan::{Location, ScanError};
 use crate::verdict::{Content, Entry, Evidence, Status, classify};
-
-/// The kernel's default `pid_max` on 64-bit systems, used if `/proc/sys/kernel/pid_max` is unreadable.
-const FALLBACK_PID_MAX: u32 = 4_194_304;
 
 /// Scans a fixed set of roots, again and again. Keeps the process prober
 /// between scans (CPU use over the interval, cached user names).
@@ -304,14 +301,6 @@ fn locate(
             .map(|m| (m.dev(), m.ino()))?,
     };
     Some(Location { dir: dir?, entry })
-}
-
-/// `/proc/sys/kernel/pid_max`: the bound on valid PIDs.
-pub fn read_pid_max() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/pid_max")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(FALLBACK_PID_MAX)
 }
 
 /// The first line of the content as it can be shown: trimmed, lossy, at most 80 characters.

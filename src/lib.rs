@@ -32,6 +32,7 @@ pub mod lock;
 pub mod probe;
 pub mod report;
 pub mod scan;
+pub mod serial;
 #[cfg(feature = "cli")]
 pub mod tui;
 pub mod verdict;

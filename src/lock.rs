@@ -88,10 +88,9 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::inspect::read_pid_max;
 use crate::probe::identity::{Clock, read_identity};
 use crate::probe::process::{Liveness, probe_liveness};
-use crate::scan::parse::{InvalidPid, MAX_READ, parse_pid};
+use crate::scan::parse::{InvalidPid, MAX_READ, parse_pid, read_pid_max};
 use crate::verdict::REUSE_TOLERANCE;
 
 /// The mode a new pidfile is created with (before the umask applies).

@@ -124,10 +124,10 @@ impl Content {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     /// The path as discovered.
-    #[serde(serialize_with = "crate::report::json::lossy_path")]
+    #[serde(serialize_with = "crate::serial::lossy_path")]
     pub path: PathBuf,
     /// Other paths that reach the same file (hard links, symlinks, overlapping roots).
-    #[serde(serialize_with = "crate::report::json::lossy_paths")]
+    #[serde(serialize_with = "crate::serial::lossy_paths")]
     pub aliases: Vec<PathBuf>,
     /// The verdict.
     pub status: Status,

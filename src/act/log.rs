@@ -16,7 +16,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct Record<'a> {
     /// When, in epoch seconds.
-    #[serde(serialize_with = "crate::report::json::epoch_seconds")]
+    #[serde(serialize_with = "crate::serial::epoch_seconds")]
     pub time: SystemTime,
     /// The acting (real) uid.
     pub uid: u32,
@@ -25,12 +25,12 @@ pub struct Record<'a> {
     /// `delete` or `signal`.
     pub action: &'a str,
     /// The pidfile.
-    #[serde(serialize_with = "crate::report::json::lossy_path")]
+    #[serde(serialize_with = "crate::serial::lossy_path")]
     pub path: &'a Path,
     /// The PID it named.
     pub pid: Option<i32>,
     /// The start time of the process the operator saw, in epoch seconds.
-    #[serde(serialize_with = "crate::report::json::epoch_seconds_opt")]
+    #[serde(serialize_with = "crate::serial::epoch_seconds_opt")]
     pub start_time: Option<SystemTime>,
     /// The signal, for `signal`.
     pub signal: Option<&'a str>,

@@ -67,7 +67,7 @@ impl Action {
 
 #[derive(Debug, Serialize)]
 struct Row {
-    #[serde(serialize_with = "pidscope::report::json::lossy_path")]
+    #[serde(serialize_with = "pidscope::serial::lossy_path")]
     path: PathBuf,
     status: Status,
     pid: Option<i32>,

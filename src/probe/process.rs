@@ -49,12 +49,12 @@ pub struct ProcessInfo {
     /// User name for `uid`, when it has one.
     pub user: Option<String>,
     /// Start time, to the clock tick.
-    #[serde(serialize_with = "crate::report::json::epoch_seconds_opt")]
+    #[serde(serialize_with = "crate::serial::epoch_seconds_opt")]
     pub start_time: Option<SystemTime>,
     /// Command line, one element per argument.
     pub cmdline: Vec<String>,
     /// Path of the executable, when readable.
-    #[serde(serialize_with = "crate::report::json::lossy_path_opt")]
+    #[serde(serialize_with = "crate::serial::lossy_path_opt")]
     pub exe: Option<PathBuf>,
     /// State in words: running, sleeping, disk-sleep, zombie, stopped, idle...
     pub state: &'static str,

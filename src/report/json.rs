@@ -1,8 +1,7 @@
-//! The JSON document of `pidscope audit --json`, and serde helpers for
-//! non-UTF-8 paths (written lossily) and times (epoch seconds).
+//! The JSON document of `pidscope audit --json`.
 
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
@@ -14,7 +13,7 @@ use crate::verdict::Entry;
 struct Document<'a> {
     #[serde(serialize_with = "lossy_root_paths")]
     roots: &'a [PathBuf],
-    #[serde(serialize_with = "epoch_seconds")]
+    #[serde(serialize_with = "crate::serial::epoch_seconds")]
     scanned_at: SystemTime,
     duration_seconds: f64,
     entries: &'a [Entry],
@@ -45,46 +44,6 @@ pub fn write(report: &Report, mut out: impl std::io::Write) -> std::io::Result<(
     out.write_all(b"\n")
 }
 
-/// A time as fractional seconds since the Unix epoch.
-pub fn epoch_seconds<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs_f64(),
-        Err(e) => -e.duration().as_secs_f64(),
-    };
-    s.serialize_f64(secs)
-}
-
-/// Permission bits as a four-digit octal string, as `stat -c %04a` prints them.
-pub fn octal_mode<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{mode:04o}"))
-}
-
-/// An optional time as epoch seconds or null.
-pub fn epoch_seconds_opt<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => epoch_seconds(t, s),
-        None => s.serialize_none(),
-    }
-}
-
-/// A path as a string; bytes that are not UTF-8 become U+FFFD.
-pub fn lossy_path<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&p.to_string_lossy())
-}
-
-/// An optional path, lossily.
-pub fn lossy_path_opt<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => lossy_path(p, s),
-        None => s.serialize_none(),
-    }
-}
-
-/// A list of paths, lossily.
-pub fn lossy_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
-}
-
 fn lossy_root_paths<S: Serializer>(paths: &&[PathBuf], s: S) -> Result<S::Ok, S::Error> {
-    lossy_paths(paths, s)
+    crate::serial::lossy_paths(paths, s)
 }

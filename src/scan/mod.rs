@@ -13,7 +13,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanError {
     /// Where it happened.
-    #[serde(serialize_with = "crate::report::json::lossy_path")]
+    #[serde(serialize_with = "crate::serial::lossy_path")]
     pub path: PathBuf,
     /// What went wrong, as a short phrase.
     pub error: String,

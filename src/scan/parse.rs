@@ -9,6 +9,17 @@ use std::fmt;
 /// The largest number of bytes of a pidfile that is ever read.
 pub const MAX_READ: usize = 4096;
 
+/// The kernel's default `pid_max` on 64-bit systems, used if `/proc/sys/kernel/pid_max` is unreadable.
+const FALLBACK_PID_MAX: u32 = 4_194_304;
+
+/// `/proc/sys/kernel/pid_max`: the bound on valid PIDs, read fresh (it can be changed at run time).
+pub fn read_pid_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(FALLBACK_PID_MAX)
+}
+
 /// Why the content of a pidfile is not a valid PID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvalidPid {

@@ -27,12 +27,12 @@ pub struct FileInfo {
     /// Owner gid.
     pub gid: u32,
     /// Permission bits (with setuid, setgid, sticky), written in JSON as an octal string like `"0644"`.
-    #[serde(serialize_with = "crate::report::json::octal_mode")]
+    #[serde(serialize_with = "crate::serial::octal_mode")]
     pub mode: u32,
     /// Size in bytes.
     pub size: u64,
     /// Last modification time.
-    #[serde(serialize_with = "crate::report::json::epoch_seconds")]
+    #[serde(serialize_with = "crate::serial::epoch_seconds")]
     pub mtime: SystemTime,
     /// Device number, for matching `/proc/locks` and de-duplicating hard links.
     pub dev: u64,
