@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use divan::{Bencher, black_box};
+use pidscope::policy::classify;
 use pidscope::probe::process::{Liveness, ProcessInfo, ProcessProbe};
 use pidscope::report::Report;
 use pidscope::scan::parse::parse_pid;
 use pidscope::scan::read::FileInfo;
 use pidscope::tui::app::{App, Msg};
-use pidscope::verdict::{Content, Entry, Evidence, Status, classify};
+use pidscope::verdict::{Content, Entry, Evidence, Status};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -45,7 +46,7 @@ fn process() -> ProcessInfo {
         start_time: Some(SystemTime::now() - Duration::from_secs(7200)),
         cmdline: vec!["/usr/sbin/nginx".into(), "-g".into(), "daemon off;".into()],
         exe: Some(PathBuf::from("/usr/sbin/nginx")),
-        state: "sleeping",
+        state: pidscope::probe::identity::ProcessState::Sleeping,
         parent_pid: Some(1),
         memory_bytes: 12 << 20,
         cpu_percent: 0.5,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use crate::policy::classify;
 use crate::probe::locks::{FileKey, LockTable, resolve_all};
 use crate::probe::process::Prober;
 use crate::report::Report;
@@ -14,7 +15,7 @@ use crate::scan::discover::{Candidate, Rules, discover};
 use crate::scan::parse::{MAX_READ, parse_pid, read_pid_max};
 use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
 use crate::scan::{Location, ScanError};
-use crate::verdict::{Content, Entry, Evidence, Status, classify};
+use crate::verdict::{Content, Entry, Evidence, Status};
 
 /// Scans a fixed set of roots, again and again. Keeps the process prober
 /// between scans (CPU use over the interval, cached user names).

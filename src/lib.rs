@@ -29,6 +29,7 @@ pub mod act;
 pub mod config;
 pub mod inspect;
 pub mod lock;
+pub mod policy;
 pub mod probe;
 pub mod report;
 pub mod scan;

@@ -46,7 +46,7 @@ fn process(name: &str, user: &str, started: u64) -> Option<std::sync::Arc<Proces
         start_time: Some(at(started)),
         cmdline: vec![format!("/usr/sbin/{name}"), "-f".into()],
         exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
-        state: "sleeping",
+        state: pidscope::probe::identity::ProcessState::Sleeping,
         parent_pid: Some(1),
         memory_bytes: 12 << 20,
         cpu_percent: 1.5,
@@ -116,7 +116,8 @@ fn every_status() -> Report {
         "PID 5150 (worker) has exited but is not reaped by its parent 5100",
     );
     zombie.process = process("worker", "root", 600);
-    std::sync::Arc::make_mut(zombie.process.as_mut().unwrap()).state = "zombie";
+    std::sync::Arc::make_mut(zombie.process.as_mut().unwrap()).state =
+        pidscope::probe::identity::ProcessState::Zombie;
     let mut invalid = entry(
         "/run/starting.pid",
         Status::Invalid,

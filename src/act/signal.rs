@@ -152,7 +152,7 @@ pub fn signal_owner(
     if now.start_ticks != process.start_ticks || (process.uid.is_some() && now.uid != process.uid) {
         return Err(changed("the PID now belongs to another process"));
     }
-    if now.state == 'Z' {
+    if now.state.has_exited() {
         return Err(changed("the process has exited"));
     }
 

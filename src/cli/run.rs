@@ -316,7 +316,8 @@ const ENDING: [Signal; 4] = [
 
 /// Is `pid` stopped (by SIGSTOP, SIGTSTP...; not traced)?
 fn is_stopped(pid: Pid) -> bool {
-    pidscope::probe::identity::read_identity(pid.as_raw()).is_ok_and(|id| id.state == 'T')
+    pidscope::probe::identity::read_identity(pid.as_raw())
+        .is_ok_and(|id| id.state == pidscope::probe::identity::ProcessState::Stopped)
 }
 
 /// COMMAND died of SIGINT: die of it too, after cleaning up, so that a shell

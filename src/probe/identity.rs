@@ -6,6 +6,7 @@ use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::time::{ClockId, clock_gettime};
+use serde::Serialize;
 
 /// `PF_KTHREAD` in the `flags` field of `/proc/PID/stat`.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -15,8 +16,8 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 pub struct Identity {
     /// The kernel's short name (`comm`, at most 15 bytes).
     pub comm: String,
-    /// One-letter state: R, S, D, Z, T, t, X, I...
-    pub state: char,
+    /// The state (the one letter of `/proc/PID/stat`: R, S, D, Z, T...).
+    pub state: ProcessState,
     /// Parent PID.
     pub ppid: i32,
     /// True for kernel threads.
@@ -63,7 +64,7 @@ pub fn parse_stat(stat: &[u8]) -> Option<Identity> {
     let num = |n: usize| field(n).and_then(|f| f.parse::<u64>().ok());
     Some(Identity {
         comm,
-        state: field(3)?.chars().next()?,
+        state: ProcessState::from_letter(field(3)?.chars().next()?),
         ppid: field(4)?.parse().ok()?,
         kernel_thread: num(9)? & PF_KTHREAD != 0,
         start_ticks: num(22)?,
@@ -71,6 +72,86 @@ pub fn parse_stat(stat: &[u8]) -> Option<Identity> {
         tgid: None,
         uid: None,
     })
+}
+
+/// A process's state, from the one letter of `/proc/PID/stat`: the one
+/// encoding every rule and every output uses (written as its word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessState {
+    /// R.
+    Running,
+    /// S.
+    Sleeping,
+    /// D: uninterruptible sleep.
+    DiskSleep,
+    /// Z: exited, not yet reaped by its parent.
+    Zombie,
+    /// T: stopped by a signal.
+    Stopped,
+    /// t: stopped by a debugger.
+    TracingStop,
+    /// X or x: being torn down.
+    Dead,
+    /// I: an idle kernel thread.
+    Idle,
+    /// P.
+    Parked,
+    /// W.
+    Waking,
+    /// K.
+    Wakekill,
+    /// A letter this version does not know.
+    Unknown,
+}
+
+impl ProcessState {
+    /// The state a `/proc/PID/stat` letter stands for.
+    pub fn from_letter(letter: char) -> Self {
+        match letter {
+            'R' => ProcessState::Running,
+            'S' => ProcessState::Sleeping,
+            'D' => ProcessState::DiskSleep,
+            'Z' => ProcessState::Zombie,
+            'T' => ProcessState::Stopped,
+            't' => ProcessState::TracingStop,
+            'X' | 'x' => ProcessState::Dead,
+            'I' => ProcessState::Idle,
+            'P' => ProcessState::Parked,
+            'W' => ProcessState::Waking,
+            'K' => ProcessState::Wakekill,
+            _ => ProcessState::Unknown,
+        }
+    }
+
+    /// The word every output uses: `running`, `sleeping`, `disk-sleep`, `zombie`...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessState::Running => "running",
+            ProcessState::Sleeping => "sleeping",
+            ProcessState::DiskSleep => "disk-sleep",
+            ProcessState::Zombie => "zombie",
+            ProcessState::Stopped => "stopped",
+            ProcessState::TracingStop => "tracing-stop",
+            ProcessState::Dead => "dead",
+            ProcessState::Idle => "idle",
+            ProcessState::Parked => "parked",
+            ProcessState::Waking => "waking",
+            ProcessState::Wakekill => "wakekill",
+            ProcessState::Unknown => "unknown",
+        }
+    }
+
+    /// Has the process exited (a zombie, or being torn down)?
+    pub fn has_exited(self) -> bool {
+        matches!(self, ProcessState::Zombie | ProcessState::Dead)
+    }
+}
+
+impl std::fmt::Display for ProcessState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 fn status_field<'a>(status: &'a [u8], key: &[u8]) -> Option<&'a str> {
@@ -133,11 +214,37 @@ mod tests {
         let line = b"4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 123456 1000 10 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
         let id = parse_stat(line).expect("parses");
         assert_eq!(id.comm, "my (odd) name");
-        assert_eq!(id.state, 'S');
+        assert_eq!(id.state, ProcessState::Sleeping);
         assert_eq!(id.ppid, 1);
         assert_eq!(id.start_ticks, 123456);
         assert_eq!(id.cpu_ticks, 10);
         assert!(!id.kernel_thread);
+    }
+
+    #[test]
+    fn states_are_written_as_the_words_of_every_output() {
+        for (letter, word) in [
+            ('R', "running"),
+            ('S', "sleeping"),
+            ('D', "disk-sleep"),
+            ('Z', "zombie"),
+            ('T', "stopped"),
+            ('t', "tracing-stop"),
+            ('X', "dead"),
+            ('x', "dead"),
+            ('I', "idle"),
+            ('P', "parked"),
+            ('W', "waking"),
+            ('K', "wakekill"),
+            ('?', "unknown"),
+        ] {
+            let state = ProcessState::from_letter(letter);
+            assert_eq!(state.as_str(), word, "{letter}");
+            assert_eq!(serde_json::to_value(state).unwrap(), word, "{letter}");
+        }
+        assert!(ProcessState::from_letter('Z').has_exited());
+        assert!(ProcessState::from_letter('x').has_exited());
+        assert!(!ProcessState::from_letter('T').has_exited());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use nix::unistd::{Pid, Uid, User};
 use serde::Serialize;
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
-use super::identity::{Clock, Identity, read_identity};
+use super::identity::{Clock, Identity, ProcessState, read_identity};
 
 /// What `kill(pid, 0)` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,44 @@ pub fn probe_liveness(pid: i32) -> Liveness {
     }
 }
 
+/// What the kernel and `/proc` say about one PID right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// What `kill(pid, 0)` said (asked again when `/proc/PID` vanished in between).
+    pub liveness: Liveness,
+    /// Who the PID is, when it exists and `/proc/PID` could be read.
+    pub identity: Option<Identity>,
+}
+
+/// Look at one PID: `kill(pid, 0)`, then `/proc/PID`. A `/proc` entry that is
+/// missing although `kill` found the PID means it exited in between, or that
+/// `/proc` hides it (`hidepid=invisible`): only a second `kill` can tell. Any
+/// other error reading it (`hidepid=noaccess`) leaves a live PID without details.
+/// The scanner and the pidfile lock both look through this one function.
+pub fn sight(pid: i32) -> Sighting {
+    let liveness = probe_liveness(pid);
+    if liveness == Liveness::Gone {
+        return Sighting {
+            liveness,
+            identity: None,
+        };
+    }
+    match read_identity(pid) {
+        Ok(identity) => Sighting {
+            liveness,
+            identity: Some(identity),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Sighting {
+            liveness: probe_liveness(pid),
+            identity: None,
+        },
+        Err(_) => Sighting {
+            liveness,
+            identity: None,
+        },
+    }
+}
+
 /// The details of a process shown to the operator and written by `audit --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProcessInfo {
@@ -56,8 +94,8 @@ pub struct ProcessInfo {
     /// Path of the executable, when readable.
     #[serde(serialize_with = "crate::serial::lossy_path_opt")]
     pub exe: Option<PathBuf>,
-    /// State in words: running, sleeping, disk-sleep, zombie, stopped, idle...
-    pub state: &'static str,
+    /// State: running, sleeping, disk-sleep, zombie, stopped, idle...
+    pub state: ProcessState,
     /// Parent PID.
     pub parent_pid: Option<i32>,
     /// Resident memory in bytes.
@@ -120,35 +158,17 @@ impl Prober {
         let mut identities = HashMap::with_capacity(pids.len());
         let mut probes = HashMap::with_capacity(pids.len());
         for &pid in &pids {
-            let liveness = probe_liveness(pid);
-            if liveness == Liveness::Gone {
-                probes.insert(
-                    pid,
-                    ProcessProbe {
-                        liveness,
-                        info: None,
-                    },
-                );
-                continue;
-            }
-            match read_identity(pid) {
-                Ok(identity) => {
+            match sight(pid) {
+                Sighting {
+                    liveness,
+                    identity: Some(identity),
+                } => {
                     identities.insert(pid, (liveness, identity));
                 }
-                // Either it exited between kill() and the read, or /proc hides it
-                // (hidepid=invisible): only a second kill() can tell.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    let liveness = probe_liveness(pid);
-                    probes.insert(
-                        pid,
-                        ProcessProbe {
-                            liveness,
-                            info: None,
-                        },
-                    );
-                }
-                // Exists, but /proc/PID is hidden from us (hidepid): alive without details.
-                Err(_) => {
+                Sighting {
+                    liveness,
+                    identity: None,
+                } => {
                     probes.insert(
                         pid,
                         ProcessProbe {
@@ -230,7 +250,7 @@ impl Prober {
                 })
                 .unwrap_or_default(),
             exe: process.and_then(|p| p.exe()).map(PathBuf::from),
-            state: state_name(id.state),
+            state: id.state,
             parent_pid: (id.ppid > 0).then_some(id.ppid),
             memory_bytes: process.map_or(0, |p| p.memory()),
             cpu_percent,
@@ -271,24 +291,6 @@ fn lifetime_cpu_percent(id: &Identity, clock: &Clock, start: SystemTime) -> f32 
         return 0.0;
     }
     (clock.duration(id.cpu_ticks).as_secs_f64() / alive * 100.0) as f32
-}
-
-/// The word for a one-letter process state of `/proc/PID/stat`.
-pub fn state_name(state: char) -> &'static str {
-    match state {
-        'R' => "running",
-        'S' => "sleeping",
-        'D' => "disk-sleep",
-        'Z' => "zombie",
-        'T' => "stopped",
-        't' => "tracing-stop",
-        'X' | 'x' => "dead",
-        'I' => "idle",
-        'P' => "parked",
-        'W' => "waking",
-        'K' => "wakekill",
-        _ => "unknown",
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,299 @@
+//! Pidfile locks done right: [`PidFile::try_lock`] takes a pidfile for this
+//! process (or for a process it names, such as a child), and the returned
+//! [`PidFileGuard`] removes it again, but only while it is still ours.
+//!
+//! Many published pidfile lockers are subtly wrong: they treat `EPERM` from
+//! `kill(pid, 0)` as "dead", trust a PID that has since been reused, or let
+//! two processes that both found a stale file delete each other's fresh one.
+//! This one follows the careful-locker protocol of BSD `pidfile_open(3)`,
+//! `flopen(3)` and util-linux `flock(1)`, and interoperates with them:
+//!
+//! 1. **Acquire**: open the path with `O_CREAT` (mode 0644 before the umask),
+//!    `O_CLOEXEC`, `O_NOFOLLOW` and `O_NONBLOCK`; refuse anything but a regular
+//!    file; take an exclusive, non-blocking `flock(2)` that is held for the
+//!    guard's whole life; then check that the path still names the locked
+//!    inode, and start again if not (its holder removed it in between, so the
+//!    lock is on a file nobody can see).
+//! 2. **Busy**: if the `flock` is refused, [`LockError::Busy`] carries the PID
+//!    the file names. While the file names no live process (empty: its holder
+//!    is between creating and writing it; a dead PID: a recoverer about to
+//!    write its own, or `pidscope clean` about to remove it), the locker looks
+//!    again for up to 100 ms, as BSD `pidfile_open` does, and starts over if
+//!    the file was removed. If the `flock` is granted but the file names a
+//!    live process (an `EPERM` from `kill` counts as alive) that is neither a
+//!    reused PID nor us, a writer that does not use locks owns it: busy too,
+//!    never stolen. So is an empty file younger than [`EMPTY_GRACE`] that this
+//!    locker did not create, once it has stayed empty for 100 ms (looked at
+//!    without holding the lock, which its creator may need to write its PID).
+//! 3. **Stale**: otherwise (no such process, a zombie, a PID now used by a
+//!    process that started more than [`REUSE_TOLERANCE`] after the file was
+//!    written, a kernel thread or a thread of another process, or an empty
+//!    file older than [`EMPTY_GRACE`]) the file is recovered *in place*: the PID and a newline are
+//!    written at offset 0, the file is truncated to that length and fsynced.
+//!    Writing before truncating means a concurrent reader never sees an empty
+//!    file. Nothing is ever unlinked while recovering, so two recoverers cannot
+//!    delete each other's fresh file: the `flock` decides between them.
+//!    Content that is not a PID at all (`abc`, `0`, `-5`...) is not overwritten:
+//!    [`LockError::Invalid`]. The path may not be the pidfile it was meant to be.
+//! 4. **Release** ([`PidFileGuard::unlock`] or drop): only when the path
+//!    still names our inode and its content still names our PID is the file
+//!    removed; then the descriptor is closed, which releases the lock.
+//!    Someone else's file at the path is left alone and [`Unlocked`] says so.
+//!    Only the process that took the lock ever removes the file, never a
+//!    forked copy of it. [`PidFileGuard::unlock_shared`] is for a descriptor
+//!    that children inherited: ours is closed and the lock re-taken through
+//!    a fresh one, and if other processes still hold it (background jobs that
+//!    outlive us) the file is left to them, [`Unlocked::StillLocked`].
+//!
+//! A holder killed with SIGKILL leaves a file that nobody has locked and that
+//! names a dead PID: the next [`PidFile::try_lock`] recovers it, and
+//! `pidscope audit` reports it `stale` in the meantime.
+//!
+//! The lock belongs to the open file description, so it is shared with any
+//! child that inherits the descriptor (see [`PidFileGuard`]'s [`AsFd`]); it is
+//! never released with `LOCK_UN`, which would release it for those children
+//! too, only by closing.
+//!
+//! ```
+//! use pidscope::lock::{LockError, PidFile, Unlocked};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let pidfile = PidFile::new(dir.path().join("app.pid"));
+//!
+//! let guard = pidfile.try_lock()?;
+//! let me = std::process::id() as i32;
+//! assert_eq!(std::fs::read_to_string(guard.path())?, format!("{me}\n"));
+//!
+//! // A second locker (here even in the same process) is refused, and told who holds it.
+//! match pidfile.try_lock() {
+//!     Err(LockError::Busy { owner, locked, .. }) => {
+//!         assert_eq!(owner, Some(me));
+//!         assert!(locked);
+//!     }
+//!     other => panic!("expected busy, got {other:?}"),
+//! }
+//!
+//! assert_eq!(guard.unlock()?, Unlocked::Removed);
+//! assert!(!pidfile.path().exists());
+//! # Ok(())
+//! # }
+//! ```
+
+mod acquire;
+mod error;
+mod file;
+mod guard;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use file::jittered;
+
+pub use error::LockError;
+pub use guard::{PidFileGuard, Unlocked};
+
+/// The mode a new pidfile is created with (before the umask applies).
+pub const DEFAULT_MODE: u32 = 0o644;
+
+/// How many times a locker starts again when the path stopped naming the file
+/// it locked (its holder removed or replaced it). Each restart means another
+/// locker made progress; past this, the file is reported busy.
+const MAX_ATTEMPTS: u32 = 100;
+
+/// How long a refused locker waits for a locked pidfile to name a live
+/// process (or to be removed) before reporting it busy (BSD `pidfile_open`
+/// re-reads an empty one about as long).
+const OWNER_READ_PATIENCE: Duration = Duration::from_millis(100);
+
+/// How long an empty pidfile that nobody has locked is left to the process
+/// that created it, which may be about to write its PID, before it is taken
+/// over as stale.
+pub const EMPTY_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest pause between two attempts of [`PidFile::lock_timeout`].
+const MAX_POLL_PAUSE: Duration = Duration::from_millis(50);
+
+/// A pidfile path and how to create it. Cheap: nothing is touched until a lock is tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidFile {
+    path: PathBuf,
+    mode: u32,
+    pid: Option<i32>,
+}
+
+impl PidFile {
+    /// A pidfile at `path`, created with mode [`DEFAULT_MODE`], naming this process.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        PidFile {
+            path: path.into(),
+            mode: DEFAULT_MODE,
+            pid: None,
+        }
+    }
+
+    /// Create the file with `mode` instead of 0644 (the umask still applies, as for `open(2)`).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Write `pid` into the file instead of this process's PID, e.g. a child's
+    /// that a supervisor already started. [`PidFileGuard::write_pid`] changes it later.
+    pub fn pid(mut self, pid: i32) -> Self {
+        self.pid = Some(pid);
+        self
+    }
+
+    /// The path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Take the pidfile now or fail at once (see the [module](self) for the protocol).
+    ///
+    /// Errors: [`LockError::Busy`] when a live process owns it (by lock, or by
+    /// naming itself in a file nobody locked), [`LockError::Invalid`] when the
+    /// file holds something other than a PID, [`LockError::Io`] when it cannot
+    /// be opened, locked, read or written (a symlink or a FIFO at the path is
+    /// refused with an `InvalidInput` error).
+    pub fn try_lock(&self) -> Result<PidFileGuard, LockError> {
+        let me = std::process::id() as i32;
+        let pid = self.pid.unwrap_or(me);
+        if pid <= 0 {
+            return Err(self.io_error(
+                "write",
+                io::Error::new(io::ErrorKind::InvalidInput, format!("{pid} is not a PID")),
+            ));
+        }
+        let mut fresh_empty_since = None;
+        for _ in 0..MAX_ATTEMPTS {
+            match self.attempt(pid, me) {
+                // An empty file someone else has just created: let go of it
+                // (its creator may need the lock to write its PID) and look again.
+                Some(Err(LockError::Busy {
+                    owner: None,
+                    locked: false,
+                    ..
+                })) if fresh_empty_since.get_or_insert_with(Instant::now).elapsed()
+                    < OWNER_READ_PATIENCE =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Some(result) => return result,
+                None => {}
+            }
+        }
+        Err(LockError::Busy {
+            path: self.path.clone(),
+            owner: None,
+            locked: true,
+        })
+    }
+
+    /// Like [`try_lock`](Self::try_lock), but while the file is busy keep trying
+    /// until `timeout` has passed, then return the last [`LockError::Busy`].
+    ///
+    /// It polls: after each refusal it sleeps 1 ms, doubling up to 50 ms
+    /// (with some jitter, so many waiters do not retry in step), never past the
+    /// deadline. Polling rather than a blocking `flock` keeps a library free of
+    /// timers and signals, and also waits out a live owner that holds no lock.
+    /// Other errors are returned at once. `Duration::ZERO` tries once.
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<PidFileGuard, LockError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let busy = match self.try_lock() {
+                Err(busy @ LockError::Busy { .. }) => busy,
+                other => return other,
+            };
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() {
+                return Err(busy);
+            }
+            std::thread::sleep(jittered(pause).min(left));
+            pause = (pause * 2).min(MAX_POLL_PAUSE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acquire::{judge_pid, owned_by_another};
+    use super::*;
+    use crate::policy::owner::Owner;
+    use std::cell::RefCell;
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+    use std::time::SystemTime;
+
+    thread_local! {
+        /// Runs once between a locker's `open` and its `flock`: the race window.
+        static AFTER_OPEN: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    pub(super) fn run_after_open_hook() {
+        if let Some(hook) = AFTER_OPEN.with(|h| h.borrow_mut().take()) {
+            hook();
+        }
+    }
+
+    #[test]
+    fn a_file_released_between_open_and_flock_is_not_the_one_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("race.pid");
+        let holder = PidFile::new(&path).try_lock().unwrap();
+        // The holder releases (removes the file, closes) right after the next
+        // locker opened the old file: its flock is then granted on an inode no
+        // path names any more, and it must start again on a fresh file.
+        AFTER_OPEN.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                assert_eq!(holder.unlock().unwrap(), Unlocked::Removed);
+            }))
+        });
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        let meta = fs::metadata(&path).expect("the locked file is visible");
+        let locked = guard.file.as_ref().unwrap().metadata().unwrap();
+        assert_eq!(locked.nlink(), 1, "locked the removed file");
+        // (tmpfs hands the freed inode number straight to the new file.)
+        assert_eq!((locked.dev(), locked.ino()), (meta.dev(), meta.ino()));
+        assert_eq!((guard.dev, guard.ino), (meta.dev(), meta.ino()));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        assert_eq!(guard.unlock().unwrap(), Unlocked::Removed);
+    }
+
+    #[test]
+    fn own_pid_and_dead_pid_are_not_live_owners() {
+        let me = std::process::id() as i32;
+        assert!(!owned_by_another(me, None, &[me]), "ours");
+        // pid_max is at most 2^22, so this PID never exists.
+        assert_eq!(judge_pid(i32::MAX, None), Owner::Gone);
+        assert!(!owned_by_another(i32::MAX, None, &[me]));
+    }
+
+    #[test]
+    fn a_process_started_after_the_write_is_a_reused_pid() {
+        let me = std::process::id() as i32;
+        let long_ago = SystemTime::now() - Duration::from_secs(3600 * 24 * 365 * 30);
+        assert!(matches!(
+            judge_pid(me, Some(long_ago)),
+            Owner::StartedAfter(_)
+        ));
+        assert!(!owned_by_another(me, Some(long_ago), &[]));
+        assert_eq!(judge_pid(me, Some(SystemTime::now())), Owner::Live);
+        assert!(owned_by_another(me, Some(SystemTime::now()), &[]));
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_whole_pause() {
+        let pause = Duration::from_millis(40);
+        let j = jittered(pause);
+        assert!(j >= pause / 2 && j <= pause, "{j:?}");
+    }
+}

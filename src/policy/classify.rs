@@ -1,0 +1,490 @@
+//! The verdict rules: what a pidfile's content, its file, the process it
+//! names and the locks on it add up to ([`classify`]). Pure functions of the
+//! [`Evidence`], so every rule is tested without touching the system.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::owner::{Owner, ProcessFacts, judge};
+use crate::probe::locks::LockInfo;
+use crate::probe::process::{Liveness, ProcessInfo};
+use crate::scan::read::FileInfo;
+use crate::verdict::{Content, Evidence, Status, Verdict, Warning, human_duration};
+
+/// Decide the verdict on one pidfile.
+pub fn classify(ev: &Evidence<'_>) -> Verdict {
+    let mut warnings = Vec::new();
+    let (status, mut reason) = match ev.content {
+        Content::Unreadable(why) => (Status::Unreadable, format!("Cannot read the file: {why}")),
+        Content::Invalid(why) => (Status::Invalid, capitalise(&why.to_string())),
+        Content::Pid(pid) => classify_pid(*pid, ev, &mut warnings),
+    };
+    if let Some(lock) = ev.lock {
+        let named = ev.content.pid();
+        if !lock.holders.is_empty() && named.is_none_or(|p| !lock.holders.contains(&p)) {
+            if named.is_some() {
+                warnings.push(Warning::LockHolderMismatch);
+            }
+            reason.push_str(&format!(
+                "; locked ({}) by {}",
+                kind_word(lock),
+                pid_list(&lock.holders)
+            ));
+        }
+    }
+    warnings.sort_unstable();
+    warnings.dedup();
+    Verdict {
+        status,
+        reason,
+        warnings,
+    }
+}
+
+fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (Status, String) {
+    let liveness = ev.probe.map_or(Liveness::Gone, |p| p.liveness);
+    let info = ev.probe.and_then(|p| p.info.as_deref());
+    let owner = judge(
+        liveness,
+        info.map(ProcessFacts::of_info).as_ref(),
+        ev.file.map(|f| f.mtime),
+    );
+    if owner != Owner::Gone && liveness == Liveness::NotSignalable {
+        warnings.push(Warning::NotSignalable);
+    }
+    let (info, owner) = match (info, owner) {
+        (_, Owner::Gone) => return (Status::Stale, format!("No process has PID {pid}")),
+        (Some(info), owner) => (info, owner),
+        (None, _) => {
+            return (
+                Status::Alive,
+                format!("PID {pid} exists (its /proc entry is not readable)"),
+            );
+        }
+    };
+    let name = &info.name;
+    match owner {
+        Owner::ThreadOf(tgid) => (
+            Status::Reused,
+            format!("PID {pid} is now a thread of process {tgid} ({name}), not a process"),
+        ),
+        Owner::KernelThread => (
+            Status::Reused,
+            format!(
+                "PID {pid} is now the kernel thread [{name}]; kernel threads never write pidfiles"
+            ),
+        ),
+        Owner::StartedAfter(later) => (
+            Status::Reused,
+            format!(
+                "PID {pid} is now {name}, which started {} after the file was last written",
+                human_duration(later)
+            ),
+        ),
+        Owner::Exited | Owner::Live | Owner::Unidentified | Owner::Gone => {
+            owned_file_warnings(ev, info, warnings);
+            if owner == Owner::Exited {
+                let parent = info
+                    .parent_pid
+                    .map_or_else(String::new, |p| format!(" by its parent {p}"));
+                return (
+                    Status::Zombie,
+                    format!("PID {pid} ({name}) has exited but is not reaped{parent}"),
+                );
+            }
+            let since = info
+                .start_time
+                .and_then(|s| SystemTime::now().duration_since(s).ok())
+                .map_or_else(String::new, |d| {
+                    format!(", running for {}", human_duration(d))
+                });
+            (Status::Alive, format!("PID {pid} is {name}{since}"))
+        }
+    }
+}
+
+/// The warnings about a file whose process may be its writer: who else can
+/// write it, and whether its name relates to the process at all.
+fn owned_file_warnings(ev: &Evidence<'_>, info: &ProcessInfo, warnings: &mut Vec<Warning>) {
+    if let Some(file) = ev.file
+        && writable_by_others(file, info.uid)
+    {
+        warnings.push(Warning::UntrustedFile);
+    }
+    if !std::iter::once(ev.path)
+        .chain(ev.aliases.iter().map(PathBuf::as_path))
+        .any(|p| names_relate(p, info))
+    {
+        warnings.push(Warning::NameMismatch);
+    }
+}
+
+/// Can a non-root user other than `owner` (the process's uid) write the file?
+/// World-writable, group-writable by a non-root group, or owned by another non-root user.
+pub fn writable_by_others(file: &FileInfo, owner: Option<u32>) -> bool {
+    file.mode & 0o002 != 0
+        || (file.mode & 0o020 != 0 && file.gid != 0)
+        || (file.mode & 0o200 != 0 && file.uid != 0 && Some(file.uid) != owner)
+}
+
+fn kind_word(lock: &LockInfo) -> &'static str {
+    match lock.kind {
+        crate::probe::locks::LockKind::Flock => "flock",
+        crate::probe::locks::LockKind::Posix => "posix",
+        crate::probe::locks::LockKind::Ofd => "ofd",
+    }
+}
+
+fn pid_list(pids: &[i32]) -> String {
+    let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+    if pids.len() == 1 {
+        format!("PID {}", list[0])
+    } else {
+        format!("PIDs {}", list.join(", "))
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Directory names that say nothing about which daemon a file belongs to.
+const GENERIC_DIRS: &[&str] = &[
+    "run", "var", "tmp", "pid", "pids", "lock", "locks", "user", "daemons",
+];
+
+/// Does the pidfile's name (stem without `.pid`) or its directory relate to the
+/// process's name, executable name or `argv[0]`? Related means one contains the
+/// other, ignoring case, or both share a word of three letters or more
+/// (`php8.2-fpm.pid` and `php-fpm8.2`).
+pub fn names_relate(path: &Path, info: &ProcessInfo) -> bool {
+    let mut file_names = Vec::new();
+    if let Some(name) = path.file_name() {
+        let name = name.to_string_lossy().to_lowercase();
+        file_names.push(
+            name.strip_suffix(".pid")
+                .map(str::to_string)
+                .unwrap_or(name),
+        );
+    }
+    if let Some(dir) = path.parent().and_then(Path::file_name) {
+        let dir = dir.to_string_lossy().to_lowercase();
+        if !GENERIC_DIRS.contains(&dir.as_str()) && !dir.chars().all(|c| c.is_ascii_digit()) {
+            file_names.push(dir);
+        }
+    }
+    let mut process_names = vec![info.name.to_lowercase()];
+    if let Some(exe) = info.exe.as_deref().and_then(Path::file_name) {
+        process_names.push(exe.to_string_lossy().to_lowercase());
+    }
+    if let Some(arg0) = info.cmdline.first() {
+        let base = arg0.rsplit('/').next().unwrap_or(arg0);
+        process_names.push(base.to_lowercase());
+    }
+    file_names.iter().filter(|f| !f.is_empty()).any(|f| {
+        process_names.iter().filter(|p| !p.is_empty()).any(|p| {
+            // A two-letter name like `sh` is inside too many words to count.
+            let long_enough = |s: &str| s.chars().count() >= 3;
+            (long_enough(p) && f.contains(p.as_str()))
+                || (long_enough(f) && p.contains(f.as_str()))
+                || shares_word(f, p)
+        })
+    })
+}
+
+fn shares_word(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphabetic())
+            .filter(|w| w.chars().count() >= 3 && *w != "pid")
+            .map(str::to_string)
+            .collect()
+    };
+    let b_words = words(b);
+    words(a).iter().any(|w| b_words.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::locks::LockKind;
+    use crate::probe::process::ProcessProbe;
+    use crate::scan::parse::InvalidPid;
+    use std::time::Duration;
+
+    fn file(mtime: SystemTime) -> FileInfo {
+        FileInfo {
+            uid: 0,
+            owner: None,
+            gid: 0,
+            mode: 0o644,
+            size: 5,
+            mtime,
+            dev: 1,
+            ino: 2,
+        }
+    }
+
+    fn process(name: &str, start: SystemTime) -> ProcessInfo {
+        ProcessInfo {
+            name: name.into(),
+            uid: Some(0),
+            user: Some("root".into()),
+            start_time: Some(start),
+            cmdline: vec![format!("/usr/sbin/{name}")],
+            exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
+            state: crate::probe::identity::ProcessState::Sleeping,
+            parent_pid: Some(1),
+            memory_bytes: 1,
+            cpu_percent: 0.0,
+            kernel_thread: false,
+            start_ticks: 1,
+            thread_of: None,
+        }
+    }
+
+    fn probe(liveness: Liveness, info: Option<ProcessInfo>) -> ProcessProbe {
+        ProcessProbe {
+            liveness,
+            info: info.map(std::sync::Arc::new),
+        }
+    }
+
+    struct Case {
+        path: PathBuf,
+        content: Content,
+        file: Option<FileInfo>,
+        probe: Option<ProcessProbe>,
+        lock: Option<LockInfo>,
+    }
+
+    impl Case {
+        /// The probed process's details, to change for one case.
+        fn info_mut(&mut self) -> &mut ProcessInfo {
+            let info = self.probe.as_mut().unwrap().info.as_mut().unwrap();
+            std::sync::Arc::make_mut(info)
+        }
+
+        fn new(path: &str, pid: i32) -> Self {
+            let now = SystemTime::now();
+            Case {
+                path: path.into(),
+                content: Content::Pid(pid),
+                file: Some(file(now)),
+                probe: Some(probe(
+                    Liveness::Exists,
+                    Some(process("nginx", now - Duration::from_secs(1))),
+                )),
+                lock: None,
+            }
+        }
+        fn verdict(&self) -> Verdict {
+            classify(&Evidence {
+                path: &self.path,
+                aliases: &[],
+                content: &self.content,
+                file: self.file.as_ref(),
+                probe: self.probe.as_ref(),
+                lock: self.lock.as_ref(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_running_writer_is_alive() {
+        let v = Case::new("/run/nginx.pid", 10).verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert!(v.warnings.is_empty(), "{v:?}");
+        assert!(v.reason.starts_with("PID 10 is nginx"), "{}", v.reason);
+    }
+
+    #[test]
+    fn eperm_is_alive_never_dead() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe.as_mut().unwrap().liveness = Liveness::NotSignalable;
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert_eq!(v.warnings, vec![Warning::NotSignalable]);
+        case.probe.as_mut().unwrap().info = None;
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert_eq!(v.warnings, vec![Warning::NotSignalable]);
+    }
+
+    #[test]
+    fn no_process_is_stale() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe = Some(probe(Liveness::Gone, None));
+        assert_eq!(case.verdict().status, Status::Stale);
+        assert_eq!(case.verdict().reason, "No process has PID 10");
+    }
+
+    #[test]
+    fn a_process_started_after_the_write_is_reused() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        let written = SystemTime::now() - Duration::from_secs(3600);
+        case.file = Some(file(written));
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Reused, "{v:?}");
+        assert!(v.reason.contains("started 59m"), "{}", v.reason);
+        // Within the tolerance it is still the writer.
+        case.file = Some(file(SystemTime::now() - Duration::from_millis(2500)));
+        assert_eq!(case.verdict().status, Status::Alive);
+    }
+
+    #[test]
+    fn kernel_threads_and_foreign_threads_are_reused() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.info_mut().kernel_thread = true;
+        assert_eq!(case.verdict().status, Status::Reused);
+        let mut case = Case::new("/run/nginx.pid", 11);
+        case.info_mut().thread_of = Some(10);
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Reused);
+        assert!(v.reason.contains("thread of process 10"), "{}", v.reason);
+    }
+
+    #[test]
+    fn an_unreaped_process_is_a_zombie() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.info_mut().state = crate::probe::identity::ProcessState::Zombie;
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Zombie);
+        assert!(
+            v.reason.contains("not reaped by its parent 1"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn invalid_and_unreadable_content() {
+        let mut case = Case::new("/run/x.pid", 1);
+        case.content = Content::Invalid(InvalidPid::Empty);
+        assert_eq!(case.verdict().status, Status::Invalid);
+        assert_eq!(case.verdict().reason, "The file is empty");
+        case.content = Content::Unreadable("permission denied".into());
+        assert_eq!(case.verdict().status, Status::Unreadable);
+        assert_eq!(
+            case.verdict().reason,
+            "Cannot read the file: permission denied"
+        );
+    }
+
+    #[test]
+    fn name_mismatch_warns_only_when_nothing_relates() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        let start = SystemTime::now() - Duration::from_secs(1);
+        case.probe = Some(probe(Liveness::Exists, Some(process("sleep", start))));
+        assert_eq!(case.verdict().warnings, vec![Warning::NameMismatch]);
+        case.path = "/run/sleep.pid".into();
+        assert!(case.verdict().warnings.is_empty());
+        case.path = "/run/sleep/main.pid".into();
+        assert!(case.verdict().warnings.is_empty(), "directory name relates");
+    }
+
+    #[test]
+    fn names_relate_by_substring_and_shared_words() {
+        let info = |name: &str| process(name, SystemTime::now());
+        assert!(names_relate(Path::new("/run/crond.pid"), &info("cron")));
+        assert!(names_relate(Path::new("/run/docker.pid"), &info("dockerd")));
+        assert!(names_relate(
+            Path::new("/run/php/php8.2-fpm.pid"),
+            &info("php-fpm8.2")
+        ));
+        assert!(!names_relate(Path::new("/run/nginx.pid"), &info("sleep")));
+        assert!(!names_relate(
+            Path::new("/run/sshd.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("sh")
+            }
+        ));
+        assert!(!names_relate(
+            Path::new("/run/nginx.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("x")
+            }
+        ));
+        assert!(!names_relate(
+            Path::new("/run/user/1000/nginx.pid"),
+            &info("sleep")
+        ));
+        assert!(!names_relate(
+            Path::new("/run/runit.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("sshd")
+            }
+        ));
+    }
+
+    #[test]
+    fn files_writable_by_others_are_untrusted() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        assert!(case.verdict().warnings.is_empty());
+        case.file.as_mut().unwrap().mode = 0o666;
+        assert_eq!(case.verdict().warnings, vec![Warning::UntrustedFile]);
+        case.file.as_mut().unwrap().mode = 0o664;
+        case.file.as_mut().unwrap().gid = 100;
+        assert_eq!(case.verdict().warnings, vec![Warning::UntrustedFile]);
+        case.file.as_mut().unwrap().mode = 0o644;
+        case.file.as_mut().unwrap().uid = 1000;
+        assert_eq!(
+            case.verdict().warnings,
+            vec![Warning::UntrustedFile],
+            "owned by another user"
+        );
+        case.info_mut().uid = Some(1000);
+        assert!(
+            case.verdict().warnings.is_empty(),
+            "owned by the process's own user"
+        );
+    }
+
+    #[test]
+    fn lock_held_by_someone_else_warns() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.lock = Some(LockInfo {
+            holder_pid: Some(20),
+            kind: LockKind::Flock,
+            holders: vec![20],
+        });
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Alive);
+        assert_eq!(v.warnings, vec![Warning::LockHolderMismatch]);
+        assert!(
+            v.reason.ends_with("; locked (flock) by PID 20"),
+            "{}",
+            v.reason
+        );
+        case.lock = Some(LockInfo {
+            holder_pid: Some(10),
+            kind: LockKind::Posix,
+            holders: vec![10],
+        });
+        assert!(case.verdict().warnings.is_empty());
+    }
+
+    #[test]
+    fn a_dead_pid_locked_by_a_child_says_so() {
+        let mut case = Case::new("/run/nginx.pid", 10);
+        case.probe = Some(probe(Liveness::Gone, None));
+        case.lock = Some(LockInfo {
+            holder_pid: Some(11),
+            kind: LockKind::Flock,
+            holders: vec![11, 12],
+        });
+        let v = case.verdict();
+        assert_eq!(v.status, Status::Stale);
+        assert_eq!(v.warnings, vec![Warning::LockHolderMismatch]);
+        assert!(v.reason.contains("PIDs 11, 12"), "{}", v.reason);
+    }
+}

@@ -1,0 +1,183 @@
+//! May this pidfile be deleted? One rule for `clean`'s plan, the inspector's
+//! dialogs and the executor's last check before acting.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::verdict::{Entry, Status, human_duration};
+
+/// How long an invalid pidfile is left alone by default: an empty pidfile is
+/// normal for a daemon that has created it but not yet written its PID.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+
+/// The decision on deleting one pidfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// It may go on one confirmation: `stale`, `reused`, or `invalid` and old enough.
+    Allowed,
+    /// It may go only on a second, explicit confirmation that says what
+    /// breaks: its process is alive (or a zombie), or it cannot be read.
+    NeedsSecondConfirmation,
+    /// It must stay, whatever the operator says.
+    Refused(Keep),
+}
+
+/// Why a pidfile must stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// Live processes hold a lock on it: it is in use, whatever it says.
+    Locked {
+        /// The lock holders.
+        holders: Vec<i32>,
+    },
+    /// Invalid, but younger than the grace period: a daemon may still be writing it.
+    Young {
+        /// Time since its last write.
+        age: Duration,
+        /// The grace period.
+        grace: Duration,
+    },
+}
+
+impl fmt::Display for Keep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Keep::Locked { holders } => {
+                let list: Vec<String> = holders.iter().map(i32::to_string).collect();
+                write!(f, "locked by PID {}: in use", list.join(", "))
+            }
+            Keep::Young { age, grace } => write!(
+                f,
+                "only {} old (grace {})",
+                human_duration(*age),
+                human_duration(*grace)
+            ),
+        }
+    }
+}
+
+/// Does deleting a pidfile with this status break something, so that it
+/// needs the second confirmation?
+pub fn needs_second_confirmation(status: Status) -> bool {
+    matches!(status, Status::Alive | Status::Zombie | Status::Unreadable)
+}
+
+/// Decide whether `entry` may be deleted `now`; invalid pidfiles younger than
+/// `grace` stay. A lock held on the file outranks every other reason.
+pub fn may_delete(entry: &Entry, grace: Duration, now: SystemTime) -> Deletion {
+    if let Some(lock) = entry.lock.as_ref().filter(|l| !l.holders.is_empty()) {
+        return Deletion::Refused(Keep::Locked {
+            holders: lock.holders.clone(),
+        });
+    }
+    if entry.status == Status::Invalid {
+        let age = file_age(entry, now);
+        if age < grace {
+            return Deletion::Refused(Keep::Young { age, grace });
+        }
+    }
+    if needs_second_confirmation(entry.status) {
+        Deletion::NeedsSecondConfirmation
+    } else {
+        Deletion::Allowed
+    }
+}
+
+/// Time since the file's last write (zero when unknown or in the future).
+pub fn file_age(entry: &Entry, now: SystemTime) -> Duration {
+    entry
+        .file
+        .as_ref()
+        .and_then(|f| now.duration_since(f.mtime).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::locks::{LockInfo, LockKind};
+    use crate::scan::read::FileInfo;
+
+    fn entry(status: Status, age: Duration, holders: &[i32]) -> (Entry, SystemTime) {
+        let now = SystemTime::now();
+        let entry = Entry {
+            path: "/run/x.pid".into(),
+            aliases: Vec::new(),
+            status,
+            pid: Some(10),
+            reason: String::new(),
+            warnings: Vec::new(),
+            file: Some(FileInfo {
+                uid: 0,
+                owner: None,
+                gid: 0,
+                mode: 0o644,
+                size: 3,
+                mtime: now - age,
+                dev: 1,
+                ino: 2,
+            }),
+            first_line: None,
+            process: None,
+            lock: (!holders.is_empty()).then(|| LockInfo {
+                holder_pid: Some(holders[0]),
+                kind: LockKind::Flock,
+                holders: holders.to_vec(),
+            }),
+            location: None,
+        };
+        (entry, now)
+    }
+
+    #[test]
+    fn decisions() {
+        let grace = Duration::from_secs(60);
+        let old = Duration::from_secs(3600);
+        let young = Duration::from_secs(5);
+        let second = Deletion::NeedsSecondConfirmation;
+        for (status, age, holders, expected) in [
+            (Status::Stale, old, &[][..], Deletion::Allowed),
+            (Status::Reused, young, &[], Deletion::Allowed),
+            (Status::Invalid, old, &[], Deletion::Allowed),
+            (
+                Status::Invalid,
+                young,
+                &[],
+                Deletion::Refused(Keep::Young { age: young, grace }),
+            ),
+            (Status::Alive, old, &[], second.clone()),
+            (Status::Zombie, old, &[], second.clone()),
+            (Status::Unreadable, old, &[], second.clone()),
+            (
+                Status::Stale,
+                old,
+                &[5, 6],
+                Deletion::Refused(Keep::Locked {
+                    holders: vec![5, 6],
+                }),
+            ),
+            (
+                Status::Invalid,
+                young,
+                &[5],
+                Deletion::Refused(Keep::Locked { holders: vec![5] }),
+            ),
+        ] {
+            let (e, now) = entry(status, age, holders);
+            assert_eq!(may_delete(&e, grace, now), expected, "{status} {age:?}");
+        }
+    }
+
+    #[test]
+    fn reasons_read_as_one_line() {
+        let locked = Keep::Locked {
+            holders: vec![5, 6],
+        };
+        assert_eq!(locked.to_string(), "locked by PID 5, 6: in use");
+        let young = Keep::Young {
+            age: Duration::from_secs(5),
+            grace: Duration::from_secs(60),
+        };
+        assert_eq!(young.to_string(), "only 5s old (grace 1m0s)");
+    }
+}

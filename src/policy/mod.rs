@@ -1,0 +1,21 @@
+//! The rules, and nothing else: pure functions of facts that return a
+//! decision and, where one is refused, a one-line reason. Each rule has one
+//! implementation here, and every caller (the scanner's verdicts, the pidfile
+//! lock, `clean`, the inspector, the action executor) uses it.
+//!
+//! - [`owner`]: is the process a pidfile names the one that wrote it?
+//! - [`classify`]: the verdict on one pidfile ([`crate::verdict::Status`],
+//!   reason, warnings).
+//! - [`delete`]: may a pidfile be deleted, and on how many confirmations?
+//! - [`signal`]: may its owner be signalled, and on how many confirmations?
+//!
+//! Nothing here touches the system: no files, no `/proc`, no clock except
+//! as a value passed in (the one exception is "running for", which reads
+//! the time to describe an alive process).
+
+pub mod classify;
+pub mod delete;
+pub mod owner;
+pub mod signal;
+
+pub use classify::classify;
