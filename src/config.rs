@@ -13,7 +13,6 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::act::log::ActionLog;
 use crate::scan::discover::Rules;
 
 /// The validated configuration.
@@ -33,7 +32,7 @@ pub struct Config {
     pub read_only: bool,
     /// Capture the mouse in the TUI (wheel and click).
     pub mouse: bool,
-    /// Where every delete and signal is recorded (default: [`ActionLog::default_path`]).
+    /// Where every delete and signal is recorded (default: [`crate::act::log::ActionLog::default_path`]).
     pub action_log: Option<PathBuf>,
     /// Invalid pidfiles younger than this are never deleted.
     pub invalid_grace: Duration,
@@ -52,7 +51,7 @@ impl Default for Config {
             read_only: false,
             mouse: true,
             action_log: None,
-            invalid_grace: crate::act::delete::DEFAULT_GRACE,
+            invalid_grace: crate::policy::delete::DEFAULT_GRACE,
             source: None,
         }
     }
@@ -233,15 +232,6 @@ impl Config {
             roots.push(PathBuf::from("/var/run"));
         }
         roots
-    }
-
-    /// The actor that carries out and records deletions and signals.
-    pub fn actor(&self) -> crate::act::Actor {
-        let log = self
-            .action_log
-            .clone()
-            .unwrap_or_else(ActionLog::default_path);
-        crate::act::Actor::new(ActionLog::new(log), self.invalid_grace)
     }
 
     /// The walk rules (compiled globs and depth).

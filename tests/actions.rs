@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use nix::sys::signal::Signal;
-use pidscope::act::ActionError;
-use pidscope::act::delete::{Confirmation, delete_pidfile};
-use pidscope::act::signal::signal_owner;
+use pidscope::act::log::ActionLog;
+use pidscope::act::{Action, ActionError, Confirmed, Consent, Executor};
 use pidscope::inspect::Scanner;
 use pidscope::verdict::{Entry, Status, Warning};
 use serde_json::Value;
@@ -24,6 +23,25 @@ const GRACE: Duration = Duration::from_secs(60);
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
+}
+
+/// Delete through the one gate, as the inspector's dialog does.
+fn delete_pidfile(seen: &Entry, consent: Consent, grace: Duration) -> Result<String, ActionError> {
+    let confirmed = Confirmed::by_dialog(Action::Delete, seen.clone(), consent);
+    executor(grace).execute(&confirmed).result
+}
+
+/// Signal through the one gate, as the inspector's dialog does.
+fn signal_owner(seen: &Entry, signal: Signal, consent: Consent) -> Result<String, ActionError> {
+    let confirmed = Confirmed::by_dialog(Action::Signal(signal), seen.clone(), consent);
+    executor(GRACE).execute(&confirmed).result
+}
+
+/// An executor whose audit trail goes to a scratch file.
+fn executor(grace: Duration) -> Executor {
+    let log =
+        std::env::temp_dir().join(format!("pidscope-actions-test-{}.log", std::process::id()));
+    Executor::new(ActionLog::new(log), grace)
 }
 
 /// What the operator would have seen for `path` right now.
@@ -207,7 +225,7 @@ fn a_directory_swapped_for_a_symlink_after_the_scan_removes_nothing_outside() {
     let sub = dir.path().join("sub");
     fs::rename(&sub, dir.path().join("sub.old")).unwrap();
     symlink(outside.path(), &sub).unwrap();
-    let err = delete_pidfile(&entry, Confirmation::Once, GRACE).unwrap_err();
+    let err = delete_pidfile(&entry, Consent::Once, GRACE).unwrap_err();
     assert!(matches!(err, ActionError::ChangedSinceScan { .. }), "{err}");
     assert!(victim.exists(), "nothing outside the root is removed");
     assert!(dir.path().join("sub.old/x.pid").exists());
@@ -271,7 +289,7 @@ fn a_file_locked_by_a_live_process_is_never_removed() {
     assert!(empty.exists() && orphan.exists());
     assert_eq!(code, 0);
     // The library refuses too, whatever the confirmation.
-    let err = delete_pidfile(&seen(&empty), Confirmation::InUse, Duration::ZERO).unwrap_err();
+    let err = delete_pidfile(&seen(&empty), Consent::Twice, Duration::ZERO).unwrap_err();
     assert!(err.to_string().contains("in use"), "{err}");
 }
 
@@ -345,7 +363,7 @@ fn a_rewritten_pidfile_is_changed_since_scan() {
     let entry = seen(&path);
     let live = spawn_sleep();
     fs::write(&path, format!("{}\n", live.pid())).unwrap();
-    let err = delete_pidfile(&entry, Confirmation::Once, GRACE).unwrap_err();
+    let err = delete_pidfile(&entry, Consent::Once, GRACE).unwrap_err();
     assert!(err.to_string().contains("changed since scan"), "{err}");
     assert!(path.exists());
 }
@@ -355,10 +373,10 @@ fn a_live_pidfile_needs_the_second_confirmation() {
     let dir = tempdir();
     let live = spawn_sleep();
     let path = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", live.pid()));
-    let err = delete_pidfile(&seen(&path), Confirmation::Once, GRACE).unwrap_err();
+    let err = delete_pidfile(&seen(&path), Consent::Once, GRACE).unwrap_err();
     assert!(matches!(err, ActionError::Refused { .. }), "{err}");
     assert!(path.exists());
-    delete_pidfile(&seen(&path), Confirmation::InUse, GRACE).expect("explicitly confirmed");
+    delete_pidfile(&seen(&path), Consent::Twice, GRACE).expect("explicitly confirmed");
     assert!(!path.exists());
 }
 
@@ -372,13 +390,13 @@ fn a_pid_reused_between_screen_and_signal_is_never_hit() {
     // The operator saw a process with another start time under this PID.
     let mut entry = seen(&path);
     std::sync::Arc::make_mut(entry.process.as_mut().unwrap()).start_ticks -= 1;
-    let err = signal_owner(&entry, Signal::SIGTERM, Confirmation::Once).unwrap_err();
+    let err = signal_owner(&entry, Signal::SIGTERM, Consent::Once).unwrap_err();
     assert!(matches!(err, ActionError::ChangedSinceScan { .. }), "{err}");
     assert!(live.try_wait().is_none(), "nothing was sent");
     // The process the operator saw has exited since: nothing is sent to anyone.
     let entry = seen(&path);
     drop(live);
-    let err = signal_owner(&entry, Signal::SIGTERM, Confirmation::Once).unwrap_err();
+    let err = signal_owner(&entry, Signal::SIGTERM, Consent::Once).unwrap_err();
     assert!(err.to_string().contains("changed since scan"), "{err}");
 }
 
@@ -387,8 +405,11 @@ fn the_seen_owner_is_signalled_through_a_pidfd() {
     let dir = tempdir();
     let mut live = spawn_sleep();
     let path = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", live.pid()));
-    let sent = signal_owner(&seen(&path), Signal::SIGTERM, Confirmation::Once).expect("sent");
-    assert!(sent.atomic, "pidfd is available on this kernel");
+    let sent = signal_owner(&seen(&path), Signal::SIGTERM, Consent::Once).expect("sent");
+    assert!(
+        !sent.contains("no pidfd"),
+        "pidfd is available on this kernel: {sent}"
+    );
     assert!(wait_until(TIMEOUT, || live.try_wait().is_some()));
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(live.wait().signal(), Some(15));
@@ -402,7 +423,7 @@ fn pid_1_self_and_kernel_threads_are_refused() {
     let kthread = write_pidfile(dir.path(), "kthreadd.pid", "2\n");
     for path in [&init, &me, &kthread] {
         let entry = seen(path);
-        let err = signal_owner(&entry, Signal::SIGTERM, Confirmation::InUse).unwrap_err();
+        let err = signal_owner(&entry, Signal::SIGTERM, Consent::Twice).unwrap_err();
         assert!(
             matches!(err, ActionError::Refused { .. }),
             "{}: {err}",
@@ -410,13 +431,13 @@ fn pid_1_self_and_kernel_threads_are_refused() {
         );
     }
     assert!(
-        signal_owner(&seen(&init), Signal::SIGTERM, Confirmation::InUse)
+        signal_owner(&seen(&init), Signal::SIGTERM, Consent::Twice)
             .unwrap_err()
             .to_string()
             .contains("PID 1")
     );
     assert!(
-        signal_owner(&seen(&me), Signal::SIGTERM, Confirmation::InUse)
+        signal_owner(&seen(&me), Signal::SIGTERM, Consent::Twice)
             .unwrap_err()
             .to_string()
             .contains("pidscope itself")
@@ -435,10 +456,10 @@ fn an_untrusted_pidfile_needs_the_second_confirmation_to_signal() {
         "{:?}",
         entry.warnings
     );
-    let err = signal_owner(&entry, Signal::SIGTERM, Confirmation::Once).unwrap_err();
+    let err = signal_owner(&entry, Signal::SIGTERM, Consent::Once).unwrap_err();
     assert!(err.to_string().contains("untrusted-file"), "{err}");
     assert!(live.try_wait().is_none());
-    signal_owner(&entry, Signal::SIGTERM, Confirmation::InUse).expect("explicitly confirmed");
+    signal_owner(&entry, Signal::SIGTERM, Consent::Twice).expect("explicitly confirmed");
     assert!(wait_until(TIMEOUT, || live.try_wait().is_some()));
 }
 

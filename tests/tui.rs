@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
-use pidscope::act::delete::Confirmation;
+use pidscope::act::{Action, Consent};
 use pidscope::probe::locks::{LockInfo, LockKind};
 use pidscope::probe::process::ProcessInfo;
 use pidscope::report::Report;
@@ -313,10 +313,11 @@ fn delete_a_stale_pidfile_needs_one_confirmation_and_enter_starts_on_cancel() {
     app.update(key(KeyCode::Right));
     let effects = app.update(key(KeyCode::Enter));
     match &effects[..] {
-        [Effect::Delete(jobs)] => {
+        [Effect::Act(jobs)] => {
             assert_eq!(jobs.len(), 1);
-            assert_eq!(jobs[0].0.path, PathBuf::from("/run/old-daemon.pid"));
-            assert_eq!(jobs[0].1, Confirmation::Once);
+            assert_eq!(jobs[0].action(), Action::Delete);
+            assert_eq!(jobs[0].target().path, PathBuf::from("/run/old-daemon.pid"));
+            assert_eq!(jobs[0].consent(), Consent::Once);
         }
         other => panic!("{other:?}"),
     }
@@ -346,7 +347,10 @@ fn a_live_pidfile_needs_a_second_explicit_confirmation() {
     press(&mut app, "d");
     press(&mut app, "y");
     match &press(&mut app, "y")[..] {
-        [Effect::Delete(jobs)] => assert_eq!(jobs[0].1, Confirmation::InUse),
+        [Effect::Act(jobs)] => {
+            assert_eq!(jobs[0].action(), Action::Delete);
+            assert_eq!(jobs[0].consent(), Consent::Twice);
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -371,9 +375,10 @@ fn tagged_batch_delete_splits_plain_and_in_use() {
     press(&mut app, "dy");
     // "o" keeps the live one and deletes only the stale one.
     match &press(&mut app, "o")[..] {
-        [Effect::Delete(jobs)] => {
+        [Effect::Act(jobs)] => {
             assert_eq!(jobs.len(), 1);
-            assert_eq!(jobs[0].0.path, PathBuf::from("/run/old-daemon.pid"));
+            assert_eq!(jobs[0].action(), Action::Delete);
+            assert_eq!(jobs[0].target().path, PathBuf::from("/run/old-daemon.pid"));
         }
         other => panic!("{other:?}"),
     }
@@ -399,8 +404,11 @@ fn signal_picker_confirm_and_refusals() {
         }
     ));
     match &press(&mut app, "y")[..] {
-        [Effect::Signal(targets, Signal::SIGTERM, Confirmation::Once)] => {
-            assert_eq!(targets[0].pid, Some(812))
+        [Effect::Act(jobs)]
+            if jobs[0].action() == Action::Signal(Signal::SIGTERM)
+                && jobs[0].consent() == Consent::Once =>
+        {
+            assert_eq!(jobs[0].target().pid, Some(812))
         }
         other => panic!("{other:?}"),
     }
@@ -452,7 +460,9 @@ fn an_untrusted_pidfile_needs_a_second_confirmation_before_signalling() {
         "{screen}"
     );
     match &press(&mut app, "y")[..] {
-        [Effect::Signal(_, Signal::SIGTERM, Confirmation::InUse)] => {}
+        [Effect::Act(jobs)]
+            if jobs[0].action() == Action::Signal(Signal::SIGTERM)
+                && jobs[0].consent() == Consent::Twice => {}
         other => panic!("{other:?}"),
     }
     press(&mut app, "k");

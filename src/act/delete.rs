@@ -22,67 +22,21 @@ use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use super::{ActionError, reverify};
-use crate::verdict::{Entry, Status};
+use crate::policy::delete::{Deletion, may_delete};
+use crate::verdict::Entry;
 
-/// How explicitly the operator asked for the deletion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirmation {
-    /// One confirmation: enough for `stale`, `reused` and `invalid` pidfiles.
-    Once,
-    /// A second, explicit confirmation that the owner's pidfile may go although
-    /// its process is alive (or a zombie, or the file unreadable).
-    InUse,
-}
-
-/// Does deleting a pidfile with this status break something, so that it needs
-/// [`Confirmation::InUse`]?
-pub fn needs_second_confirmation(status: Status) -> bool {
-    matches!(status, Status::Alive | Status::Zombie | Status::Unreadable)
-}
-
-/// How long an invalid pidfile is left alone by default: an empty pidfile is
-/// normal for a daemon that has created it but not yet written its PID.
-pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Delete the pidfile the operator saw as `seen`, after re-verifying it.
-/// Invalid pidfiles younger than `grace` are refused.
-pub fn delete_pidfile(
-    seen: &Entry,
-    confirmation: Confirmation,
-    grace: std::time::Duration,
-) -> Result<(), ActionError> {
+/// Delete the pidfile the operator saw as `seen`, after re-verifying it and
+/// asking the rules ([`may_delete`]) about what is there now: a lock in use,
+/// or an invalid pidfile younger than `grace`, keeps it.
+pub(super) fn delete_pidfile(seen: &Entry, grace: std::time::Duration) -> Result<(), ActionError> {
     let path = &seen.path;
     let refused = |why: String| ActionError::refused(path, why);
     let failed = |what: String| ActionError::failed(path, what);
     let changed = |what: &str| ActionError::changed(path, what);
 
-    if needs_second_confirmation(seen.status) && confirmation != Confirmation::InUse {
-        return Err(refused(format!(
-            "the pidfile is {}; deleting it needs the second confirmation",
-            seen.status
-        )));
-    }
     let fresh = reverify(seen)?;
-    if fresh.status == Status::Invalid {
-        let age = fresh
-            .file
-            .as_ref()
-            .and_then(|f| std::time::SystemTime::now().duration_since(f.mtime).ok())
-            .unwrap_or_default();
-        if age < grace {
-            return Err(refused(format!(
-                "invalid but only {} old; a daemon may still be writing it (grace {})",
-                crate::verdict::human_duration(age),
-                crate::verdict::human_duration(grace)
-            )));
-        }
-    }
-    if let Some(lock) = fresh.lock.as_ref().filter(|l| !l.holders.is_empty()) {
-        let holders: Vec<String> = lock.holders.iter().map(i32::to_string).collect();
-        return Err(refused(format!(
-            "locked by PID {}: the file is in use",
-            holders.join(", ")
-        )));
+    if let Deletion::Refused(keep) = may_delete(&fresh, grace, std::time::SystemTime::now()) {
+        return Err(refused(format!("{}: {keep}", fresh.status)));
     }
 
     let (dir, name) = split(path).ok_or_else(|| refused("not a file in a directory".into()))?;

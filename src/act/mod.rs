@@ -1,17 +1,49 @@
-//! Actions on what the operator saw: delete a pidfile, signal its owner.
+//! The one gate for destructive actions: delete a pidfile, signal its owner.
 //!
-//! Every action takes the [`Entry`] the operator was
-//! shown, re-inspects the system right before acting, and refuses when
-//! anything that decided the verdict has changed since. The TUI and the CLI
-//! share these functions: there is no second copy.
+//! An [`Action`] on an [`Entry`] the operator was shown becomes a [`Confirmed`]
+//! value only through a confirmation: the inspector's dialogs
+//! ([`Confirmed::by_dialog`]) or `clean`'s `--yes` or prompt
+//! ([`Confirmed::by_clean`]). The one [`Executor`] takes nothing else: it
+//! checks the confirmation against the rules ([`crate::policy`]), re-inspects
+//! the system right before acting, refuses when anything that decided the
+//! verdict has changed since, acts, and records every attempt in the audit
+//! trail. The functions that delete and signal are private to this module.
+//!
+//! A confirmed action cannot be made up:
+//!
+//! ```compile_fail,E0451
+//! use pidscope::act::{Action, Confirmed, Consent};
+//! # let entry: pidscope::verdict::Entry = todo!();
+//! // The fields are private: no confirmation, no action.
+//! let forged = Confirmed { action: Action::Delete, target: entry, consent: Consent::Twice };
+//! ```
+//!
+//! and nothing deletes or signals around the executor:
+//!
+//! ```compile_fail,E0603
+//! # let entry: pidscope::verdict::Entry = todo!();
+//! pidscope::act::delete::delete_pidfile(&entry, std::time::Duration::ZERO);
+//! ```
+//!
+//! ```compile_fail,E0603
+//! # let entry: pidscope::verdict::Entry = todo!();
+//! pidscope::act::signal::signal_owner(&entry, nix::sys::signal::Signal::SIGKILL);
+//! ```
 
-pub mod delete;
+mod delete;
 pub mod log;
-pub mod signal;
+mod signal;
+
+pub use signal::{MENU, Sent, parse_signal, signal_label};
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
+use nix::sys::signal::Signal;
+
+use crate::policy::delete::{Deletion, may_delete};
+use crate::policy::signal::{Signalling, UNTRUSTED, may_signal};
 use crate::verdict::{Entry, Status};
 
 /// Why an action was not carried out. Displays as one line.
@@ -84,12 +116,90 @@ impl ActionError {
     }
 }
 
-/// Carries out actions and records each one in the audit trail: the single
-/// entry point the TUI and `pidscope clean` share.
+/// What the operator asks for on one pidfile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Delete the pidfile.
+    Delete,
+    /// Send this signal to the process it names.
+    Signal(Signal),
+}
+
+impl Action {
+    /// The word the audit trail records.
+    fn word(self) -> &'static str {
+        match self {
+            Action::Delete => "delete",
+            Action::Signal(_) => "signal",
+        }
+    }
+}
+
+/// How far the operator went to confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    /// One confirmation: enough for a stale, reused or old invalid pidfile,
+    /// and for signalling the owner of a trusted one.
+    Once,
+    /// A second, explicit confirmation that says what breaks: deleting the
+    /// pidfile of a live process (or a zombie's, or an unreadable one), or
+    /// signalling the process an untrusted pidfile names.
+    Twice,
+}
+
+/// An action on one pidfile that the operator confirmed: the only thing the
+/// [`Executor`] accepts. Its fields are private; only a confirmation makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmed {
+    action: Action,
+    target: Entry,
+    consent: Consent,
+}
+
+impl Confirmed {
+    /// The inspector's confirmation dialog for `action` on `target` was
+    /// answered yes; [`Consent::Twice`] when its second dialog was too.
+    pub fn by_dialog(action: Action, target: Entry, consent: Consent) -> Self {
+        Confirmed {
+            action,
+            target,
+            consent,
+        }
+    }
+
+    /// `pidscope clean` was told `--yes`, or its prompt was answered yes:
+    /// deleting `target`, on one confirmation (clean never removes a pidfile
+    /// that needs a second one, and never signals).
+    pub fn by_clean(target: Entry) -> Self {
+        Confirmed {
+            action: Action::Delete,
+            target,
+            consent: Consent::Once,
+        }
+    }
+
+    /// What was confirmed.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The pidfile as the operator saw it.
+    pub fn target(&self) -> &Entry {
+        &self.target
+    }
+
+    /// How far the operator went.
+    pub fn consent(&self) -> Consent {
+        self.consent
+    }
+}
+
+/// Carries out confirmed actions and records each one in the audit trail:
+/// the single way to act, shared by the inspector and `pidscope clean`.
 #[derive(Debug, Clone)]
-pub struct Actor {
+pub struct Executor {
     log: log::ActionLog,
-    grace: std::time::Duration,
+    grace: Duration,
 }
 
 /// The result of one action and of recording it.
@@ -120,49 +230,70 @@ impl Done {
     }
 }
 
-impl Actor {
+impl Executor {
     /// Record actions in `log`; `grace` protects young invalid pidfiles (a
     /// daemon that has created its pidfile but not yet written its PID).
-    pub fn new(log: log::ActionLog, grace: std::time::Duration) -> Self {
-        Actor { log, grace }
+    pub fn new(log: log::ActionLog, grace: Duration) -> Self {
+        Executor { log, grace }
     }
 
-    /// Delete a pidfile as [`delete::delete_pidfile`] does, and record it.
-    pub fn delete(&self, seen: &Entry, confirmation: delete::Confirmation) -> Done {
-        let result = delete::delete_pidfile(seen, confirmation, self.grace)
-            .map(|()| format!("deleted {}", seen.path.display()));
-        self.record(seen, "delete", None, result)
+    /// Check the confirmation against the rules, re-verify, act, and record
+    /// the attempt, whatever its result.
+    pub fn execute(&self, confirmed: &Confirmed) -> Done {
+        let seen = &confirmed.target;
+        let result = match confirmed.action {
+            Action::Delete => self.delete(seen, confirmed.consent),
+            Action::Signal(sig) => Self::signal(seen, sig, confirmed.consent),
+        };
+        self.record(confirmed, result)
     }
 
-    /// Signal a pidfile's owner as [`signal::signal_owner`] does, and record it.
-    pub fn signal(
-        &self,
-        seen: &Entry,
-        sig: nix::sys::signal::Signal,
-        confirmation: delete::Confirmation,
-    ) -> Done {
-        let result = signal::signal_owner(seen, sig, confirmation).map(|sent| sent.to_string());
-        self.record(seen, "signal", Some(sig.as_str()), result)
+    fn delete(&self, seen: &Entry, consent: Consent) -> Result<String, ActionError> {
+        let decision = may_delete(seen, self.grace, SystemTime::now());
+        if decision == Deletion::NeedsSecondConfirmation && consent != Consent::Twice {
+            return Err(ActionError::refused(
+                &seen.path,
+                format!(
+                    "the pidfile is {}; deleting it needs the second confirmation",
+                    seen.status
+                ),
+            ));
+        }
+        delete::delete_pidfile(seen, self.grace)
+            .map(|()| format!("deleted {}", seen.path.display()))
     }
 
-    fn record(
-        &self,
-        seen: &Entry,
-        action: &str,
-        signal: Option<&str>,
-        result: Result<String, ActionError>,
-    ) -> Done {
+    fn signal(seen: &Entry, sig: Signal, consent: Consent) -> Result<String, ActionError> {
+        match may_signal(seen, std::process::id() as i32) {
+            Signalling::Refused(why) => return Err(ActionError::refused(&seen.path, why)),
+            Signalling::NeedsSecondConfirmation if consent != Consent::Twice => {
+                return Err(ActionError::refused(
+                    &seen.path,
+                    format!("{UNTRUSTED}; signalling needs the second confirmation"),
+                ));
+            }
+            Signalling::Allowed | Signalling::NeedsSecondConfirmation => {}
+        }
+        signal::signal_owner(seen, sig).map(|sent| sent.to_string())
+    }
+
+    fn record(&self, confirmed: &Confirmed, result: Result<String, ActionError>) -> Done {
+        let seen = &confirmed.target;
         let (word, detail) = match &result {
             Ok(text) => ("ok", text.clone()),
             Err(e @ ActionError::ChangedSinceScan { .. }) => ("changed", e.to_string()),
             Err(e @ ActionError::Refused { .. }) => ("refused", e.to_string()),
             Err(e @ ActionError::Failed { .. }) => ("failed", e.to_string()),
         };
+        let signal = match confirmed.action {
+            Action::Signal(sig) => Some(sig.as_str()),
+            Action::Delete => None,
+        };
         let record = log::Record {
-            time: std::time::SystemTime::now(),
+            time: SystemTime::now(),
             uid: nix::unistd::getuid().as_raw(),
             sudo_user: std::env::var("SUDO_USER").ok(),
-            action,
+            action: confirmed.action.word(),
             path: &seen.path,
             pid: seen.pid,
             start_time: seen.process.as_ref().and_then(|p| p.start_time),

@@ -11,12 +11,10 @@ use std::os::fd::OwnedFd;
 use nix::sys::signal::Signal;
 
 use super::ActionError;
-use super::delete::Confirmation;
 use crate::probe::identity::read_identity;
-use crate::verdict::{Entry, Status};
+use crate::verdict::Entry;
 
-/// The signals offered to operators, in menu order (TERM first). The first
-/// [`POLITE`] are the ones a supervisor passes on to its child.
+/// The signals offered to operators, in menu order (TERM first).
 pub const MENU: [Signal; 9] = [
     Signal::SIGTERM,
     Signal::SIGINT,
@@ -28,10 +26,6 @@ pub const MENU: [Signal; 9] = [
     Signal::SIGCONT,
     Signal::SIGKILL,
 ];
-
-/// The signals that ask a process to do something (stop, reload, report)
-/// rather than force it: what `pidscope run` forwards to its command.
-pub const POLITE: &[Signal] = MENU.split_at(6).0;
 
 /// Parse `term`, `TERM`, `SIGTERM` or `15`.
 pub fn parse_signal(text: &str) -> Option<Signal> {
@@ -82,55 +76,13 @@ impl fmt::Display for Sent {
     }
 }
 
-/// Why a row can never be signalled, or `None` when it can.
-pub fn refusal(entry: &Entry) -> Option<String> {
-    let pid = match (entry.status, entry.pid) {
-        (Status::Alive, Some(pid)) => pid,
-        (Status::Zombie, _) => return Some("the process has already exited (zombie)".into()),
-        (Status::Reused, _) => return Some("the PID belongs to another process now".into()),
-        (status, _) => return Some(format!("no process to signal ({status})")),
-    };
-    if pid == 1 {
-        return Some("PID 1 (init) is never signalled".into());
-    }
-    if pid == std::process::id() as i32 {
-        return Some("that is pidscope itself".into());
-    }
-    match &entry.process {
-        Some(p) if p.kernel_thread => Some("kernel threads are never signalled".into()),
-        Some(_) => None,
-        None => Some("the process's identity is unknown (/proc not readable)".into()),
-    }
-}
-
-/// Does signalling this row's owner need a second, explicit confirmation?
-/// Yes when the pidfile could have been written by someone other than the
-/// process's owner (warning `untrusted-file`): it could point root at any process.
-pub fn needs_second_confirmation(entry: &Entry) -> bool {
-    entry
-        .warnings
-        .contains(&crate::verdict::Warning::UntrustedFile)
-}
-
-/// Send `signal` to the process the operator saw as the owner of `seen`.
-/// An untrusted pidfile needs [`Confirmation::InUse`] (the second confirmation).
-pub fn signal_owner(
-    seen: &Entry,
-    signal: Signal,
-    confirmation: Confirmation,
-) -> Result<Sent, ActionError> {
+/// Send `signal` to the process the operator saw as the owner of `seen`; the
+/// executor has already checked [`crate::policy::signal::may_signal`].
+pub(super) fn signal_owner(seen: &Entry, signal: Signal) -> Result<Sent, ActionError> {
     let path = &seen.path;
     let refused = |why: String| ActionError::refused(path, why);
     let failed = |what: String| ActionError::failed(path, what);
     let changed = |what: &str| ActionError::changed(path, what);
-    if let Some(why) = refusal(seen) {
-        return Err(refused(why));
-    }
-    if needs_second_confirmation(seen) && confirmation != Confirmation::InUse {
-        return Err(refused(
-            "the pidfile is writable by users other than the process's owner (untrusted-file); signalling needs the second confirmation".into(),
-        ));
-    }
     let (Some(pid), Some(process)) = (seen.pid, seen.process.as_ref()) else {
         return Err(refused("no process".into()));
     };

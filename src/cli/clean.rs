@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use pidscope::act::delete::Confirmation;
+use pidscope::act::{Confirmed, Executor};
 use pidscope::config::Config;
 use pidscope::inspect::Scanner;
+use pidscope::policy::delete::{Deletion, Keep, may_delete};
 use pidscope::report::table::display_path;
-use pidscope::verdict::{Entry, Status, human_duration};
+use pidscope::verdict::{Entry, Status};
 use serde::Serialize;
 
-use super::{exit, fail, warn};
+use super::{executor, exit, fail, warn};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct CleanArgs {
@@ -119,40 +120,15 @@ pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
         }
     }
 
-    let mut config = config.clone();
-    config.invalid_grace = grace;
-    let actor = config.actor();
+    let executor = executor(config, grace);
     let mut log_failed = false;
     for entry in targets {
-        let (action, reason) = if args.dry_run {
-            (
-                Action::WouldRemove,
-                format!("{}: {}", entry.status, entry.reason),
-            )
+        let row = if args.dry_run {
+            row(entry, Action::WouldRemove, verdict_line(entry))
         } else {
-            let done = actor.delete(entry, Confirmation::Once);
-            if let Some(e) = &done.log_error {
-                warn(e);
-                log_failed = true;
-            }
-            match done.result {
-                Ok(_) => (
-                    Action::Removed,
-                    format!("{}: {}", entry.status, entry.reason),
-                ),
-                Err(e @ pidscope::act::ActionError::Failed { .. }) => {
-                    (Action::Failed, e.to_string())
-                }
-                Err(e) => (Action::Refused, e.to_string()),
-            }
+            remove(&executor, entry, &mut log_failed)
         };
-        rows.push(Row {
-            path: entry.path.clone(),
-            status: entry.status,
-            pid: entry.pid,
-            action,
-            reason,
-        });
+        rows.push(row);
     }
     rows.sort_by(|a, b| a.path.cmp(&b.path));
 
@@ -191,7 +167,40 @@ pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
     })
 }
 
-/// Split the scan into what to remove and what to keep (with why).
+/// Remove one pidfile through the executor (which re-verifies it first).
+fn remove(executor: &Executor, entry: &Entry, log_failed: &mut bool) -> Row {
+    let done = executor.execute(&Confirmed::by_clean(entry.clone()));
+    if let Some(e) = &done.log_error {
+        warn(e);
+        *log_failed = true;
+    }
+    match done.result {
+        Ok(_) => row(entry, Action::Removed, verdict_line(entry)),
+        Err(e @ pidscope::act::ActionError::Failed { .. }) => {
+            row(entry, Action::Failed, e.to_string())
+        }
+        Err(e) => row(entry, Action::Refused, e.to_string()),
+    }
+}
+
+fn row(entry: &Entry, action: Action, reason: String) -> Row {
+    Row {
+        path: entry.path.clone(),
+        status: entry.status,
+        pid: entry.pid,
+        action,
+        reason,
+    }
+}
+
+/// `stale: No process has PID 431`.
+fn verdict_line(entry: &Entry) -> String {
+    format!("{}: {}", entry.status, entry.reason)
+}
+
+/// Split the scan into what to remove and what to keep (with why): the
+/// rules' decision ([`may_delete`]), except that clean never gives a second
+/// confirmation, and removes invalid pidfiles only with `--include-invalid`.
 fn plan(
     entries: &[Entry],
     include_invalid: bool,
@@ -201,52 +210,21 @@ fn plan(
     let mut targets = Vec::new();
     let mut kept = Vec::new();
     for entry in entries {
-        let age = entry
-            .file
-            .as_ref()
-            .and_then(|f| now.duration_since(f.mtime).ok())
-            .unwrap_or_default();
-        let locked_by = entry
-            .lock
-            .as_ref()
-            .map(|l| l.holders.clone())
-            .unwrap_or_default();
-        let keep = |why: String| Row {
-            path: entry.path.clone(),
-            status: entry.status,
-            pid: entry.pid,
-            action: Action::Kept,
-            reason: why,
-        };
-        let why = match entry.status {
-            _ if !locked_by.is_empty() => Some(format!(
-                "{}: locked by PID {}: in use",
-                entry.status,
-                locked_by
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            Status::Stale | Status::Reused => None,
-            Status::Invalid if !include_invalid => Some(format!(
+        let why = match may_delete(entry, grace, now) {
+            Deletion::Refused(keep @ Keep::Locked { .. }) => {
+                Some(format!("{}: {keep}", entry.status))
+            }
+            _ if entry.status == Status::Invalid && !include_invalid => Some(format!(
                 "invalid: {} (--include-invalid removes it)",
                 entry.reason
             )),
-            Status::Invalid if age < grace => Some(format!(
-                "invalid: {}; only {} old (grace {})",
-                entry.reason,
-                human_duration(age),
-                human_duration(grace)
-            )),
-            Status::Invalid => None,
-            Status::Alive | Status::Zombie | Status::Unreadable => {
-                Some(format!("{}: {}", entry.status, entry.reason))
-            }
+            Deletion::Refused(keep) => Some(format!("{}: {}; {keep}", entry.status, entry.reason)),
+            Deletion::NeedsSecondConfirmation => Some(verdict_line(entry)),
+            Deletion::Allowed => None,
         };
         match why {
             None => targets.push(entry),
-            Some(why) => kept.push(keep(why)),
+            Some(why) => kept.push(row(entry, Action::Kept, why)),
         }
     }
     (targets, kept)

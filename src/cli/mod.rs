@@ -146,20 +146,31 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         Ok(rules) => rules,
         Err(err) => return fail(&err),
     };
+    let read_only = args.read_only || config.read_only;
     let options = pidscope::tui::Options {
         roots: config.roots_for(args.paths),
         rules,
         patterns: config.patterns.clone(),
         interval: args.interval.unwrap_or(config.refresh_interval),
-        read_only: args.read_only || config.read_only,
+        read_only,
         mouse: config.mouse && !args.no_mouse,
         color: color_allowed(),
-        actor: config.actor(),
+        executor: (!read_only).then(|| executor(config, config.invalid_grace)),
     };
     match pidscope::tui::run(options) {
         Ok(()) => ExitCode::from(exit::HEALTHY),
         Err(err) => fail(&err.to_string()),
     }
+}
+
+/// The executor of confirmed actions, recording them in the configured
+/// audit trail; `grace` protects young invalid pidfiles.
+fn executor(config: &Config, grace: std::time::Duration) -> pidscope::act::Executor {
+    let log = config
+        .action_log
+        .clone()
+        .unwrap_or_else(pidscope::act::log::ActionLog::default_path);
+    pidscope::act::Executor::new(pidscope::act::log::ActionLog::new(log), grace)
 }
 
 /// Print a one-line error and return the usage/configuration status.

@@ -62,8 +62,19 @@ pub mod status {
     pub const NOT_FOUND: u8 = 127;
 }
 
-/// The signals passed on to COMMAND: TERM, INT, HUP, QUIT, USR1, USR2.
-const FORWARDED: &[Signal] = pidscope::act::signal::POLITE;
+/// The signals passed on to COMMAND: the ones that ask a job to stop, reload
+/// or report (TERM, INT, HUP, QUIT, USR1, USR2). Not STOP or KILL, which
+/// cannot be caught, nor CONT, which the wrapper sends itself after a stop.
+/// Kept here, apart from the inspector's signal menu, so that reordering the
+/// menu never changes what `run` forwards.
+const FORWARDED: &[Signal] = &[
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {

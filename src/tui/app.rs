@@ -15,10 +15,9 @@ use ratatui::crossterm::event::{
 use ratatui::layout::Rect;
 
 use super::keys::{Action, KEYMAP, action_for, is_ctrl_c};
-use crate::act::delete::{Confirmation, needs_second_confirmation};
-use crate::act::signal::{
-    MENU, needs_second_confirmation as needs_untrusted_confirmation, refusal,
-};
+use crate::act::{Action as Act, Confirmed, Consent, MENU};
+use crate::policy::delete::needs_second_confirmation;
+use crate::policy::signal::{Signalling, may_signal};
 use crate::report::Report;
 use crate::verdict::{Entry, Status};
 
@@ -55,10 +54,8 @@ pub struct Outcome {
 pub enum Effect {
     /// Scan now.
     Rescan,
-    /// Delete these pidfiles (each re-verified before removal).
-    Delete(Vec<(Entry, Confirmation)>),
-    /// Signal the owners of these pidfiles (`InUse`: the untrusted-file confirmation was given).
-    Signal(Vec<Entry>, Signal, Confirmation),
+    /// Carry out these confirmed actions (each re-verified before acting).
+    Act(Vec<Confirmed>),
     /// Leave.
     Quit,
 }
@@ -477,9 +474,7 @@ impl App {
                         .partition(|e| needs_second_confirmation(e.status));
                     if in_use.is_empty() {
                         self.close_dialog();
-                        vec![Effect::Delete(
-                            plain.into_iter().map(|e| (e, Confirmation::Once)).collect(),
-                        )]
+                        vec![deletions(plain, Consent::Once)]
                     } else {
                         self.mode = Mode::ConfirmDeleteInUse {
                             plain,
@@ -507,19 +502,18 @@ impl App {
             } => match answer(key, focus) {
                 Answer::Yes => {
                     self.close_dialog();
-                    let jobs = plain
-                        .into_iter()
-                        .map(|e| (e, Confirmation::Once))
-                        .chain(in_use.into_iter().map(|e| (e, Confirmation::InUse)))
-                        .collect();
-                    vec![Effect::Delete(jobs)]
+                    let Effect::Act(mut jobs) = deletions(plain, Consent::Once) else {
+                        unreachable!("deletions are actions")
+                    };
+                    if let Effect::Act(twice) = deletions(in_use, Consent::Twice) {
+                        jobs.extend(twice);
+                    }
+                    vec![Effect::Act(jobs)]
                 }
                 // `o`: only the others, keeping every pidfile of a live process.
                 Answer::None if key.code == KeyCode::Char('o') && !plain.is_empty() => {
                     self.close_dialog();
-                    vec![Effect::Delete(
-                        plain.into_iter().map(|e| (e, Confirmation::Once)).collect(),
-                    )]
+                    vec![deletions(plain, Consent::Once)]
                 }
                 Answer::No => {
                     self.close_dialog();
@@ -586,7 +580,7 @@ impl App {
                 }
                 Answer::Yes => {
                     self.close_dialog();
-                    vec![Effect::Signal(targets, signal, Confirmation::Once)]
+                    vec![signals(targets, signal, Consent::Once)]
                 }
                 Answer::No => {
                     self.close_dialog();
@@ -610,7 +604,7 @@ impl App {
             } => match answer(key, focus) {
                 Answer::Yes => {
                     self.close_dialog();
-                    vec![Effect::Signal(targets, signal, Confirmation::InUse)]
+                    vec![signals(targets, signal, Consent::Twice)]
                 }
                 Answer::No => {
                     self.close_dialog();
@@ -764,6 +758,36 @@ impl App {
             _ => {}
         }
     }
+}
+
+/// The dialog's answer: delete `targets` with this consent.
+fn deletions(targets: Vec<Entry>, consent: Consent) -> Effect {
+    Effect::Act(
+        targets
+            .into_iter()
+            .map(|e| Confirmed::by_dialog(Act::Delete, e, consent))
+            .collect(),
+    )
+}
+
+/// The dialog's answer: send `signal` to the owners of `targets` with this consent.
+fn signals(targets: Vec<Entry>, signal: Signal, consent: Consent) -> Effect {
+    Effect::Act(
+        targets
+            .into_iter()
+            .map(|e| Confirmed::by_dialog(Act::Signal(signal), e, consent))
+            .collect(),
+    )
+}
+
+/// Why this row's owner can never be signalled by the inspector, if so.
+pub fn refusal(entry: &Entry) -> Option<String> {
+    crate::policy::signal::refusal(entry, std::process::id() as i32)
+}
+
+/// Does signalling this row's owner need the second (untrusted-file) confirmation?
+pub fn needs_untrusted_confirmation(entry: &Entry) -> bool {
+    may_signal(entry, std::process::id() as i32) == Signalling::NeedsSecondConfirmation
 }
 
 enum Answer {

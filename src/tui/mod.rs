@@ -18,8 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use ratatui::crossterm::execute;
 
-use crate::act::Actor;
-use crate::act::delete::Confirmation;
+use crate::act::{Confirmed, Executor};
 use crate::inspect::Scanner;
 use crate::scan::discover::Rules;
 use app::{App, Effect, Msg, Outcome};
@@ -41,8 +40,9 @@ pub struct Options {
     pub mouse: bool,
     /// Use colour (false under NO_COLOR: bold and reverse video only).
     pub color: bool,
-    /// Carries out and records deletions and signals.
-    pub actor: Actor,
+    /// Carries out and records confirmed deletions and signals; `None` in
+    /// read-only mode, where nothing can act.
+    pub executor: Option<Executor>,
 }
 
 /// Why the inspector could not run.
@@ -71,12 +71,7 @@ impl std::error::Error for TuiError {}
 /// Work for the worker thread.
 enum Job {
     Scan,
-    Delete(Vec<(crate::verdict::Entry, crate::act::delete::Confirmation)>),
-    Signal(
-        Vec<crate::verdict::Entry>,
-        nix::sys::signal::Signal,
-        Confirmation,
-    ),
+    Act(Vec<Confirmed>),
 }
 
 /// Run the inspector until the operator quits or a termination signal arrives.
@@ -119,7 +114,7 @@ fn event_loop(
     spawn_input_thread(tx.clone());
     let jobs = spawn_worker(
         Scanner::new(options.roots, options.rules).remembering(),
-        options.actor,
+        options.executor,
         tx,
     );
     let mut scanning = jobs.send(Job::Scan).is_ok();
@@ -154,11 +149,8 @@ fn event_loop(
                         next_scan = Instant::now() + options.interval;
                     }
                 }
-                Effect::Delete(targets) => {
-                    let _ = jobs.send(Job::Delete(targets));
-                }
-                Effect::Signal(targets, signal, confirmation) => {
-                    let _ = jobs.send(Job::Signal(targets, signal, confirmation));
+                Effect::Act(actions) => {
+                    let _ = jobs.send(Job::Act(actions));
                 }
             }
         }
@@ -169,7 +161,7 @@ fn event_loop(
 }
 
 /// The worker: scans and actions, one at a time, off the UI thread.
-fn spawn_worker(mut scanner: Scanner, actor: Actor, tx: Sender<Msg>) -> Sender<Job> {
+fn spawn_worker(mut scanner: Scanner, executor: Option<Executor>, tx: Sender<Msg>) -> Sender<Job> {
     let (jobs, inbox) = mpsc::channel::<Job>();
     thread::spawn(move || {
         let outcome = |done: crate::act::Done| Outcome {
@@ -179,16 +171,16 @@ fn spawn_worker(mut scanner: Scanner, actor: Actor, tx: Sender<Msg>) -> Sender<J
         for job in inbox {
             let msg = match job {
                 Job::Scan => Msg::Scanned(scanner.scan()),
-                Job::Delete(targets) => Msg::ActionsDone(
-                    targets
+                Job::Act(actions) => Msg::ActionsDone(
+                    actions
                         .iter()
-                        .map(|(entry, confirmation)| outcome(actor.delete(entry, *confirmation)))
-                        .collect(),
-                ),
-                Job::Signal(targets, signal, confirmation) => Msg::ActionsDone(
-                    targets
-                        .iter()
-                        .map(|entry| outcome(actor.signal(entry, signal, confirmation)))
+                        .map(|action| match &executor {
+                            Some(executor) => outcome(executor.execute(action)),
+                            None => Outcome {
+                                ok: false,
+                                text: "read-only mode: nothing can act".into(),
+                            },
+                        })
                         .collect(),
                 ),
             };

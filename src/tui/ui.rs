@@ -11,8 +11,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 
 use super::app::{App, Button, Level, MIN_SIZE, Mode};
 use super::keys::KEYMAP;
-use crate::act::delete::needs_second_confirmation;
-use crate::act::signal::{MENU, signal_label};
+use crate::act::{MENU, signal_label};
+use crate::policy::delete::needs_second_confirmation;
 use crate::report::table::{display_path, escape_controls};
 use crate::verdict::{Entry, Status};
 
@@ -678,7 +678,7 @@ fn draw_confirm_untrusted(
 ) {
     let untrusted: Vec<&Entry> = targets
         .iter()
-        .filter(|e| crate::act::signal::needs_second_confirmation(e))
+        .filter(|e| super::app::needs_untrusted_confirmation(e))
         .collect();
     let mut lines = vec![Line::styled(
         "These pidfiles can be written by users other than the process's owner:",
