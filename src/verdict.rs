@@ -1,6 +1,6 @@
 //! The vocabulary of verdicts: [`Status`], [`Warning`], the [`Evidence`] the
 //! rules look at and the [`Entry`] every output shows. The rules that decide
-//! them live in [`crate::policy`]; this module holds no rule.
+//! them live in the `policy` module, above this one; this module holds no rule.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

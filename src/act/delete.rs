@@ -23,100 +23,143 @@ use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use super::{ActionError, reverify};
 use crate::policy::delete::{Deletion, may_delete};
+use crate::scan::Location;
 use crate::verdict::Entry;
 
 /// Delete the pidfile the operator saw as `seen`, after re-verifying it and
 /// asking the rules ([`may_delete`]) about what is there now: a lock in use,
 /// or an invalid pidfile younger than `grace`, keeps it.
 pub(super) fn delete_pidfile(seen: &Entry, grace: std::time::Duration) -> Result<(), ActionError> {
-    let path = &seen.path;
-    let refused = |why: String| ActionError::refused(path, why);
-    let failed = |what: String| ActionError::failed(path, what);
-    let changed = |what: &str| ActionError::changed(path, what);
-
     let fresh = reverify(seen)?;
     if let Deletion::Refused(keep) = may_delete(&fresh, grace, std::time::SystemTime::now()) {
-        return Err(refused(format!("{}: {keep}", fresh.status)));
+        return Err(ActionError::refused(
+            &seen.path,
+            format!("{}: {keep}", fresh.status),
+        ));
     }
-
-    let (dir, name) = split(path).ok_or_else(|| refused("not a file in a directory".into()))?;
-    let dirfd = open(
-        dir,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| failed(format!("cannot open its directory: {}", e.desc())))?;
-    // From here on everything goes through the directory descriptor: check it is
-    // the directory scanned, not one swapped in (a symlink to elsewhere) since.
-    let location = fresh
-        .location
-        .ok_or_else(|| refused("its location on disk is unknown".into()))?;
-    let dir_now =
-        fstat(&dirfd).map_err(|e| failed(format!("cannot stat its directory: {}", e.desc())))?;
-    if (dir_now.st_dev, dir_now.st_ino) != location.dir {
-        return Err(changed("its directory was replaced"));
-    }
-    let before = lstat_at(&dirfd, name).map_err(|_| changed("the file is gone"))?;
-    if (before.st_dev, before.st_ino) != location.entry {
-        return Err(changed("another file took its name"));
-    }
-    let kind = SFlag::from_bits_truncate(before.st_mode) & SFlag::S_IFMT;
-    if kind != SFlag::S_IFREG && kind != SFlag::S_IFLNK {
-        return Err(refused("not a regular file or symlink".into()));
-    }
-    if kind == SFlag::S_IFREG && !same_file(&before, &fresh) {
-        return Err(changed("the file was rewritten"));
-    }
-
+    let target = Target::open(&fresh)?;
     // Hold the file's flock from here to the removal, as careful lockers do:
     // a locker that has just taken it (and may be writing its PID) makes us
     // refuse, and one that comes after finds the lock taken, then the file gone.
     pause_for_race_tests("PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS");
-    let _held = if kind == SFlag::S_IFREG {
-        Some(lock_for_removal(&dirfd, name, location.entry, path)?)
+    let _held = if target.kind == SFlag::S_IFREG {
+        Some(lock_for_removal(
+            &target.dirfd,
+            target.name,
+            target.location.entry,
+            &fresh.path,
+        )?)
     } else {
         None
     };
-
     pause_for_race_tests("PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS");
-    let aside = aside_name(name);
-    renameat2(
-        &dirfd,
-        name,
-        &dirfd,
-        aside.as_os_str(),
-        RenameFlags::RENAME_NOREPLACE,
-    )
-    .map_err(|e| failed(format!("cannot move it aside: {}", e.desc())))?;
-    let moved = lstat_at(&dirfd, aside.as_os_str());
-    let intact = moved.as_ref().is_ok_and(|m| {
-        (m.st_dev, m.st_ino) == location.entry && (kind == SFlag::S_IFLNK || same_file(m, &fresh))
-    });
-    if !intact {
-        return match renameat2(
-            &dirfd,
-            aside.as_os_str(),
-            &dirfd,
+    target.remove()
+}
+
+/// The pidfile about to be deleted, reached through its directory's
+/// descriptor, and checked to be the directory and entry that were verified.
+struct Target<'a> {
+    fresh: &'a Entry,
+    dir: &'a Path,
+    name: &'a OsStr,
+    dirfd: OwnedFd,
+    kind: SFlag,
+    location: Location,
+}
+
+impl<'a> Target<'a> {
+    /// Open the directory of the freshly verified `fresh` and check that it,
+    /// and the entry in it, are still the ones verified.
+    fn open(fresh: &'a Entry) -> Result<Self, ActionError> {
+        let path = &fresh.path;
+        let refused = |why: &str| ActionError::refused(path, why);
+        let failed = |what: String| ActionError::failed(path, what);
+        let changed = |what: &str| ActionError::changed(path, what);
+        let (dir, name) = split(path).ok_or_else(|| refused("not a file in a directory"))?;
+        let dirfd = open(
+            dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| failed(format!("cannot open its directory: {}", e.desc())))?;
+        // From here on everything goes through the directory descriptor: check it is
+        // the directory scanned, not one swapped in (a symlink to elsewhere) since.
+        let location = fresh
+            .location
+            .ok_or_else(|| refused("its location on disk is unknown"))?;
+        let dir_now = fstat(&dirfd)
+            .map_err(|e| failed(format!("cannot stat its directory: {}", e.desc())))?;
+        if (dir_now.st_dev, dir_now.st_ino) != location.dir {
+            return Err(changed("its directory was replaced"));
+        }
+        let before = lstat_at(&dirfd, name).map_err(|_| changed("the file is gone"))?;
+        if (before.st_dev, before.st_ino) != location.entry {
+            return Err(changed("another file took its name"));
+        }
+        let kind = SFlag::from_bits_truncate(before.st_mode) & SFlag::S_IFMT;
+        if kind != SFlag::S_IFREG && kind != SFlag::S_IFLNK {
+            return Err(refused("not a regular file or symlink"));
+        }
+        if kind == SFlag::S_IFREG && !same_file(&before, fresh) {
+            return Err(changed("the file was rewritten"));
+        }
+        Ok(Target {
+            fresh,
+            dir,
             name,
-            RenameFlags::RENAME_NOREPLACE,
-        ) {
-            Ok(()) => Err(changed(
-                "the file was replaced while being deleted; put back",
-            )),
-            Err(e) => Err(failed(format!(
-                "the file changed while being deleted and could not be put back ({}); it is at {}",
-                e.desc(),
-                Path::new(dir).join(&aside).display()
-            ))),
-        };
+            dirfd,
+            kind,
+            location,
+        })
     }
-    unlinkat(&dirfd, aside.as_os_str(), UnlinkatFlags::NoRemoveDir).map_err(|e| {
-        failed(format!(
-            "cannot remove {}: {}",
-            aside.to_string_lossy(),
-            e.desc()
-        ))
-    })
+
+    /// Rename the entry aside, check the moved inode is the one verified (put
+    /// it back if not), then unlink it.
+    fn remove(&self) -> Result<(), ActionError> {
+        let path = &self.fresh.path;
+        let failed = |what: String| ActionError::failed(path, what);
+        let (dirfd, name) = (&self.dirfd, self.name);
+        let aside = aside_name(name);
+        renameat2(
+            dirfd,
+            name,
+            dirfd,
+            aside.as_os_str(),
+            RenameFlags::RENAME_NOREPLACE,
+        )
+        .map_err(|e| failed(format!("cannot move it aside: {}", e.desc())))?;
+        let moved = lstat_at(dirfd, aside.as_os_str());
+        let intact = moved.as_ref().is_ok_and(|m| {
+            (m.st_dev, m.st_ino) == self.location.entry
+                && (self.kind == SFlag::S_IFLNK || same_file(m, self.fresh))
+        });
+        if !intact {
+            return match renameat2(
+                dirfd,
+                aside.as_os_str(),
+                dirfd,
+                name,
+                RenameFlags::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => Err(ActionError::changed(
+                    path,
+                    "the file was replaced while being deleted; put back",
+                )),
+                Err(e) => Err(failed(format!(
+                    "the file changed while being deleted and could not be put back ({}); it is at {}",
+                    e.desc(),
+                    self.dir.join(&aside).display()
+                ))),
+            };
+        }
+        unlinkat(dirfd, aside.as_os_str(), UnlinkatFlags::NoRemoveDir).map_err(|e| {
+            failed(format!(
+                "cannot remove {}: {}",
+                aside.to_string_lossy(),
+                e.desc()
+            ))
+        })
+    }
 }
 
 /// Open the pidfile through its directory, check it is the inode verified,

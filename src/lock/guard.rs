@@ -128,33 +128,13 @@ impl PidFileGuard {
             }
             Ok(_) => {}
         }
-        // Still naming our PID? Else someone rewrote it (a writer that does not lock).
-        let rewritten = |file: &File| match read_pid(file).map_err(|e| error("read", e))? {
-            Ok(pid) if pid == self.pid => Ok(None),
-            other => Ok(Some(Unlocked::Rewritten { pid: other.ok() })),
-        };
-        if let Some(found) = rewritten(&file)? {
+        if let Some(found) = self.rewritten(&file)? {
             return Ok(found);
         }
         // Processes that inherited our descriptor (a child's background jobs)
         // share the lock and may outlive us: the file must stay while they
         // hold it. Let go of ours and ask through a descriptor of our own.
-        // Read-write where we may: flock emulated over byte-range locks (NFS,
-        // SMB) wants a writable descriptor for an exclusive lock.
-        let open_probe = |write: bool| {
-            OpenOptions::new()
-                .read(true)
-                .write(write)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-                .open(&self.path)
-        };
-        let probe = shared
-            .then(|| open_probe(true).or_else(|_| open_probe(false)).ok())
-            .flatten()
-            .filter(|p| {
-                p.metadata()
-                    .is_ok_and(|m| (m.dev(), m.ino()) == (self.dev, self.ino))
-            });
+        let probe = if shared { self.open_probe() } else { None };
         // Not shared, or no probe (unreadable now): remove first, then drop the
         // lock, so a waiting locker finds no file, never ours unlocked.
         let _held = match probe {
@@ -180,7 +160,7 @@ impl PidFileGuard {
                 }
                 // While no lock was held a writer that locks only to write
                 // (or none) may have put its PID in: then it is not ours.
-                if let Some(found) = rewritten(&probe)? {
+                if let Some(found) = self.rewritten(&probe)? {
                     return Ok(found);
                 }
                 probe
@@ -192,6 +172,40 @@ impl PidFileGuard {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Unlocked::Missing),
             Err(e) => Err(error("remove", e)),
         }
+    }
+}
+
+impl PidFileGuard {
+    /// Does `file` still name our PID? If not, someone rewrote it (a writer
+    /// that does not lock): what it names now.
+    fn rewritten(&self, file: &File) -> Result<Option<Unlocked>, LockError> {
+        match read_pid(file) {
+            Ok(Ok(pid)) if pid == self.pid => Ok(None),
+            Ok(other) => Ok(Some(Unlocked::Rewritten { pid: other.ok() })),
+            Err(source) => Err(LockError::Io {
+                path: self.path.clone(),
+                action: "read",
+                source,
+            }),
+        }
+    }
+
+    /// A descriptor of our own on our file, to ask whether anyone else holds
+    /// its lock; `None` when the path no longer names our inode or cannot be
+    /// opened. Read-write where we may: flock emulated over byte-range locks
+    /// (NFS, SMB) wants a writable descriptor for an exclusive lock.
+    fn open_probe(&self) -> Option<File> {
+        let open = |write: bool| {
+            OpenOptions::new()
+                .read(true)
+                .write(write)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(&self.path)
+        };
+        open(true).or_else(|_| open(false)).ok().filter(|p| {
+            p.metadata()
+                .is_ok_and(|m| (m.dev(), m.ino()) == (self.dev, self.ino))
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Owner judgement: is the process a pidfile names the one that wrote it?
 //!
-//! One rule for the inspector's verdicts ([`super::classify`]) and for the
-//! pidfile lock's recovery ([`crate::lock`]): a fix made here is made in both.
+//! One rule for the inspector's verdicts (the `classify` rules) and for the
+//! pidfile lock's recovery (`lock`): a fix made here is made in both.
 
 use std::time::{Duration, SystemTime};
 
