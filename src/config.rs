@@ -32,7 +32,8 @@ pub struct Config {
     pub read_only: bool,
     /// Capture the mouse in the TUI (wheel and click).
     pub mouse: bool,
-    /// Where every delete and signal is recorded (default: [`crate::act::log::ActionLog::default_path`]).
+    /// Where every delete and signal is recorded (default: `/var/log/pidscope/actions.log` for
+    /// root, `$XDG_STATE_HOME/pidscope/actions.log` for others).
     pub action_log: Option<PathBuf>,
     /// Invalid pidfiles younger than this are never deleted.
     pub invalid_grace: Duration,

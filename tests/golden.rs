@@ -25,13 +25,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use pidscope::policy::classify;
 use pidscope::probe::locks::{LockInfo, LockKind};
 use pidscope::probe::process::{Liveness, ProcessInfo, ProcessProbe};
 use pidscope::report::{Report, json, prometheus, table};
 use pidscope::scan::ScanError;
 use pidscope::scan::parse::InvalidPid;
 use pidscope::scan::read::FileInfo;
-use pidscope::verdict::{Content, Entry, Evidence, Status, Warning, classify};
+use pidscope::verdict::{Content, Entry, Evidence, Status, Warning};
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
@@ -81,7 +82,7 @@ fn process(name: &str, start_time: Option<SystemTime>) -> ProcessInfo {
         start_time,
         cmdline: vec![format!("/usr/sbin/{name}")],
         exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
-        state: "sleeping",
+        state: pidscope::probe::identity::ProcessState::Sleeping,
         parent_pid: Some(1),
         memory_bytes: 12 << 20,
         cpu_percent: 0.25,
@@ -211,7 +212,7 @@ fn report_at(now: SystemTime) -> Report {
     info.user = None;
     info.exe = None;
     info.cmdline = Vec::new();
-    info.state = "running";
+    info.state = pidscope::probe::identity::ProcessState::Running;
     info.parent_pid = None;
     info.memory_bytes = 0;
     info.cpu_percent = 0.0;
@@ -313,7 +314,7 @@ fn report_at(now: SystemTime) -> Report {
     );
     zombie.file = Some(file(ago(now, 0, 2)));
     let mut info = process("worker", Some(ago(now, 0, 2)));
-    info.state = "zombie";
+    info.state = pidscope::probe::identity::ProcessState::Zombie;
     info.parent_pid = Some(5100);
     info.cmdline = Vec::new();
     info.memory_bytes = 0;
@@ -621,14 +622,14 @@ fn reasons() {
             i.thread_of = Some(9);
         }),
         case("zombie-with-parent").info(|i| {
-            i.state = "zombie";
+            i.state = pidscope::probe::identity::ProcessState::Zombie;
             i.parent_pid = Some(4);
         }),
         case("zombie-without-parent").info(|i| {
-            i.state = "zombie";
+            i.state = pidscope::probe::identity::ProcessState::Zombie;
             i.parent_pid = None;
         }),
-        case("dead").info(|i| i.state = "dead"),
+        case("dead").info(|i| i.state = pidscope::probe::identity::ProcessState::Dead),
         invalid("invalid-empty", now, InvalidPid::Empty),
         invalid("invalid-blank-line", now, InvalidPid::BlankLine),
         invalid("invalid-line-too-long", now, InvalidPid::LineTooLong),
