@@ -2,9 +2,10 @@
 //! names and the locks on it add up to ([`classify`]). Pure functions of the
 //! [`Evidence`], so every rule is tested without touching the system.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
+use super::names::{ProcessNames, names_relate};
 use super::owner::{Owner, ProcessFacts, judge};
 use crate::probe::locks::LockInfo;
 use crate::probe::process::{Liveness, ProcessInfo};
@@ -113,7 +114,7 @@ fn owned_file_warnings(ev: &Evidence<'_>, info: &ProcessInfo, warnings: &mut Vec
     }
     if !std::iter::once(ev.path)
         .chain(ev.aliases.iter().map(PathBuf::as_path))
-        .any(|p| names_relate(p, info))
+        .any(|p| names_relate(p, &ProcessNames::of_info(info)))
     {
         warnings.push(Warning::NameMismatch);
     }
@@ -150,61 +151,6 @@ fn capitalise(s: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
-}
-
-/// Directory names that say nothing about which daemon a file belongs to.
-const GENERIC_DIRS: &[&str] = &[
-    "run", "var", "tmp", "pid", "pids", "lock", "locks", "user", "daemons",
-];
-
-/// Does the pidfile's name (stem without `.pid`) or its directory relate to the
-/// process's name, executable name or `argv[0]`? Related means one contains the
-/// other, ignoring case, or both share a word of three letters or more
-/// (`php8.2-fpm.pid` and `php-fpm8.2`).
-pub fn names_relate(path: &Path, info: &ProcessInfo) -> bool {
-    let mut file_names = Vec::new();
-    if let Some(name) = path.file_name() {
-        let name = name.to_string_lossy().to_lowercase();
-        file_names.push(
-            name.strip_suffix(".pid")
-                .map(str::to_string)
-                .unwrap_or(name),
-        );
-    }
-    if let Some(dir) = path.parent().and_then(Path::file_name) {
-        let dir = dir.to_string_lossy().to_lowercase();
-        if !GENERIC_DIRS.contains(&dir.as_str()) && !dir.chars().all(|c| c.is_ascii_digit()) {
-            file_names.push(dir);
-        }
-    }
-    let mut process_names = vec![info.name.to_lowercase()];
-    if let Some(exe) = info.exe.as_deref().and_then(Path::file_name) {
-        process_names.push(exe.to_string_lossy().to_lowercase());
-    }
-    if let Some(arg0) = info.cmdline.first() {
-        let base = arg0.rsplit('/').next().unwrap_or(arg0);
-        process_names.push(base.to_lowercase());
-    }
-    file_names.iter().filter(|f| !f.is_empty()).any(|f| {
-        process_names.iter().filter(|p| !p.is_empty()).any(|p| {
-            // A two-letter name like `sh` is inside too many words to count.
-            let long_enough = |s: &str| s.chars().count() >= 3;
-            (long_enough(p) && f.contains(p.as_str()))
-                || (long_enough(f) && p.contains(f.as_str()))
-                || shares_word(f, p)
-        })
-    })
-}
-
-fn shares_word(a: &str, b: &str) -> bool {
-    let words = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphabetic())
-            .filter(|w| w.chars().count() >= 3 && *w != "pid")
-            .map(str::to_string)
-            .collect()
-    };
-    let b_words = words(b);
-    words(a).iter().any(|w| b_words.contains(w))
 }
 
 #[cfg(test)]
@@ -384,46 +330,6 @@ mod tests {
         assert!(case.verdict().warnings.is_empty());
         case.path = "/run/sleep/main.pid".into();
         assert!(case.verdict().warnings.is_empty(), "directory name relates");
-    }
-
-    #[test]
-    fn names_relate_by_substring_and_shared_words() {
-        let info = |name: &str| process(name, SystemTime::now());
-        assert!(names_relate(Path::new("/run/crond.pid"), &info("cron")));
-        assert!(names_relate(Path::new("/run/docker.pid"), &info("dockerd")));
-        assert!(names_relate(
-            Path::new("/run/php/php8.2-fpm.pid"),
-            &info("php-fpm8.2")
-        ));
-        assert!(!names_relate(Path::new("/run/nginx.pid"), &info("sleep")));
-        assert!(!names_relate(
-            Path::new("/run/sshd.pid"),
-            &ProcessInfo {
-                exe: None,
-                cmdline: vec![],
-                ..info("sh")
-            }
-        ));
-        assert!(!names_relate(
-            Path::new("/run/nginx.pid"),
-            &ProcessInfo {
-                exe: None,
-                cmdline: vec![],
-                ..info("x")
-            }
-        ));
-        assert!(!names_relate(
-            Path::new("/run/user/1000/nginx.pid"),
-            &info("sleep")
-        ));
-        assert!(!names_relate(
-            Path::new("/run/runit.pid"),
-            &ProcessInfo {
-                exe: None,
-                cmdline: vec![],
-                ..info("sshd")
-            }
-        ));
     }
 
     #[test]

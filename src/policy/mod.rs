@@ -6,6 +6,7 @@
 //! - [`owner`]: is the process a pidfile names the one that wrote it?
 //! - [`classify`]: the verdict on one pidfile ([`crate::verdict::Status`],
 //!   reason, warnings).
+//! - [`names`]: does a pidfile's name relate to a process's?
 //! - [`delete`]: may a pidfile be deleted, and on how many confirmations?
 //! - [`signal`]: may its owner be signalled, and on how many confirmations?
 //!
@@ -15,6 +16,7 @@
 
 pub mod classify;
 pub mod delete;
+pub mod names;
 pub mod owner;
 pub mod signal;
 

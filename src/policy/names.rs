@@ -1,0 +1,146 @@
+//! Does a pidfile's name relate to a process's? `nginx.pid` and `nginx`,
+//! `/run/postgresql/15-main.pid` and `postgres`. One rule for the
+//! `name-mismatch` warning and for ownership when the clocks disagree.
+
+use std::path::Path;
+
+use crate::probe::process::ProcessInfo;
+
+/// Directory names that say nothing about which daemon a file belongs to.
+const GENERIC_DIRS: &[&str] = &[
+    "run", "var", "tmp", "pid", "pids", "lock", "locks", "user", "daemons",
+];
+
+/// The names a process goes by: its kernel name (`comm`), its executable's
+/// file name and its `argv[0]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessNames<'a> {
+    /// The kernel's short name.
+    pub name: &'a str,
+    /// The executable's path, when readable.
+    pub exe: Option<&'a Path>,
+    /// The first argument of its command line, when readable.
+    pub arg0: Option<&'a str>,
+}
+
+impl<'a> ProcessNames<'a> {
+    /// The names of a probed process.
+    pub fn of_info(info: &'a ProcessInfo) -> Self {
+        ProcessNames {
+            name: &info.name,
+            exe: info.exe.as_deref(),
+            arg0: info.cmdline.first().map(String::as_str),
+        }
+    }
+}
+
+/// Does the pidfile's name (stem without `.pid`) or its directory relate to the
+/// process's name, executable name or `argv[0]`? Related means one contains the
+/// other, ignoring case, or both share a word of three letters or more
+/// (`php8.2-fpm.pid` and `php-fpm8.2`).
+pub fn names_relate(path: &Path, names: &ProcessNames<'_>) -> bool {
+    let mut file_names = Vec::new();
+    if let Some(name) = path.file_name() {
+        let name = name.to_string_lossy().to_lowercase();
+        file_names.push(
+            name.strip_suffix(".pid")
+                .map(str::to_string)
+                .unwrap_or(name),
+        );
+    }
+    if let Some(dir) = path.parent().and_then(Path::file_name) {
+        let dir = dir.to_string_lossy().to_lowercase();
+        if !GENERIC_DIRS.contains(&dir.as_str()) && !dir.chars().all(|c| c.is_ascii_digit()) {
+            file_names.push(dir);
+        }
+    }
+    let mut process_names = vec![names.name.to_lowercase()];
+    if let Some(exe) = names.exe.and_then(Path::file_name) {
+        process_names.push(exe.to_string_lossy().to_lowercase());
+    }
+    if let Some(arg0) = names.arg0 {
+        let base = arg0.rsplit('/').next().unwrap_or(arg0);
+        process_names.push(base.to_lowercase());
+    }
+    file_names.iter().filter(|f| !f.is_empty()).any(|f| {
+        process_names.iter().filter(|p| !p.is_empty()).any(|p| {
+            // A two-letter name like `sh` is inside too many words to count.
+            let long_enough = |s: &str| s.chars().count() >= 3;
+            (long_enough(p) && f.contains(p.as_str()))
+                || (long_enough(f) && p.contains(f.as_str()))
+                || shares_word(f, p)
+        })
+    })
+}
+
+fn shares_word(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphabetic())
+            .filter(|w| w.chars().count() >= 3 && *w != "pid")
+            .map(str::to_string)
+            .collect()
+    };
+    let b_words = words(b);
+    words(a).iter().any(|w| b_words.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_relate_by_substring_and_shared_words() {
+        let info = |name: &str| ProcessInfo {
+            name: name.into(),
+            uid: Some(0),
+            user: None,
+            start_time: None,
+            cmdline: vec![format!("/usr/sbin/{name}")],
+            exe: Some(format!("/usr/sbin/{name}").into()),
+            state: crate::probe::identity::ProcessState::Sleeping,
+            parent_pid: Some(1),
+            memory_bytes: 0,
+            cpu_percent: 0.0,
+            kernel_thread: false,
+            start_ticks: 1,
+            thread_of: None,
+        };
+        let names_relate =
+            |path: &Path, info: &ProcessInfo| names_relate(path, &ProcessNames::of_info(info));
+        assert!(names_relate(Path::new("/run/crond.pid"), &info("cron")));
+        assert!(names_relate(Path::new("/run/docker.pid"), &info("dockerd")));
+        assert!(names_relate(
+            Path::new("/run/php/php8.2-fpm.pid"),
+            &info("php-fpm8.2")
+        ));
+        assert!(!names_relate(Path::new("/run/nginx.pid"), &info("sleep")));
+        assert!(!names_relate(
+            Path::new("/run/sshd.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("sh")
+            }
+        ));
+        assert!(!names_relate(
+            Path::new("/run/nginx.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("x")
+            }
+        ));
+        assert!(!names_relate(
+            Path::new("/run/user/1000/nginx.pid"),
+            &info("sleep")
+        ));
+        assert!(!names_relate(
+            Path::new("/run/runit.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec![],
+                ..info("sshd")
+            }
+        ));
+    }
+}
