@@ -13,7 +13,23 @@ use nix::unistd::Pid;
 use crate::cli::warn;
 
 /// The signals passed on to COMMAND: TERM, INT, HUP, QUIT, USR1, USR2.
-const FORWARDED: &[Signal] = pidscope::act::signal::POLITE;
+///
+/// These are the ones that ask a process to end (TERM, INT, HUP, QUIT) or
+/// to do something (USR1, USR2, by convention reload or report): what
+/// someone signalling the wrapper means for the job it runs. SIGKILL and
+/// SIGSTOP cannot be caught, so they are never forwarded; any other signal
+/// keeps its default action on the wrapper.
+///
+/// The list belongs to `run` alone, and is not derived from the inspector's
+/// signal menu: rearranging that menu must not change what is forwarded.
+const FORWARDED: &[Signal] = &[
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 /// Block the forwarded signals and SIGCHLD in this (only) thread and open a
 /// signalfd that reads them. Blocked, they can never kill the wrapper.
@@ -134,5 +150,24 @@ mod tests {
         for signal in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGHUP] {
             assert!(should_forward(signal, true, false, false), "{signal}");
         }
+    }
+
+    #[test]
+    fn forwards_exactly_the_six_signals_that_ask() {
+        assert_eq!(
+            FORWARDED,
+            &[
+                Signal::SIGTERM,
+                Signal::SIGINT,
+                Signal::SIGHUP,
+                Signal::SIGQUIT,
+                Signal::SIGUSR1,
+                Signal::SIGUSR2,
+            ]
+        );
+        assert!(
+            ENDING.iter().all(|s| FORWARDED.contains(s)),
+            "an ending signal that is not caught would never be followed by SIGCONT"
+        );
     }
 }
