@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use crate::policy::classify;
-use crate::probe::locks::{FileKey, LockTable, resolve_all};
-use crate::probe::process::Prober;
+use crate::probe::locks::{FileKey, LockInfo, LockTable, resolve_all};
+use crate::probe::process::{Prober, ProcessProbe};
 use crate::report::Report;
 use crate::scan::discover::{Candidate, Rules, discover};
 use crate::scan::parse::{MAX_READ, parse_pid, read_pid_max};
@@ -75,91 +75,108 @@ impl Scanner {
         &self.roots
     }
 
-    /// Scan once.
+    /// Scan once: read every candidate, then probe the PIDs and resolve the
+    /// locks of them all at once and give each entry its verdict.
     pub fn scan(&mut self) -> Report {
         let started_at = SystemTime::now();
         let timer = Instant::now();
         let mut errors = Vec::new();
         let candidates = discover(&self.roots, &self.rules, &mut errors);
-        let pid_max = read_pid_max();
+        let mut scan = self.collect(candidates, &mut errors);
+        self.judge(&mut scan);
+        Report {
+            roots: self.roots.clone(),
+            entries: scan.entries,
+            errors,
+            started_at,
+            duration: timer.elapsed(),
+        }
+    }
+}
 
-        let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
-        let mut dirs: HashMap<PathBuf, Option<(u64, u64)>> = HashMap::new();
-        // Entries are built in place (their verdicts filled in once every PID
-        // and lock is known), with the parsed content of each alongside.
-        let mut entries: Vec<Entry> = Vec::with_capacity(candidates.len());
-        let mut contents: Vec<Content> = Vec::with_capacity(candidates.len());
+/// A scan in progress: the entries met so far and what is needed to fold
+/// duplicates and identify their directories.
+///
+/// Entries are built in place (their verdicts filled in once every PID
+/// and lock is known), with the parsed content of each alongside.
+struct ScanInProgress {
+    /// One entry per distinct file, verdict fields still placeholders.
+    entries: Vec<Entry>,
+    /// The parsed content of `entries[i]`, at the same index.
+    contents: Vec<Content>,
+    /// The index in `entries` of each file met, by device and inode.
+    seen: HashMap<(u64, u64), usize>,
+    /// Each parent directory's identity, stat'ed once per directory.
+    dirs: HashMap<PathBuf, Option<(u64, u64)>>,
+}
+
+/// What was read from one pidfile: its parsed content, the file's details
+/// and its first line when the file could be opened.
+struct ReadPidfile {
+    content: Content,
+    file: Option<FileInfo>,
+    first_line: Option<String>,
+}
+
+impl Scanner {
+    /// Read and parse every candidate (or take it from the previous scan's
+    /// cache), folding second paths to one file into the first.
+    fn collect(
+        &mut self,
+        candidates: Vec<Candidate>,
+        errors: &mut Vec<ScanError>,
+    ) -> ScanInProgress {
+        let pid_max = read_pid_max();
+        let mut scan = ScanInProgress {
+            entries: Vec::with_capacity(candidates.len()),
+            contents: Vec::with_capacity(candidates.len()),
+            seen: HashMap::new(),
+            dirs: HashMap::new(),
+        };
         let mut cache = HashMap::with_capacity(self.cache.len());
         for candidate in candidates {
             if let Some(hit) = self.unchanged(&candidate, pid_max) {
-                let (content, file, first_line) = (
-                    hit.content.clone(),
-                    hit.file.clone(),
-                    hit.first_line.clone(),
-                );
+                let read = ReadPidfile {
+                    content: hit.content.clone(),
+                    file: Some(hit.file.clone()),
+                    first_line: Some(hit.first_line.clone()),
+                };
                 cache.insert(candidate.path.clone(), hit);
-                self.push(
-                    (&mut entries, &mut contents),
-                    &mut seen,
-                    &mut dirs,
-                    candidate,
-                    content,
-                    Some(file),
-                    Some(first_line),
-                );
+                scan.push(&mut self.prober, candidate, read);
                 continue;
             }
-            let (content, file, first_line) = match read_pidfile(&candidate.path, candidate.kind) {
-                ReadOutcome::Read {
-                    file,
-                    content,
-                    truncated,
-                } => {
-                    let parsed = match parse_pid(&content, truncated, pid_max) {
-                        Ok(pid) => Content::Pid(pid),
-                        Err(why) => Content::Invalid(why),
-                    };
-                    (parsed, Some(file), Some(first_line(&content)))
-                }
-                ReadOutcome::Unreadable { file, reason } => {
-                    (Content::Unreadable(reason), file, None)
-                }
-                ReadOutcome::Vanished(_) => {
-                    errors.push(ScanError {
-                        path: candidate.path,
-                        error: "vanished during the scan".into(),
-                    });
-                    continue;
-                }
+            let Some(read) = read_candidate(&candidate, pid_max) else {
+                errors.push(ScanError {
+                    path: candidate.path,
+                    error: "vanished during the scan".into(),
+                });
+                continue;
             };
             if let (true, EntryKind::Regular, Some(file), Some(line)) =
-                (self.remember, candidate.kind, &file, &first_line)
+                (self.remember, candidate.kind, &read.file, &read.first_line)
             {
                 let entry = Cached {
                     file: file.clone(),
-                    content: content.clone(),
+                    content: read.content.clone(),
                     first_line: line.clone(),
                     pid_max,
                 };
                 cache.insert(candidate.path.clone(), entry);
             }
-            self.push(
-                (&mut entries, &mut contents),
-                &mut seen,
-                &mut dirs,
-                candidate,
-                content,
-                file,
-                first_line,
-            );
+            scan.push(&mut self.prober, candidate, read);
         }
         self.cache = cache;
+        scan
+    }
 
-        let pids: Vec<i32> = contents.iter().filter_map(Content::pid).collect();
+    /// Probe every PID and resolve every lock at once, then give each entry its verdict.
+    fn judge(&mut self, scan: &mut ScanInProgress) {
+        let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
         let probes = self.prober.probe(&pids);
-        let keys: Vec<(FileKey, Option<i32>)> = entries
+        let keys: Vec<(FileKey, Option<i32>)> = scan
+            .entries
             .iter()
-            .zip(&contents)
+            .zip(&scan.contents)
             .filter_map(|(e, content)| {
                 let file = e.file.as_ref()?;
                 Some((FileKey::from_dev_ino(file.dev, file.ino), content.pid()))
@@ -167,7 +184,7 @@ impl Scanner {
             .collect();
         let locks = resolve_all(&LockTable::read(), &keys);
 
-        for (entry, content) in entries.iter_mut().zip(&contents) {
+        for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
             let pid = content.pid();
             let lock = entry.file.as_ref().and_then(|file| {
                 locks
@@ -175,30 +192,64 @@ impl Scanner {
                     .cloned()
             });
             let probe = pid.and_then(|p| probes.get(&p));
-            let verdict = classify(&Evidence {
-                path: &entry.path,
-                aliases: &entry.aliases,
-                content,
-                file: entry.file.as_ref(),
-                probe,
-                lock: lock.as_ref(),
-            });
-            entry.status = verdict.status;
-            entry.pid = pid;
-            entry.reason = verdict.reason;
-            entry.warnings = verdict.warnings;
-            entry.process = probe.and_then(|p| p.info.clone());
-            entry.lock = lock;
-        }
-
-        Report {
-            roots: self.roots.clone(),
-            entries,
-            errors,
-            started_at,
-            duration: timer.elapsed(),
+            fill_verdict(entry, content, probe, lock);
         }
     }
+}
+
+/// Fill in one entry's verdict from the evidence gathered for it.
+///
+/// The single place a scan applies the rules: every entry's status,
+/// reason and warnings come from this one `classify` call.
+fn fill_verdict(
+    entry: &mut Entry,
+    content: &Content,
+    probe: Option<&ProcessProbe>,
+    lock: Option<LockInfo>,
+) {
+    let verdict = classify(&Evidence {
+        path: &entry.path,
+        aliases: &entry.aliases,
+        content,
+        file: entry.file.as_ref(),
+        probe,
+        lock: lock.as_ref(),
+    });
+    entry.status = verdict.status;
+    entry.pid = content.pid();
+    entry.reason = verdict.reason;
+    entry.warnings = verdict.warnings;
+    entry.process = probe.and_then(|p| p.info.clone());
+    entry.lock = lock;
+}
+
+/// Read and parse one candidate that the cache did not answer. `None` when
+/// it vanished between the walk and the read.
+fn read_candidate(candidate: &Candidate, pid_max: u32) -> Option<ReadPidfile> {
+    let read = match read_pidfile(&candidate.path, candidate.kind) {
+        ReadOutcome::Read {
+            file,
+            content,
+            truncated,
+        } => {
+            let parsed = match parse_pid(&content, truncated, pid_max) {
+                Ok(pid) => Content::Pid(pid),
+                Err(why) => Content::Invalid(why),
+            };
+            ReadPidfile {
+                content: parsed,
+                file: Some(file),
+                first_line: Some(first_line(&content)),
+            }
+        }
+        ReadOutcome::Unreadable { file, reason } => ReadPidfile {
+            content: Content::Unreadable(reason),
+            file,
+            first_line: None,
+        },
+        ReadOutcome::Vanished(_) => return None,
+    };
+    Some(read)
 }
 
 impl Scanner {
@@ -225,35 +276,32 @@ impl Scanner {
             && meta.nlink() > 0;
         same.then_some(cached)
     }
+}
 
+impl ScanInProgress {
     /// Record one read pidfile, folding a second path to the same file into the first.
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        (entries, contents): (&mut Vec<Entry>, &mut Vec<Content>),
-        seen: &mut HashMap<(u64, u64), usize>,
-        dirs: &mut HashMap<PathBuf, Option<(u64, u64)>>,
-        candidate: Candidate,
-        content: Content,
-        file: Option<FileInfo>,
-        first_line: Option<String>,
-    ) {
+    fn push(&mut self, prober: &mut Prober, candidate: Candidate, read: ReadPidfile) {
+        let ReadPidfile {
+            content,
+            file,
+            first_line,
+        } = read;
         // A file reached twice (overlapping roots, hard links, a symlink to
         // another pidfile) is reported once, under the first path met.
         if let Some(f) = &file {
-            if let Some(&first) = seen.get(&(f.dev, f.ino)) {
-                entries[first].aliases.push(candidate.path);
+            if let Some(&first) = self.seen.get(&(f.dev, f.ino)) {
+                self.entries[first].aliases.push(candidate.path);
                 return;
             }
-            seen.insert((f.dev, f.ino), entries.len());
+            self.seen.insert((f.dev, f.ino), self.entries.len());
         }
         let file = file.map(|mut f| {
-            f.owner = self.prober.user_name(f.uid);
+            f.owner = prober.user_name(f.uid);
             f
         });
-        let location = locate(&candidate, file.as_ref(), dirs);
+        let location = locate(&candidate, file.as_ref(), &mut self.dirs);
         // The verdict's fields are placeholders until the scan's end fills them.
-        entries.push(Entry {
+        self.entries.push(Entry {
             path: candidate.path,
             aliases: Vec::new(),
             status: Status::Invalid,
@@ -266,7 +314,7 @@ impl Scanner {
             lock: None,
             location,
         });
-        contents.push(content);
+        self.contents.push(content);
     }
 }
 

@@ -15,7 +15,7 @@ use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// `pidscope run` exit statuses (see `src/cli/run.rs`).
+/// `pidscope run` exit statuses (see `src/cli/run/mod.rs`).
 const BUSY: i32 = 75;
 const FAILED: i32 = 125;
 const CANNOT_EXECUTE: i32 = 126;

@@ -1,66 +1,13 @@
-//! Who holds a lock on a pidfile, from `/proc/locks` and `/proc/PID/fdinfo`.
-//!
-//! `/proc/locks` is read once per scan, twice over (or more while it changes,
-//! see [`LockTable::read`]). Its PID column is exact for POSIX
-//! locks only: for `flock` it is whoever took the lock (it stays after that
-//! process exits while a forked child keeps the descriptor) and for OFD locks
-//! it is -1. The real holders of those are the processes with a descriptor on
-//! the file whose `fdinfo` shows the lock; they are looked up only when the
-//! PID column does not already settle the question. Inspection never takes a lock.
+//! The system's lock table: parsing `/proc/locks`, and reading it until two
+//! reads agree (the kernel does not produce it atomically).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, ErrorKind, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use serde::Serialize;
-
-/// The kind of advisory lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LockKind {
-    /// BSD `flock(2)`, owned by an open file description.
-    Flock,
-    /// POSIX `fcntl(F_SETLK)`/`lockf`, owned by a process.
-    Posix,
-    /// Open-file-description `fcntl(F_OFD_SETLK)`.
-    Ofd,
-}
-
-/// A file's identity as `/proc/locks` writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileKey {
-    /// Device major number.
-    pub major: u32,
-    /// Device minor number.
-    pub minor: u32,
-    /// Inode number.
-    pub ino: u64,
-}
-
-impl FileKey {
-    /// The key of a file from its `st_dev` and `st_ino`.
-    pub fn from_dev_ino(dev: u64, ino: u64) -> Self {
-        FileKey {
-            major: libc::major(dev),
-            minor: libc::minor(dev),
-            ino,
-        }
-    }
-}
-
-/// One granted lock (waiters, the `->` lines, are left out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockRecord {
-    /// flock, POSIX or OFD.
-    pub kind: LockKind,
-    /// The PID column: exact for POSIX, the taker for flock, -1 for OFD.
-    pub pid: i32,
-    /// Which file.
-    pub key: FileKey,
-}
+use super::{FileKey, LockKind, LockRecord};
 
 /// Parse one line of `/proc/locks` (or the part of an fdinfo `lock:` line after the tab).
 ///
@@ -234,144 +181,11 @@ fn merge_snapshots<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
     merged
 }
 
-/// Who holds the locks on one pidfile, as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LockInfo {
-    /// The holder that matters: the PID the file names when it holds the lock, else the first holder found.
-    /// `None` when the holder could not be determined (an OFD lock whose holder's fdinfo is not readable).
-    pub holder_pid: Option<i32>,
-    /// The kind of the lock.
-    pub kind: LockKind,
-    /// Every process found holding a lock on the file.
-    pub holders: Vec<i32>,
-}
-
-/// Resolve the lock holders of every locked file among `files` (each with the
-/// PID its pidfile names), walking `/proc` at most once per scan.
-///
-/// POSIX records name their holder. For flock and OFD records the cheap
-/// candidates are tried first: the PID the file names and the PID that took
-/// the flock. Files whose holder is still unknown are resolved together in a
-/// single pass over every process's descriptors.
-pub fn resolve_all(
-    table: &LockTable,
-    files: &[(FileKey, Option<i32>)],
-) -> HashMap<FileKey, LockInfo> {
-    let mut found: HashMap<FileKey, (Option<i32>, Vec<i32>)> = HashMap::new();
-    let mut unresolved: Vec<FileKey> = Vec::new();
-    for &(key, named) in files {
-        let records = table.on(key);
-        if records.is_empty() || found.contains_key(&key) {
-            continue;
-        }
-        let mut holders: Vec<i32> = records
-            .iter()
-            .filter(|r| r.kind == LockKind::Posix && r.pid > 0)
-            .map(|r| r.pid)
-            .collect();
-        let shared: Vec<&LockRecord> = records
-            .iter()
-            .filter(|r| r.kind != LockKind::Posix)
-            .collect();
-        if !shared.is_empty() {
-            let mut candidates: Vec<i32> = named
-                .into_iter()
-                .chain(shared.iter().map(|r| r.pid))
-                .filter(|&p| p > 0)
-                .collect();
-            candidates.dedup();
-            let before = holders.len();
-            holders.extend(candidates.into_iter().filter(|&pid| holds_via_fd(pid, key)));
-            if holders.len() == before {
-                unresolved.push(key);
-            }
-        }
-        found.insert(key, (named, holders));
-    }
-    if !unresolved.is_empty() {
-        for (key, pid) in fd_holders(&unresolved) {
-            if let Some((_, holders)) = found.get_mut(&key) {
-                holders.push(pid);
-            }
-        }
-    }
-    found
-        .into_iter()
-        .map(|(key, (named, mut holders))| {
-            holders.sort_unstable();
-            holders.dedup();
-            let records = table.on(key);
-            let holder_pid = match named {
-                Some(pid) if holders.contains(&pid) => Some(pid),
-                _ => holders
-                    .first()
-                    .copied()
-                    .or_else(|| records.iter().map(|r| r.pid).find(|&p| p > 0)),
-            };
-            let kind = records[0].kind;
-            (
-                key,
-                LockInfo {
-                    holder_pid,
-                    kind,
-                    holders,
-                },
-            )
-        })
-        .collect()
-}
-
-/// Does `pid` have a descriptor on the file whose fdinfo shows a lock on it?
-fn holds_via_fd(pid: i32, key: FileKey) -> bool {
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten().any(|fd| {
-        // stat() follows the magic link to the open file: cheaper than reading every fdinfo.
-        let on_file =
-            fs::metadata(fd.path()).is_ok_and(|m| FileKey::from_dev_ino(m.dev(), m.ino()) == key);
-        on_file && fdinfo_has_lock(pid, &fd.file_name().to_string_lossy(), key)
-    })
-}
-
-fn fdinfo_has_lock(pid: i32, fd: &str, key: FileKey) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).is_ok_and(|info| {
-        info.lines()
-            .filter_map(|l| l.strip_prefix("lock:"))
-            .filter_map(parse_lock_line)
-            .any(|r| r.key == key)
-    })
-}
-
-/// Every (file, process) pair where the process holds a flock or OFD lock on
-/// one of `keys`: one walk over `/proc/*/fd`.
-fn fd_holders(keys: &[FileKey]) -> Vec<(FileKey, i32)> {
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pairs = Vec::new();
-    for pid in procs
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-    {
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            let Ok(meta) = fs::metadata(fd.path()) else {
-                continue;
-            };
-            let key = FileKey::from_dev_ino(meta.dev(), meta.ino());
-            if keys.contains(&key) && fdinfo_has_lock(pid, &fd.file_name().to_string_lossy(), key) {
-                pairs.push((key, pid));
-            }
-        }
-    }
-    pairs
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
 
     #[test]
@@ -411,25 +225,6 @@ mod tests {
                 })
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn posix_holders_come_from_the_table() {
-        let table = LockTable::parse("1: POSIX  ADVISORY  WRITE 4321 08:01:9 0 EOF\n");
-        let key = FileKey {
-            major: 8,
-            minor: 1,
-            ino: 9,
-        };
-        let unlocked = FileKey {
-            major: 8,
-            minor: 1,
-            ino: 10,
-        };
-        let infos = resolve_all(&table, &[(key, Some(77)), (unlocked, Some(77))]);
-        assert_eq!(infos.len(), 1);
-        assert_eq!(infos[&key].holder_pid, Some(4321));
-        assert_eq!(infos[&key].holders, vec![4321]);
     }
 
     /// Feeds `settle` the given reads in order and counts how many it took.
