@@ -1,8 +1,6 @@
 //! Drawing: `view(state) -> frame`. Reads the state, never changes it, never
 //! touches the system; only the visible rows are turned into widgets.
 
-use std::time::SystemTime;
-
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -13,7 +11,10 @@ use super::app::{App, Button, Level, MIN_SIZE, Mode};
 use super::keys::KEYMAP;
 use crate::act::delete::needs_second_confirmation;
 use crate::act::signal::{MENU, signal_label};
-use crate::report::table::{display_path, escape_controls};
+use crate::display::{
+    Tone, clock, display_path, escape_controls, lock_kind_name, short_age, short_bytes,
+    status_bold, status_tone, tail, timestamp,
+};
 use crate::verdict::{Entry, Status};
 
 const HEADER: u16 = 2;
@@ -42,8 +43,7 @@ struct Theme {
 
 impl Theme {
     fn status(&self, status: Status) -> Style {
-        let problem = status != Status::Alive;
-        let style = if problem {
+        let style = if status_bold(status) {
             Style::new().add_modifier(Modifier::BOLD)
         } else {
             Style::new()
@@ -51,11 +51,7 @@ impl Theme {
         if !self.color {
             return style;
         }
-        style.fg(match status {
-            Status::Alive => Color::Green,
-            Status::Stale | Status::Reused => Color::Yellow,
-            Status::Zombie | Status::Invalid | Status::Unreadable => Color::Red,
-        })
+        style.fg(tone_color(status_tone(status)))
     }
 
     fn accent(&self) -> Style {
@@ -70,7 +66,7 @@ impl Theme {
     fn danger(&self) -> Style {
         let style = Style::new().add_modifier(Modifier::BOLD);
         if self.color {
-            style.fg(Color::Red)
+            style.fg(tone_color(Tone::Bad))
         } else {
             style
         }
@@ -82,6 +78,15 @@ impl Theme {
         } else {
             Style::new()
         }
+    }
+}
+
+/// The terminal colour of a tone.
+fn tone_color(tone: Tone) -> Color {
+    match tone {
+        Tone::Good => Color::Green,
+        Tone::Warn => Color::Yellow,
+        Tone::Bad => Color::Red,
     }
 }
 
@@ -269,7 +274,7 @@ fn draw_table(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                         .unwrap_or_else(|| "-".into()),
                 ),
                 Span::raw(process.map_or_else(|| "-".into(), |p| format!("{:.1}", p.cpu_percent))),
-                Span::raw(process.map_or_else(|| "-".into(), |p| bytes(p.memory_bytes))),
+                Span::raw(process.map_or_else(|| "-".into(), |p| short_bytes(p.memory_bytes))),
                 Span::raw(
                     process
                         .and_then(|p| p.start_time)
@@ -382,10 +387,7 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let lock = match &e.lock {
         Some(l) => {
             let holders: Vec<String> = l.holders.iter().map(i32::to_string).collect();
-            let kind = serde_json::to_value(l.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = lock_kind_name(l.kind);
             format!(
                 "{kind} held by PID {}",
                 if holders.is_empty() {
@@ -735,103 +737,4 @@ fn draw_help(theme: &Theme, frame: &mut Frame, area: Rect) {
         "  Mouse: wheel scrolls, click selects. Any key closes this help.",
     ));
     dialog(frame, area, "Keys", theme.accent(), lines);
-}
-
-/// Keep the end of `text` (the file name matters most) within `width` characters.
-fn tail(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    if count <= width {
-        return text.to_string();
-    }
-    let skip = count - width + 1;
-    format!("…{}", text.chars().skip(skip).collect::<String>())
-}
-
-/// Bytes in at most 5 characters: `812K`, `12M`, `1.5G`.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 10.0 && unit > 0 {
-        format!("{value:.1}{}", UNITS[unit])
-    } else {
-        format!("{value:.0}{}", UNITS[unit])
-    }
-}
-
-/// Time since `then` in at most 5 characters, one unit: `45s`, `12m`, `3h`, `210d`.
-fn short_age(now: SystemTime, then: SystemTime) -> String {
-    let s = now.duration_since(then).map_or(0, |d| d.as_secs());
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
-}
-
-/// Split seconds since the epoch into a civil date and time (proleptic Gregorian).
-fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400) as u32;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, rem / 3600, rem / 60 % 60, rem % 60)
-}
-
-fn local_secs(t: SystemTime, utc_offset: i32) -> i64 {
-    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    secs + i64::from(utc_offset)
-}
-
-/// `HH:MM:SS` in the local time zone.
-fn clock(t: SystemTime, utc_offset: i32) -> String {
-    let (_, _, _, h, m, s) = civil(local_secs(t, utc_offset));
-    format!("{h:02}:{m:02}:{s:02}")
-}
-
-/// `YYYY-MM-DD HH:MM:SS` in the local time zone.
-fn timestamp(t: SystemTime, utc_offset: i32) -> String {
-    let (y, mo, d, h, m, s) = civil(local_secs(t, utc_offset));
-    format!("{y}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
-        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
-        assert_eq!(civil(1_795_671_805), (2026, 11, 26, 5, 43, 25));
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_671_805);
-        assert_eq!(timestamp(t, 3600), "2026-11-26 06:43:25");
-        assert_eq!(clock(t, -7200), "03:43:25");
-    }
-
-    #[test]
-    fn compact_cells() {
-        assert_eq!(bytes(812 * 1024), "812K");
-        assert_eq!(bytes(1536 * 1024 * 1024), "1.5G");
-        assert_eq!(tail("/run/very/long/path/nginx.pid", 12), "…h/nginx.pid");
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        assert_eq!(short_age(now, now - Duration::from_secs(7200)), "2h");
-    }
 }
