@@ -12,9 +12,9 @@ use nix::sys::signal::Signal;
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
 };
-use ratatui::layout::Rect;
 
 use super::keys::{Action, KEYMAP, action_for, is_ctrl_c};
+use super::layout;
 use crate::act::delete::{Confirmation, needs_second_confirmation};
 use crate::act::signal::{
     MENU, needs_second_confirmation as needs_untrusted_confirmation, refusal,
@@ -294,9 +294,6 @@ pub struct App {
     pub quit: bool,
 }
 
-/// The smallest terminal the full screen fits in.
-pub const MIN_SIZE: (u16, u16) = (80, 24);
-
 impl App {
     /// A fresh state, before the first scan.
     pub fn new(roots: Vec<PathBuf>, patterns: Vec<String>, read_only: bool, color: bool) -> Self {
@@ -319,7 +316,7 @@ impl App {
             color,
             message: None,
             now: SystemTime::now(),
-            size: MIN_SIZE,
+            size: layout::MIN_SIZE,
             utc_offset: 0,
             quit: false,
         }
@@ -416,12 +413,7 @@ impl App {
 
     /// Rows of the table that fit on screen.
     pub fn page_height(&self) -> usize {
-        usize::from(
-            super::ui::table_area(Rect::new(0, 0, self.size.0, self.size.1))
-                .height
-                .saturating_sub(1),
-        )
-        .max(1)
+        layout::page_height(self.size)
     }
 
     fn scroll_into_view(&mut self) {
@@ -751,14 +743,11 @@ impl App {
             MouseEventKind::ScrollUp => self.select(self.selected.saturating_sub(1)),
             MouseEventKind::ScrollDown => self.select(self.selected + 1),
             MouseEventKind::Down(MouseButton::Left) => {
-                let table = super::ui::table_area(Rect::new(0, 0, self.size.0, self.size.1));
-                let first_row = table.y + 1; // below the column headers
-                let inside = mouse.column >= table.x && mouse.column < table.x + table.width;
-                if inside && mouse.row >= first_row && mouse.row < table.y + table.height {
-                    let index = self.offset + usize::from(mouse.row - first_row);
-                    if index < self.rows.len() {
-                        self.select(index);
-                    }
+                let hit = layout::table_row_at(self.size, mouse.column, mouse.row);
+                if let Some(index) = hit.map(|row| self.offset + row)
+                    && index < self.rows.len()
+                {
+                    self.select(index);
                 }
             }
             _ => {}

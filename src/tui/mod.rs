@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod layout;
 pub mod ui;
 
 use std::io::{self, IsTerminal};

@@ -2,13 +2,14 @@
 //! touches the system; only the visible rows are turned into widgets.
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 
-use super::app::{App, Button, Level, MIN_SIZE, Mode};
+use super::app::{App, Button, Level, Mode};
 use super::keys::KEYMAP;
+use super::layout::{self, MIN_SIZE};
 use crate::act::delete::needs_second_confirmation;
 use crate::act::signal::{MENU, signal_label};
 use crate::display::{
@@ -16,25 +17,6 @@ use crate::display::{
     status_bold, status_tone, tail, timestamp,
 };
 use crate::verdict::{Entry, Status};
-
-const HEADER: u16 = 2;
-const DETAIL: u16 = 12;
-const FOOTER: u16 = 2;
-
-fn areas(area: Rect) -> [Rect; 4] {
-    Layout::vertical([
-        Constraint::Length(HEADER),
-        Constraint::Min(3),
-        Constraint::Length(DETAIL),
-        Constraint::Length(FOOTER),
-    ])
-    .areas(area)
-}
-
-/// Where the table (with its column header line) is drawn in a terminal of `area`.
-pub fn table_area(area: Rect) -> Rect {
-    areas(area)[1]
-}
 
 /// Styles, with or without colour. Without it, problems are bold and the selection reversed.
 struct Theme {
@@ -93,7 +75,7 @@ fn tone_color(tone: Tone) -> Color {
 /// Draw the whole screen.
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+    if !layout::fits((area.width, area.height)) {
         let text = format!(
             "Terminal too small: {}x{}, pidscope needs {}x{} (q quits)",
             area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
@@ -102,7 +84,7 @@ pub fn view(app: &App, frame: &mut Frame) {
         return;
     }
     let theme = Theme { color: app.color };
-    let [header, table, detail, footer] = areas(area);
+    let [header, table, detail, footer] = layout::areas(area);
     draw_header(app, &theme, frame, header);
     draw_table(app, &theme, frame, table);
     draw_detail(app, &theme, frame, detail);
@@ -248,7 +230,7 @@ fn draw_table(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         return;
     }
     let path_width = usize::from(area.width.saturating_sub(11 + 7 + 10 + 8 + 5 * 4 + 8)).max(8);
-    let page = usize::from(area.height.saturating_sub(1));
+    let page = layout::rows_in(area);
     let rows: Vec<Row> = app
         .rows
         .iter()
