@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 
 use super::app::{App, Button, Level, Mode};
-use super::keys::KEYMAP;
+use super::keys::{KEYMAP, footer_hints};
 use super::layout::{self, MIN_SIZE};
 use crate::act::delete::needs_second_confirmation;
 use crate::act::signal::{MENU, signal_label};
@@ -402,22 +402,17 @@ fn draw_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         (_, None) => Line::raw(""),
     };
     // What can be done now: the keys of the open dialog, else of the table.
-    let hints = match &app.mode {
+    let hints: String = match &app.mode {
         Mode::ConfirmDelete { .. }
         | Mode::ConfirmDeleteInUse { .. }
         | Mode::ConfirmSignal { .. }
         | Mode::ConfirmSignalUntrusted { .. } => {
-            "y confirm  n/Esc cancel  ←→ move focus  Enter activate the focused button"
+            "y confirm  n/Esc cancel  ←→ move focus  Enter activate the focused button".into()
         }
-        Mode::SignalPicker { .. } => "↑↓ choose a signal  Enter pick  Esc cancel",
-        Mode::Help => "any key closes the help",
-        Mode::FilterInput => "type to filter  Backspace erase  Enter keep  Esc clear",
-        Mode::Normal if app.read_only => {
-            "↑↓ move  / filter  Tab status  ? help  q quit    read-only: d and k are disabled"
-        }
-        Mode::Normal => {
-            "↑↓ move  Space tag  d delete  k signal  / filter  Tab status  ? help  q quit"
-        }
+        Mode::SignalPicker { .. } => "↑↓ choose a signal  Enter pick  Esc cancel".into(),
+        Mode::Help => "any key closes the help".into(),
+        Mode::FilterInput => "type to filter  Backspace erase  Enter keep  Esc clear".into(),
+        Mode::Normal => footer_hints(app.read_only),
     };
     frame.render_widget(
         Paragraph::new(vec![message, Line::styled(hints, theme.dim())]),
