@@ -1,11 +1,22 @@
 //! The yes/no dialogs that stand between a key and a deletion or a signal.
+//!
+//! One dialog type, [`Confirm`]: every question has the same keys and the
+//! same two buttons, so they are handled once here; a [`ConfirmKind`] says
+//! what is asked. What a "yes" leads to is decided in one small function per
+//! kind (`accept_*` below): the only places where an answer becomes an
+//! [`Effect`] that changes the system.
 
+use nix::sys::signal::Signal;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 use super::{App, Effect, Level, Mode};
 use crate::act::delete::{Confirmation, needs_second_confirmation};
 use crate::act::signal::needs_second_confirmation as needs_untrusted_confirmation;
 use crate::verdict::Entry;
+
+/// The key of the in-use delete dialog's third answer: delete only the
+/// pidfiles that are not in use.
+pub const ONLY_THE_OTHERS: char = 'o';
 
 /// Which button of a confirmation dialog has the focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +27,158 @@ pub enum Button {
     Confirm,
 }
 
+/// A confirmation dialog: the question and the focused button.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    /// What is asked.
+    pub kind: ConfirmKind,
+    /// Focused button.
+    pub focus: Button,
+}
+
+impl Confirm {
+    /// The footer's hints while a confirmation dialog is open.
+    pub const HINTS: &str =
+        "y confirm  n/Esc cancel  ←→ move focus  Enter activate the focused button";
+
+    /// A dialog asking `kind`, with the focus on Cancel.
+    pub fn new(kind: ConfirmKind) -> Self {
+        Confirm {
+            kind,
+            focus: Button::Cancel,
+        }
+    }
+}
+
+/// What a confirmation dialog asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfirmKind {
+    /// "Delete these pidfiles?"
+    Delete {
+        /// The pidfiles as the operator saw them.
+        targets: Vec<Entry>,
+    },
+    /// The second confirmation for pidfiles whose process is alive (or zombie, or unreadable).
+    DeleteInUse {
+        /// Pidfiles that need only the first confirmation.
+        plain: Vec<Entry>,
+        /// Pidfiles whose deletion breaks something.
+        in_use: Vec<Entry>,
+    },
+    /// "Send SIGTERM to ...?"
+    Signal {
+        /// The pidfiles whose owners will be signalled.
+        targets: Vec<Entry>,
+        /// The signal.
+        signal: Signal,
+    },
+    /// The second confirmation for owners named by untrusted pidfiles.
+    SignalUntrusted {
+        /// The pidfiles whose owners will be signalled.
+        targets: Vec<Entry>,
+        /// The signal.
+        signal: Signal,
+    },
+}
+
+impl ConfirmKind {
+    /// The footer's message when the operator says no.
+    pub fn cancelled(&self) -> &'static str {
+        match self {
+            ConfirmKind::Delete { .. } => "delete cancelled",
+            ConfirmKind::DeleteInUse { .. } => "delete cancelled: nothing deleted",
+            ConfirmKind::Signal { .. } | ConfirmKind::SignalUntrusted { .. } => "signal cancelled",
+        }
+    }
+
+    /// The key of a third answer besides yes and no, when this dialog offers
+    /// one: [`ONLY_THE_OTHERS`] when some of the pidfiles are not in use.
+    pub fn third_key(&self) -> Option<char> {
+        match self {
+            ConfirmKind::DeleteInUse { plain, .. } if !plain.is_empty() => Some(ONLY_THE_OTHERS),
+            _ => None,
+        }
+    }
+}
+
+/// Where an answer leads.
+enum Next {
+    /// Nowhere: the dialog stays as it is.
+    Stay,
+    /// Another question.
+    Ask(ConfirmKind),
+    /// The work, confirmed.
+    Run(Effect),
+}
+
+/// "Yes" to `kind`: the one dispatch from a dialog to the function deciding for that kind.
+fn accept(kind: ConfirmKind) -> Next {
+    match kind {
+        ConfirmKind::Delete { targets } => accept_delete(targets),
+        ConfirmKind::DeleteInUse { plain, in_use } => accept_delete_in_use(plain, in_use),
+        ConfirmKind::Signal { targets, signal } => accept_signal(targets, signal),
+        ConfirmKind::SignalUntrusted { targets, signal } => {
+            accept_signal_untrusted(targets, signal)
+        }
+    }
+}
+
+/// The third answer to `kind` (see [`ConfirmKind::third_key`]).
+fn accept_third(kind: ConfirmKind) -> Next {
+    match kind {
+        ConfirmKind::DeleteInUse { plain, .. } => accept_only_the_others(plain),
+        _ => Next::Stay,
+    }
+}
+
+/// "Yes" to deleting `targets`: pidfiles still in use need a second "yes".
+fn accept_delete(targets: Vec<Entry>) -> Next {
+    let (in_use, plain): (Vec<Entry>, Vec<Entry>) = targets
+        .into_iter()
+        .partition(|e| needs_second_confirmation(e.status));
+    if in_use.is_empty() {
+        Next::Run(Effect::Delete(confirmed_once(plain)))
+    } else {
+        Next::Ask(ConfirmKind::DeleteInUse { plain, in_use })
+    }
+}
+
+/// "Yes" to deleting pidfiles in use too: all of them go.
+fn accept_delete_in_use(plain: Vec<Entry>, in_use: Vec<Entry>) -> Next {
+    let jobs = confirmed_once(plain)
+        .into_iter()
+        .chain(in_use.into_iter().map(|e| (e, Confirmation::InUse)))
+        .collect();
+    Next::Run(Effect::Delete(jobs))
+}
+
+/// [`ONLY_THE_OTHERS`]: delete only the pidfiles not in use, keeping every
+/// pidfile of a live process.
+fn accept_only_the_others(plain: Vec<Entry>) -> Next {
+    Next::Run(Effect::Delete(confirmed_once(plain)))
+}
+
+/// "Yes" to sending `signal`: owners named by untrusted pidfiles need a second "yes".
+fn accept_signal(targets: Vec<Entry>, signal: Signal) -> Next {
+    if targets.iter().any(needs_untrusted_confirmation) {
+        Next::Ask(ConfirmKind::SignalUntrusted { targets, signal })
+    } else {
+        Next::Run(Effect::Signal(targets, signal, Confirmation::Once))
+    }
+}
+
+/// "Yes" to signalling despite untrusted pidfiles.
+fn accept_signal_untrusted(targets: Vec<Entry>, signal: Signal) -> Next {
+    Next::Run(Effect::Signal(targets, signal, Confirmation::InUse))
+}
+
+fn confirmed_once(entries: Vec<Entry>) -> Vec<(Entry, Confirmation)> {
+    entries
+        .into_iter()
+        .map(|e| (e, Confirmation::Once))
+        .collect()
+}
+
 impl App {
     /// `d`: ask before deleting the targets.
     pub(super) fn start_delete(&mut self) {
@@ -23,161 +186,54 @@ impl App {
         if targets.is_empty() {
             self.message = Some((Level::Error, "nothing selected".into()));
         } else {
-            self.mode = Mode::ConfirmDelete {
-                targets,
-                focus: Button::Cancel,
-            };
+            self.mode = Mode::Confirm(Confirm::new(ConfirmKind::Delete { targets }));
         }
     }
 
-    /// A key while a dialog is open; `mode` is that dialog.
-    pub(super) fn on_dialog_key(&mut self, mode: Mode, key: KeyEvent) -> Vec<Effect> {
-        match mode {
-            Mode::ConfirmDelete { targets, focus } => match answer(key, focus) {
-                Answer::Yes => {
-                    let (in_use, plain): (Vec<Entry>, Vec<Entry>) = targets
-                        .into_iter()
-                        .partition(|e| needs_second_confirmation(e.status));
-                    if in_use.is_empty() {
-                        self.close_dialog();
-                        vec![Effect::Delete(
-                            plain.into_iter().map(|e| (e, Confirmation::Once)).collect(),
-                        )]
-                    } else {
-                        self.mode = Mode::ConfirmDeleteInUse {
-                            plain,
-                            in_use,
-                            focus: Button::Cancel,
-                        };
-                        Vec::new()
-                    }
-                }
-                Answer::No => {
-                    self.close_dialog();
-                    self.message = Some((Level::Info, "delete cancelled".into()));
-                    Vec::new()
-                }
-                Answer::Focus(focus) => {
-                    self.mode = Mode::ConfirmDelete { targets, focus };
-                    Vec::new()
-                }
-                Answer::None => Vec::new(),
-            },
-            Mode::ConfirmDeleteInUse {
-                plain,
-                in_use,
-                focus,
-            } => match answer(key, focus) {
-                Answer::Yes => {
-                    self.close_dialog();
-                    let jobs = plain
-                        .into_iter()
-                        .map(|e| (e, Confirmation::Once))
-                        .chain(in_use.into_iter().map(|e| (e, Confirmation::InUse)))
-                        .collect();
-                    vec![Effect::Delete(jobs)]
-                }
-                // `o`: only the others, keeping every pidfile of a live process.
-                Answer::None if key.code == KeyCode::Char('o') && !plain.is_empty() => {
-                    self.close_dialog();
-                    vec![Effect::Delete(
-                        plain.into_iter().map(|e| (e, Confirmation::Once)).collect(),
-                    )]
-                }
-                Answer::No => {
-                    self.close_dialog();
-                    self.message = Some((Level::Info, "delete cancelled: nothing deleted".into()));
-                    Vec::new()
-                }
-                Answer::Focus(focus) => {
-                    self.mode = Mode::ConfirmDeleteInUse {
-                        plain,
-                        in_use,
-                        focus,
-                    };
-                    Vec::new()
-                }
-                Answer::None => Vec::new(),
-            },
-            Mode::SignalPicker {
-                targets,
-                skipped,
-                index,
-            } => {
-                self.on_picker_key(targets, skipped, index, key);
+    /// A key while `dialog` is open (it is also still in `self.mode`).
+    pub(super) fn on_confirm_key(&mut self, dialog: Confirm, key: KeyEvent) -> Vec<Effect> {
+        let next = match answer(key, &dialog) {
+            Answer::Yes => accept(dialog.kind),
+            Answer::Third => accept_third(dialog.kind),
+            Answer::No => {
+                self.close_dialog();
+                self.message = Some((Level::Info, dialog.kind.cancelled().into()));
+                return Vec::new();
+            }
+            Answer::Focus(focus) => {
+                self.mode = Mode::Confirm(Confirm { focus, ..dialog });
+                return Vec::new();
+            }
+            Answer::None => Next::Stay,
+        };
+        match next {
+            Next::Stay => Vec::new(),
+            Next::Ask(kind) => {
+                self.mode = Mode::Confirm(Confirm::new(kind));
                 Vec::new()
             }
-            Mode::ConfirmSignal {
-                targets,
-                signal,
-                focus,
-            } => match answer(key, focus) {
-                Answer::Yes if targets.iter().any(needs_untrusted_confirmation) => {
-                    self.mode = Mode::ConfirmSignalUntrusted {
-                        targets,
-                        signal,
-                        focus: Button::Cancel,
-                    };
-                    Vec::new()
-                }
-                Answer::Yes => {
-                    self.close_dialog();
-                    vec![Effect::Signal(targets, signal, Confirmation::Once)]
-                }
-                Answer::No => {
-                    self.close_dialog();
-                    self.message = Some((Level::Info, "signal cancelled".into()));
-                    Vec::new()
-                }
-                Answer::Focus(focus) => {
-                    self.mode = Mode::ConfirmSignal {
-                        targets,
-                        signal,
-                        focus,
-                    };
-                    Vec::new()
-                }
-                Answer::None => Vec::new(),
-            },
-            Mode::ConfirmSignalUntrusted {
-                targets,
-                signal,
-                focus,
-            } => match answer(key, focus) {
-                Answer::Yes => {
-                    self.close_dialog();
-                    vec![Effect::Signal(targets, signal, Confirmation::InUse)]
-                }
-                Answer::No => {
-                    self.close_dialog();
-                    self.message = Some((Level::Info, "signal cancelled".into()));
-                    Vec::new()
-                }
-                Answer::Focus(focus) => {
-                    self.mode = Mode::ConfirmSignalUntrusted {
-                        targets,
-                        signal,
-                        focus,
-                    };
-                    Vec::new()
-                }
-                Answer::None => Vec::new(),
-            },
-            Mode::Normal | Mode::Help | Mode::FilterInput => Vec::new(),
+            Next::Run(effect) => {
+                self.close_dialog();
+                vec![effect]
+            }
         }
     }
 }
 
+/// A key of a confirmation dialog, read.
 enum Answer {
     Yes,
     No,
+    /// The dialog's third answer (its [`ConfirmKind::third_key`]).
+    Third,
     Focus(Button),
     None,
 }
 
 /// Keys of a confirmation dialog: `y` confirms, `n`/Esc cancel, Enter activates
-/// the focused button, Left/Right/Tab move the focus.
-fn answer(key: KeyEvent, focus: Button) -> Answer {
+/// the focused button, Left/Right/Tab move the focus; some dialogs have a third key.
+fn answer(key: KeyEvent, dialog: &Confirm) -> Answer {
+    let focus = dialog.focus;
     match key.code {
         KeyCode::Char('y' | 'Y') => Answer::Yes,
         KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => Answer::No,
@@ -193,6 +249,7 @@ fn answer(key: KeyEvent, focus: Button) -> Answer {
             Button::Cancel => Button::Confirm,
             Button::Confirm => Button::Cancel,
         }),
+        KeyCode::Char(c) if dialog.kind.third_key() == Some(c) => Answer::Third,
         _ => Answer::None,
     }
 }

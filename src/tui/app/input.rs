@@ -23,7 +23,15 @@ impl App {
                 self.on_filter_key(key);
                 Vec::new()
             }
-            dialog => self.on_dialog_key(dialog, key),
+            Mode::Confirm(dialog) => self.on_confirm_key(dialog, key),
+            Mode::SignalPicker {
+                targets,
+                skipped,
+                index,
+            } => {
+                self.on_picker_key(targets, skipped, index, key);
+                Vec::new()
+            }
         }
     }
 

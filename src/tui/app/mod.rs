@@ -25,7 +25,7 @@ use crate::act::delete::Confirmation;
 use crate::report::Report;
 use crate::verdict::Entry;
 
-pub use confirm::Button;
+pub use confirm::{Button, Confirm, ConfirmKind, ONLY_THE_OTHERS};
 pub use rows::{SortColumn, StatusFilter};
 
 /// Input to [`App::update`].
@@ -78,62 +78,23 @@ pub enum Mode {
     Help,
     /// Typing a text filter.
     FilterInput,
-    /// "Delete these pidfiles?"
-    ConfirmDelete {
-        /// The pidfiles as the operator saw them.
-        targets: Vec<Entry>,
-        /// Focused button.
-        focus: Button,
-    },
-    /// The second confirmation for pidfiles whose process is alive (or zombie, or unreadable).
-    ConfirmDeleteInUse {
-        /// Pidfiles that need only the first confirmation.
-        plain: Vec<Entry>,
-        /// Pidfiles whose deletion breaks something.
-        in_use: Vec<Entry>,
-        /// Focused button.
-        focus: Button,
-    },
+    /// A yes/no question before a deletion or a signal.
+    Confirm(Confirm),
     /// Choosing a signal.
     SignalPicker {
         /// The pidfiles whose owners will be signalled.
         targets: Vec<Entry>,
         /// Rows that cannot be signalled, with why.
         skipped: Vec<(PathBuf, String)>,
-        /// Highlighted entry of [`MENU`].
+        /// Highlighted entry of [`MENU`](crate::act::signal::MENU).
         index: usize,
-    },
-    /// "Send SIGTERM to ...?"
-    ConfirmSignal {
-        /// The pidfiles whose owners will be signalled.
-        targets: Vec<Entry>,
-        /// The signal.
-        signal: Signal,
-        /// Focused button.
-        focus: Button,
-    },
-    /// The second confirmation for owners named by untrusted pidfiles.
-    ConfirmSignalUntrusted {
-        /// The pidfiles whose owners will be signalled.
-        targets: Vec<Entry>,
-        /// The signal.
-        signal: Signal,
-        /// Focused button.
-        focus: Button,
     },
 }
 
 impl Mode {
     /// A dialog that pins the rows (refreshes wait until it closes).
     pub fn is_dialog(&self) -> bool {
-        matches!(
-            self,
-            Mode::ConfirmDelete { .. }
-                | Mode::ConfirmDeleteInUse { .. }
-                | Mode::SignalPicker { .. }
-                | Mode::ConfirmSignal { .. }
-                | Mode::ConfirmSignalUntrusted { .. }
-        )
+        matches!(self, Mode::Confirm(_) | Mode::SignalPicker { .. })
     }
 }
 

@@ -1,10 +1,12 @@
 //! The signal picker: which rows can be signalled, and the menu of signals.
+//!
+//! Picking a signal only opens its confirmation dialog; nothing is sent from here.
 
 use std::path::PathBuf;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::{App, Button, Level, Mode};
+use super::{App, Confirm, ConfirmKind, Level, Mode};
 use crate::act::signal::{MENU, refusal};
 use crate::verdict::Entry;
 
@@ -62,11 +64,10 @@ impl App {
                 }
             }
             KeyCode::Enter => {
-                self.mode = Mode::ConfirmSignal {
+                self.mode = Mode::Confirm(Confirm::new(ConfirmKind::Signal {
                     targets,
                     signal: MENU[index],
-                    focus: Button::Cancel,
-                }
+                }))
             }
             KeyCode::Esc | KeyCode::Char('n' | 'q') => {
                 self.close_dialog();

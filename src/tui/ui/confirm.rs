@@ -1,5 +1,8 @@
-//! The confirmation dialogs before a deletion or a signal.
+//! The confirmation dialog. Every question shares the frame, the key line's
+//! place and the button row; what differs per kind (title, body, key line,
+//! the confirm button's label) is a small function each.
 
+use nix::sys::signal::Signal;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
@@ -8,11 +11,73 @@ use ratatui::text::{Line, Span};
 use super::popup::{dialog, listing};
 use super::theme::Theme;
 use crate::act::delete::needs_second_confirmation;
-use crate::act::signal::signal_label;
+use crate::act::signal::{needs_second_confirmation as needs_untrusted_confirmation, signal_label};
 use crate::display::{display_path, tail};
-use crate::tui::app::Button;
+use crate::tui::app::{Button, Confirm, ConfirmKind};
 use crate::verdict::Entry;
 
+/// Draw `confirm` over `area`.
+pub(super) fn draw(theme: &Theme, frame: &mut Frame, area: Rect, confirm: &Confirm) {
+    let kind = &confirm.kind;
+    let mut lines = body(theme, kind);
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(key_line(kind)).alignment(Alignment::Center));
+    lines.push(buttons(confirm.focus, confirm_label(kind)));
+    dialog(frame, area, title(kind), theme.danger(), lines);
+}
+
+/// The dialog's title.
+fn title(kind: &ConfirmKind) -> &'static str {
+    match kind {
+        ConfirmKind::Delete { .. } => "Delete pidfiles",
+        ConfirmKind::DeleteInUse { .. } => "Really delete pidfiles in use?",
+        ConfirmKind::Signal { .. } => "Confirm signal",
+        ConfirmKind::SignalUntrusted { .. } => "Untrusted pidfiles",
+    }
+}
+
+/// The label of the confirm button.
+fn confirm_label(kind: &ConfirmKind) -> &'static str {
+    match kind {
+        ConfirmKind::Delete { .. } => "Delete",
+        ConfirmKind::DeleteInUse { .. } => "Delete anyway",
+        ConfirmKind::Signal { .. } => "Send",
+        ConfirmKind::SignalUntrusted { .. } => "Send anyway",
+    }
+}
+
+/// The keys that answer, above the buttons.
+fn key_line(kind: &ConfirmKind) -> String {
+    match kind {
+        ConfirmKind::Delete { .. } => "y delete   n/Esc cancel   Enter the focused button".into(),
+        ConfirmKind::DeleteInUse { plain, .. } => {
+            let others = kind.third_key().map_or_else(String::new, |key| {
+                let n = plain.len();
+                format!(
+                    "   {key} only the {n} other{}",
+                    if n == 1 { "" } else { "s" }
+                )
+            });
+            format!("y delete them too{others}   n/Esc delete nothing")
+        }
+        ConfirmKind::Signal { .. } => "y send   n/Esc cancel   Enter the focused button".into(),
+        ConfirmKind::SignalUntrusted { signal, .. } => {
+            format!("y send {} anyway   n/Esc cancel", signal_label(*signal))
+        }
+    }
+}
+
+/// The question and what it is about.
+fn body(theme: &Theme, kind: &ConfirmKind) -> Vec<Line<'static>> {
+    match kind {
+        ConfirmKind::Delete { targets } => delete_body(theme, targets),
+        ConfirmKind::DeleteInUse { in_use, .. } => in_use_body(theme, in_use),
+        ConfirmKind::Signal { targets, signal } => signal_body(targets, *signal),
+        ConfirmKind::SignalUntrusted { targets, .. } => untrusted_body(theme, targets),
+    }
+}
+
+/// The button row; the focused one is reversed.
 fn buttons(focus: Button, confirm: &str) -> Line<'static> {
     let style = |on: bool| {
         if on {
@@ -29,6 +94,7 @@ fn buttons(focus: Button, confirm: &str) -> Line<'static> {
     .alignment(Alignment::Center)
 }
 
+/// A pidfile in the delete dialog: status, then the end of its path.
 fn target_line<'a>(theme: &Theme, e: &Entry) -> Line<'a> {
     Line::from(vec![
         Span::raw("  "),
@@ -40,13 +106,8 @@ fn target_line<'a>(theme: &Theme, e: &Entry) -> Line<'a> {
     ])
 }
 
-pub(super) fn draw_delete(
-    theme: &Theme,
-    frame: &mut Frame,
-    area: Rect,
-    targets: &[Entry],
-    focus: Button,
-) {
+/// "Delete N pidfiles?", the list, and a warning when a second question follows.
+fn delete_body(theme: &Theme, targets: &[Entry]) -> Vec<Line<'static>> {
     let n = targets.len();
     let mut lines = vec![Line::raw(format!(
         "Delete {n} pidfile{}?",
@@ -59,23 +120,11 @@ pub(super) fn draw_delete(
             theme.danger(),
         ));
     }
-    lines.push(Line::raw(""));
-    lines.push(
-        Line::raw("y delete   n/Esc cancel   Enter the focused button")
-            .alignment(Alignment::Center),
-    );
-    lines.push(buttons(focus, "Delete"));
-    dialog(frame, area, "Delete pidfiles", theme.danger(), lines);
+    lines
 }
 
-pub(super) fn draw_in_use(
-    theme: &Theme,
-    frame: &mut Frame,
-    area: Rect,
-    plain: usize,
-    in_use: &[Entry],
-    focus: Button,
-) {
+/// The pidfiles whose processes still exist, and what deleting them breaks.
+fn in_use_body(theme: &Theme, in_use: &[Entry]) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled(
         format!(
             "{} {} still exist{}:",
@@ -112,37 +161,11 @@ pub(super) fn draw_in_use(
     lines.push(Line::raw(
         "`status` no longer find it, and a second instance can start.",
     ));
-    lines.push(Line::raw(""));
-    let others = if plain > 0 {
-        format!(
-            "   o only the {plain} other{}",
-            if plain == 1 { "" } else { "s" }
-        )
-    } else {
-        String::new()
-    };
-    lines.push(
-        Line::raw(format!("y delete them too{others}   n/Esc delete nothing"))
-            .alignment(Alignment::Center),
-    );
-    lines.push(buttons(focus, "Delete anyway"));
-    dialog(
-        frame,
-        area,
-        "Really delete pidfiles in use?",
-        theme.danger(),
-        lines,
-    );
+    lines
 }
 
-pub(super) fn draw_signal(
-    theme: &Theme,
-    frame: &mut Frame,
-    area: Rect,
-    targets: &[Entry],
-    signal: nix::sys::signal::Signal,
-    focus: Button,
-) {
+/// "Send SIGTERM to:" and each process: name, PID, user, pidfile.
+fn signal_body(targets: &[Entry], signal: Signal) -> Vec<Line<'static>> {
     let mut lines = vec![Line::raw(format!("Send {} to:", signal_label(signal)))];
     lines.extend(listing(
         targets.iter().map(|e| {
@@ -157,25 +180,14 @@ pub(super) fn draw_signal(
         }),
         10,
     ));
-    lines.push(Line::raw(""));
-    lines.push(
-        Line::raw("y send   n/Esc cancel   Enter the focused button").alignment(Alignment::Center),
-    );
-    lines.push(buttons(focus, "Send"));
-    dialog(frame, area, "Confirm signal", theme.danger(), lines);
+    lines
 }
 
-pub(super) fn draw_untrusted(
-    theme: &Theme,
-    frame: &mut Frame,
-    area: Rect,
-    targets: &[Entry],
-    signal: nix::sys::signal::Signal,
-    focus: Button,
-) {
+/// The pidfiles others can write, with owner and mode, and why that matters.
+fn untrusted_body(theme: &Theme, targets: &[Entry]) -> Vec<Line<'static>> {
     let untrusted: Vec<&Entry> = targets
         .iter()
-        .filter(|e| crate::act::signal::needs_second_confirmation(e))
+        .filter(|e| needs_untrusted_confirmation(e))
         .collect();
     let mut lines = vec![Line::styled(
         "These pidfiles can be written by users other than the process's owner:",
@@ -199,14 +211,5 @@ pub(super) fn draw_untrusted(
     lines.push(Line::raw(
         "Whoever can write them chooses which process receives the signal.",
     ));
-    lines.push(Line::raw(""));
-    lines.push(
-        Line::raw(format!(
-            "y send {} anyway   n/Esc cancel",
-            signal_label(signal)
-        ))
-        .alignment(Alignment::Center),
-    );
-    lines.push(buttons(focus, "Send anyway"));
-    dialog(frame, area, "Untrusted pidfiles", theme.danger(), lines);
+    lines
 }

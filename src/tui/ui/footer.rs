@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use crate::display::escape_controls;
-use crate::tui::app::{App, Level, Mode};
+use crate::tui::app::{App, Confirm, Level, Mode};
 use crate::tui::keys::footer_hints;
 
 /// Draw the footer into `area`.
@@ -23,12 +23,7 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
     // What can be done now: the keys of the open dialog, else of the table.
     let hints: String = match &app.mode {
-        Mode::ConfirmDelete { .. }
-        | Mode::ConfirmDeleteInUse { .. }
-        | Mode::ConfirmSignal { .. }
-        | Mode::ConfirmSignalUntrusted { .. } => {
-            "y confirm  n/Esc cancel  ←→ move focus  Enter activate the focused button".into()
-        }
+        Mode::Confirm(_) => Confirm::HINTS.into(),
         Mode::SignalPicker { .. } => "↑↓ choose a signal  Enter pick  Esc cancel".into(),
         Mode::Help => "any key closes the help".into(),
         Mode::FilterInput => "type to filter  Backspace erase  Enter keep  Esc clear".into(),

@@ -41,29 +41,12 @@ pub fn view(app: &App, frame: &mut Frame) {
     footer::draw(app, &theme, frame, footer);
     match &app.mode {
         Mode::Help => help::draw(&theme, frame, area),
-        Mode::ConfirmDelete { targets, focus } => {
-            confirm::draw_delete(&theme, frame, area, targets, *focus)
-        }
-        Mode::ConfirmDeleteInUse {
-            plain,
-            in_use,
-            focus,
-        } => confirm::draw_in_use(&theme, frame, area, plain.len(), in_use, *focus),
+        Mode::Confirm(confirm) => confirm::draw(&theme, frame, area, confirm),
         Mode::SignalPicker {
             targets,
             skipped,
             index,
         } => signal_picker::draw(&theme, frame, area, targets.len(), skipped.len(), *index),
-        Mode::ConfirmSignal {
-            targets,
-            signal,
-            focus,
-        } => confirm::draw_signal(&theme, frame, area, targets, *signal, *focus),
-        Mode::ConfirmSignalUntrusted {
-            targets,
-            signal,
-            focus,
-        } => confirm::draw_untrusted(&theme, frame, area, targets, *signal, *focus),
         Mode::Normal | Mode::FilterInput => {}
     }
 }
