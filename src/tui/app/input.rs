@@ -56,6 +56,7 @@ impl App {
         }
     }
 
+    /// A key on the main screen, through the key map; acting keys are refused in read-only mode.
     fn on_main_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let Some(action) = action_for(key) else {
             return Vec::new();
