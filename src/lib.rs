@@ -27,6 +27,7 @@
 
 pub mod act;
 pub mod config;
+pub mod display;
 pub mod inspect;
 pub mod lock;
 pub mod policy;

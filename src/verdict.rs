@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -172,31 +171,4 @@ pub struct Verdict {
     pub reason: String,
     /// Warning codes, sorted.
     pub warnings: Vec<Warning>,
-}
-
-/// A duration as an operator reads it: `45s`, `12m`, `3h5m`, `2d4h`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(Duration::from_secs(5)), "5s");
-        assert_eq!(human_duration(Duration::from_secs(125)), "2m5s");
-        assert_eq!(human_duration(Duration::from_secs(3 * 3600 + 300)), "3h5m");
-        assert_eq!(
-            human_duration(Duration::from_secs(2 * 86400 + 4 * 3600)),
-            "2d4h"
-        );
-    }
 }

@@ -10,7 +10,7 @@ use pidscope::probe::locks::{LockInfo, LockKind};
 use pidscope::probe::process::ProcessInfo;
 use pidscope::report::Report;
 use pidscope::scan::read::FileInfo;
-use pidscope::tui::app::{App, Effect, Mode, Msg, Outcome};
+use pidscope::tui::app::{App, Confirm, ConfirmKind, Effect, Mode, Msg, Outcome};
 use pidscope::tui::ui::view;
 use pidscope::verdict::{Entry, Status, Warning};
 use ratatui::Terminal;
@@ -305,7 +305,13 @@ fn delete_a_stale_pidfile_needs_one_confirmation_and_enter_starts_on_cancel() {
     let mut app = app();
     select(&mut app, "/run/old-daemon.pid");
     press(&mut app, "d");
-    assert!(matches!(app.mode, Mode::ConfirmDelete { .. }));
+    assert!(matches!(
+        app.mode,
+        Mode::Confirm(Confirm {
+            kind: ConfirmKind::Delete { .. },
+            ..
+        })
+    ));
     // Enter on the initial focus (Cancel) deletes nothing.
     assert!(app.update(key(KeyCode::Enter)).is_empty());
     assert_eq!(app.mode, Mode::Normal);
@@ -339,7 +345,13 @@ fn a_live_pidfile_needs_a_second_explicit_confirmation() {
         press(&mut app, "y").is_empty(),
         "d, y alone never deletes a live pidfile"
     );
-    assert!(matches!(app.mode, Mode::ConfirmDeleteInUse { .. }));
+    assert!(matches!(
+        app.mode,
+        Mode::Confirm(Confirm {
+            kind: ConfirmKind::DeleteInUse { .. },
+            ..
+        })
+    ));
     assert!(
         app.update(key(KeyCode::Enter)).is_empty(),
         "Enter starts on Cancel"
@@ -365,7 +377,10 @@ fn tagged_batch_delete_splits_plain_and_in_use() {
     assert_eq!(app.tagged.len(), 2);
     press(&mut app, "d");
     match &app.mode {
-        Mode::ConfirmDelete { targets, .. } => assert_eq!(targets.len(), 2),
+        Mode::Confirm(Confirm {
+            kind: ConfirmKind::Delete { targets },
+            ..
+        }) => assert_eq!(targets.len(), 2),
         other => panic!("{other:?}"),
     }
     press(&mut app, "y");
@@ -398,10 +413,13 @@ fn signal_picker_confirm_and_refusals() {
     app.update(key(KeyCode::Enter));
     assert!(matches!(
         app.mode,
-        Mode::ConfirmSignal {
-            signal: Signal::SIGTERM,
+        Mode::Confirm(Confirm {
+            kind: ConfirmKind::Signal {
+                signal: Signal::SIGTERM,
+                ..
+            },
             ..
-        }
+        })
     ));
     match &press(&mut app, "y")[..] {
         [Effect::Act(jobs)]
@@ -420,10 +438,13 @@ fn signal_picker_confirm_and_refusals() {
     app.update(key(KeyCode::Enter));
     assert!(matches!(
         app.mode,
-        Mode::ConfirmSignal {
-            signal: Signal::SIGKILL,
+        Mode::Confirm(Confirm {
+            kind: ConfirmKind::Signal {
+                signal: Signal::SIGKILL,
+                ..
+            },
             ..
-        }
+        })
     ));
     app.update(key(KeyCode::Esc));
 
@@ -453,7 +474,13 @@ fn an_untrusted_pidfile_needs_a_second_confirmation_before_signalling() {
     press(&mut app, "k");
     app.update(key(KeyCode::Enter));
     assert!(press(&mut app, "y").is_empty(), "one y is not enough");
-    assert!(matches!(app.mode, Mode::ConfirmSignalUntrusted { .. }));
+    assert!(matches!(
+        app.mode,
+        Mode::Confirm(Confirm {
+            kind: ConfirmKind::SignalUntrusted { .. },
+            ..
+        })
+    ));
     let screen = render(&app, 100, 30);
     assert!(
         screen.contains("Untrusted pidfiles") && screen.contains("/run/nginx.pid"),

@@ -103,10 +103,16 @@ fn action_log_supported() -> bool {
 
 /// The shell words that run pidscope with `args` in the environment
 /// [`bin`] sets up (no `PIDSCOPE_*` from outside, `NO_COLOR`), with the
-/// configuration file `config`.
-fn pidscope_words(config: &Path, args: &[&OsStr]) -> String {
+/// configuration file `config`, changed by `env` (`None` removes a variable).
+fn pidscope_words(config: &Path, args: &[&OsStr], env: &[(&str, Option<&str>)]) -> String {
     let mut cmd = bin();
     cmd.env("PIDSCOPE_CONFIG", config);
+    for (key, value) in env {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
     let mut unset = Vec::new();
     let mut set = Vec::new();
     for (key, value) in cmd.get_envs() {
@@ -146,6 +152,16 @@ impl Tui {
     /// Like [`Tui::start`], with `redirect` (shell redirections, e.g. `> FILE`)
     /// appended to pidscope's command line.
     fn start_with_redirect(label: &str, args: &[&OsStr], redirect: &str) -> Tui {
+        Tui::launch(label, args, redirect, &[])
+    }
+
+    /// Like [`Tui::start`], with `env` changing pidscope's environment
+    /// (`None` removes a variable).
+    fn start_with_env(label: &str, args: &[&OsStr], env: &[(&str, Option<&str>)]) -> Tui {
+        Tui::launch(label, args, "", env)
+    }
+
+    fn launch(label: &str, args: &[&OsStr], redirect: &str, env: &[(&str, Option<&str>)]) -> Tui {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let socket = format!("pidscope-e2e-{}-{n}-{label}", std::process::id());
@@ -164,7 +180,7 @@ impl Tui {
         fs::write(&config, text).expect("write the config");
         let script = format!(
             "{} {redirect}; echo EXIT=$?; stty -a > {stty}; echo STTY-SAVED; exec sleep 1000",
-            pidscope_words(&config, args)
+            pidscope_words(&config, args, env)
         );
         let mut tui = Tui {
             socket,
@@ -996,6 +1012,46 @@ fn no_mouse_leaves_the_mouse_to_the_terminal() {
     );
     tui.key("q");
     tui.assert_exited_and_restored(0);
+}
+
+/// Whether the screen, read with its attributes, sets any foreground or
+/// background colour (SGR 30-38, 40-48, 90-107; bold, reverse video and the
+/// default colours 39 and 49 do not count).
+fn screen_has_colour(tui: &Tui) -> bool {
+    let out = tui.tmux(&["capture-pane", "-p", "-e", "-t", "t"]);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    screen.split("\x1b[").skip(1).any(|sgr| {
+        let Some(end) = sgr.find('m') else {
+            return false;
+        };
+        sgr[..end]
+            .split(';')
+            .filter_map(|p| p.parse::<u16>().ok())
+            .any(|p| matches!(p, 30..=38 | 40..=48 | 90..=107))
+    })
+}
+
+/// Colour is decided once, by the CLI: NO_COLOR set, even to an empty value,
+/// means no colour in the inspector as in `audit`.
+#[test]
+fn no_color_set_even_to_an_empty_value_turns_colour_off() {
+    let fx = Fixture::new(false);
+    let args = [OsStr::new("--interval"), OsStr::new("500ms"), fx.root()];
+    for (label, no_color, coloured) in [("colour", None, true), ("empty", Some(""), false)] {
+        let tui = Tui::start_with_env(
+            &format!("nocolor-{label}"),
+            &args,
+            &[("NO_COLOR", no_color)],
+        );
+        tui.wait_for("the sleep.pid row", |s| table_row(s, "sleep.pid").is_some());
+        assert_eq!(
+            screen_has_colour(&tui),
+            coloured,
+            "NO_COLOR {no_color:?}: colour expected: {coloured}"
+        );
+        tui.key("q");
+        tui.assert_exited_and_restored(0);
+    }
 }
 
 #[test]

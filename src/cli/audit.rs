@@ -53,7 +53,7 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
         for error in &report.errors {
             warn(&format!(
                 "{}: {}",
-                table::display_path(&error.path),
+                pidscope::display::display_path(&error.path),
                 error.error
             ));
         }

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use pidscope::act::{Confirmed, Executor};
 use pidscope::config::Config;
+use pidscope::display::display_path;
 use pidscope::inspect::Scanner;
 use pidscope::policy::delete::{Deletion, Keep, may_delete};
-use pidscope::report::table::display_path;
 use pidscope::verdict::{Entry, Status};
 use serde::Serialize;
 

@@ -7,10 +7,10 @@ use std::time::SystemTime;
 
 use super::names::{ProcessNames, names_relate};
 use super::owner::{Owner, ProcessFacts, judge};
-use crate::probe::locks::LockInfo;
+use crate::display::{human_duration, lock_kind_name, pid_list};
 use crate::probe::process::{Liveness, ProcessInfo};
 use crate::scan::read::FileInfo;
-use crate::verdict::{Content, Evidence, Status, Verdict, Warning, human_duration};
+use crate::verdict::{Content, Evidence, Status, Verdict, Warning};
 
 /// Decide the verdict on one pidfile.
 pub fn classify(ev: &Evidence<'_>) -> Verdict {
@@ -28,7 +28,7 @@ pub fn classify(ev: &Evidence<'_>) -> Verdict {
             }
             reason.push_str(&format!(
                 "; locked ({}) by {}",
-                kind_word(lock),
+                lock_kind_name(lock.kind),
                 pid_list(&lock.holders)
             ));
         }
@@ -128,23 +128,6 @@ pub fn writable_by_others(file: &FileInfo, owner: Option<u32>) -> bool {
         || (file.mode & 0o200 != 0 && file.uid != 0 && Some(file.uid) != owner)
 }
 
-fn kind_word(lock: &LockInfo) -> &'static str {
-    match lock.kind {
-        crate::probe::locks::LockKind::Flock => "flock",
-        crate::probe::locks::LockKind::Posix => "posix",
-        crate::probe::locks::LockKind::Ofd => "ofd",
-    }
-}
-
-fn pid_list(pids: &[i32]) -> String {
-    let list: Vec<String> = pids.iter().map(i32::to_string).collect();
-    if pids.len() == 1 {
-        format!("PID {}", list[0])
-    } else {
-        format!("PIDs {}", list.join(", "))
-    }
-}
-
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
@@ -156,7 +139,7 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::locks::LockKind;
+    use crate::probe::locks::{LockInfo, LockKind};
     use crate::probe::process::ProcessProbe;
     use crate::scan::parse::InvalidPid;
     use std::time::Duration;

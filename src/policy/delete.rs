@@ -4,7 +4,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::verdict::{Entry, Status, human_duration};
+use crate::display::{age, human_duration, pid_numbers};
+use crate::verdict::{Entry, Status};
 
 /// How long an invalid pidfile is left alone by default: an empty pidfile is
 /// normal for a daemon that has created it but not yet written its PID.
@@ -43,8 +44,7 @@ impl fmt::Display for Keep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Keep::Locked { holders } => {
-                let list: Vec<String> = holders.iter().map(i32::to_string).collect();
-                write!(f, "locked by PID {}: in use", list.join(", "))
+                write!(f, "locked by PID {}: in use", pid_numbers(holders))
             }
             Keep::Young { age, grace } => write!(
                 f,
@@ -71,7 +71,7 @@ pub fn may_delete(entry: &Entry, grace: Duration, now: SystemTime) -> Deletion {
         });
     }
     if entry.status == Status::Invalid {
-        let age = file_age(entry, now);
+        let age = age(entry.file.as_ref().map(|f| f.mtime), now).unwrap_or_default();
         if age < grace {
             return Deletion::Refused(Keep::Young { age, grace });
         }
@@ -81,15 +81,6 @@ pub fn may_delete(entry: &Entry, grace: Duration, now: SystemTime) -> Deletion {
     } else {
         Deletion::Allowed
     }
-}
-
-/// Time since the file's last write (zero when unknown or in the future).
-pub fn file_age(entry: &Entry, now: SystemTime) -> Duration {
-    entry
-        .file
-        .as_ref()
-        .and_then(|f| now.duration_since(f.mtime).ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

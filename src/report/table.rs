@@ -1,56 +1,28 @@
 //! The human-readable table of `pidscope audit`.
 
-use std::path::Path;
 use std::time::SystemTime;
 
 use anstyle::{AnsiColor, Style};
 
 use super::Report;
-use crate::verdict::{Entry, Status, human_duration};
+use crate::display::{Tone, display_path, escape_controls, file_age, status_bold, status_tone};
+use crate::verdict::Status;
 
-/// The terminal style of a status word.
+// `clean` and `audit` name these here; the display module owns them.
+
+/// The terminal style of a status word: its tone as an ANSI colour, bold for problems.
 pub fn status_style(status: Status) -> Style {
-    let color = match status {
-        Status::Alive => AnsiColor::Green,
-        Status::Stale | Status::Reused => AnsiColor::Yellow,
-        Status::Zombie | Status::Invalid | Status::Unreadable => AnsiColor::Red,
+    let color = match status_tone(status) {
+        Tone::Good => AnsiColor::Green,
+        Tone::Warn => AnsiColor::Yellow,
+        Tone::Bad => AnsiColor::Red,
     };
     let style = Style::new().fg_color(Some(color.into()));
-    if status == Status::Alive {
-        style
-    } else {
+    if status_bold(status) {
         style.bold()
+    } else {
+        style
     }
-}
-
-/// A path as it can be shown on one line: lossy UTF-8, control characters escaped.
-pub fn display_path(path: &Path) -> String {
-    escape_controls(&path.to_string_lossy())
-}
-
-/// Replace control characters (a newline in a file name would break a table) with escapes.
-pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// The age of a pidfile (time since its last write), or `-`.
-pub fn file_age(entry: &Entry, now: SystemTime) -> String {
-    entry
-        .file
-        .as_ref()
-        .and_then(|f| now.duration_since(f.mtime).ok())
-        .map_or_else(|| "-".into(), human_duration)
 }
 
 /// Render the report as an aligned table followed by a one-line summary.
@@ -75,7 +47,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 process
                     .and_then(|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())))
                     .unwrap_or_else(|| "-".into()),
-                file_age(e, now),
+                file_age(e.file.as_ref().map(|f| f.mtime), now),
                 display_path(&e.path),
                 reason,
             ]

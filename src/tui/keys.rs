@@ -1,4 +1,5 @@
-//! The key map of the main screen: one table drives both dispatch and the help overlay.
+//! The key map of the main screen: one table drives dispatch, the help overlay
+//! and the footer's hints.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -54,6 +55,40 @@ pub struct Binding {
     pub action: Action,
     /// Whether it changes the system (disabled in read-only mode).
     pub acts: bool,
+    /// How the footer advertises it; `None`: only the help lists it.
+    pub hint: Option<Hint>,
+}
+
+/// A binding's entry in the footer's one line of hints.
+#[derive(Debug, Clone, Copy)]
+pub struct Hint {
+    /// Place in the footer, left to right: the footer puts what is used most
+    /// first, while the help overlay keeps the key map's order.
+    pub order: u8,
+    /// Key and a word or two: `d delete`.
+    pub label: &'static str,
+    /// Shown in read-only mode too (false for what only serves an action).
+    pub read_only: bool,
+}
+
+impl Hint {
+    /// A hint shown in every mode.
+    const fn always(order: u8, label: &'static str) -> Option<Hint> {
+        Some(Hint {
+            order,
+            label,
+            read_only: true,
+        })
+    }
+
+    /// A hint hidden in read-only mode.
+    const fn acting(order: u8, label: &'static str) -> Option<Hint> {
+        Some(Hint {
+            order,
+            label,
+            read_only: false,
+        })
+    }
 }
 
 /// The main screen's key map.
@@ -66,6 +101,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "previous row",
         action: Action::Up,
         acts: false,
+        hint: Hint::always(1, "↑↓ move"),
     },
     Binding {
         codes: &[KeyCode::Down, KeyCode::Char('j')],
@@ -74,6 +110,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "next row",
         action: Action::Down,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::PageUp],
@@ -82,6 +119,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "page up",
         action: Action::PageUp,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::PageDown],
@@ -90,6 +128,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "page down",
         action: Action::PageDown,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::Home, KeyCode::Char('g')],
@@ -98,6 +137,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "first row",
         action: Action::First,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::End, KeyCode::Char('G')],
@@ -106,6 +146,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "last row",
         action: Action::Last,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::Char('/')],
@@ -114,6 +155,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "filter by text (path, process, user)",
         action: Action::Filter,
         acts: false,
+        hint: Hint::always(5, "/ filter"),
     },
     Binding {
         codes: &[KeyCode::Tab],
@@ -122,6 +164,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "status filter: all, problems, each status",
         action: Action::StatusFilter,
         acts: false,
+        hint: Hint::always(6, "Tab status"),
     },
     Binding {
         codes: &[KeyCode::Char('s')],
@@ -130,6 +173,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "sort by the next column",
         action: Action::Sort,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::Char('S')],
@@ -138,6 +182,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "reverse the sort order",
         action: Action::ReverseSort,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::Char('r')],
@@ -146,6 +191,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "rescan now",
         action: Action::Rescan,
         acts: false,
+        hint: None,
     },
     Binding {
         codes: &[KeyCode::Char(' ')],
@@ -154,6 +200,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "tag/untag the row for a batch action",
         action: Action::Tag,
         acts: false,
+        hint: Hint::acting(2, "Space tag"),
     },
     Binding {
         codes: &[KeyCode::Char('d'), KeyCode::Delete],
@@ -162,6 +209,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "delete the selected or tagged pidfiles",
         action: Action::Delete,
         acts: true,
+        hint: Hint::acting(3, "d delete"),
     },
     Binding {
         codes: &[KeyCode::Char('k')],
@@ -170,6 +218,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "signal the owners of the selected or tagged rows",
         action: Action::Signal,
         acts: true,
+        hint: Hint::acting(4, "k signal"),
     },
     Binding {
         codes: &[KeyCode::Char('?')],
@@ -178,6 +227,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "this help",
         action: Action::Help,
         acts: false,
+        hint: Hint::always(7, "? help"),
     },
     Binding {
         codes: &[KeyCode::Char('q'), KeyCode::Esc],
@@ -186,6 +236,7 @@ pub const KEYMAP: &[Binding] = &[
         help: "quit",
         action: Action::Quit,
         acts: false,
+        hint: Hint::always(8, "q quit"),
     },
 ];
 
@@ -205,4 +256,55 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
 /// Is this key press Ctrl-C (quits from anywhere)?
 pub fn is_ctrl_c(key: KeyEvent) -> bool {
     key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c' | 'C'))
+}
+
+/// The footer's line of hints for the main screen, from the key map:
+/// `↑↓ move  Space tag  d delete ...`. In read-only mode the hints for actions
+/// give way to a note naming the disabled keys.
+pub fn footer_hints(read_only: bool) -> String {
+    let mut hints: Vec<Hint> = KEYMAP
+        .iter()
+        .filter_map(|b| b.hint)
+        .filter(|h| h.read_only || !read_only)
+        .collect();
+    hints.sort_by_key(|h| h.order);
+    let labels: Vec<&str> = hints.iter().map(|h| h.label).collect();
+    let mut line = labels.join("  ");
+    if read_only {
+        // Each acting binding by its first key: `d Del` -> `d`.
+        let disabled: Vec<&str> = KEYMAP
+            .iter()
+            .filter(|b| b.acts)
+            .filter_map(|b| b.keys.split(' ').next())
+            .collect();
+        line.push_str(&format!(
+            "    read-only: {} are disabled",
+            disabled.join(" and ")
+        ));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_footer_hints_come_from_the_key_map() {
+        assert_eq!(
+            footer_hints(false),
+            "↑↓ move  Space tag  d delete  k signal  / filter  Tab status  ? help  q quit"
+        );
+        assert_eq!(
+            footer_hints(true),
+            "↑↓ move  / filter  Tab status  ? help  q quit    read-only: d and k are disabled"
+        );
+    }
+
+    #[test]
+    fn every_acting_binding_is_hidden_in_read_only_mode() {
+        for binding in KEYMAP.iter().filter(|b| b.acts) {
+            assert!(binding.hint.is_none_or(|h| !h.read_only), "{binding:?}");
+        }
+    }
 }

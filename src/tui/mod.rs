@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod layout;
 pub mod ui;
 
 use std::io::{self, IsTerminal};
@@ -38,7 +39,8 @@ pub struct Options {
     pub read_only: bool,
     /// Capture the mouse (wheel and click).
     pub mouse: bool,
-    /// Use colour (false under NO_COLOR: bold and reverse video only).
+    /// Use colour; false draws with bold and reverse video only. The caller
+    /// decides (the CLI: no colour when NO_COLOR is set, even to an empty value).
     pub color: bool,
     /// Carries out and records confirmed deletions and signals; `None` in
     /// read-only mode, where nothing can act.
@@ -99,12 +101,11 @@ fn event_loop(
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
 ) -> Result<(), TuiError> {
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut app = App::new(
         options.roots.clone(),
         options.patterns.clone(),
         options.read_only,
-        color,
+        options.color,
     );
     app.mouse = options.mouse;
     app.utc_offset = local_utc_offset();
