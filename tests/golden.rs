@@ -1,0 +1,862 @@
+//! Golden outputs: the JSON, Prometheus and table renderings of one report,
+//! every verdict reason `classify` can write, and `pidscope clean --dry-run`
+//! on a real directory, pinned byte for byte in `tests/snapshots/golden__*.snap`.
+//!
+//! A change to any of these texts is a change to what scripts, dashboards and
+//! operators read: it must show up here as a snapshot diff, on purpose.
+//!
+//! Two things keep the snapshots stable:
+//!
+//! - insta trims trailing whitespace and turns CRLF into LF before comparing,
+//!   so every rendering is pinned with an `<END>` marker right after its last
+//!   byte ([`pinned`]): a lost or added final newline fails the test too;
+//! - the table's AGE column and the "running for" of a reason read the clock,
+//!   so those fixtures are built relative to now, with durations half an hour
+//!   (or more) away from the next change of the printed text. Renderings that
+//!   print absolute epoch seconds (JSON, Prometheus) use a fixed instant.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use pidscope::probe::locks::{LockInfo, LockKind};
+use pidscope::probe::process::{Liveness, ProcessInfo, ProcessProbe};
+use pidscope::report::{Report, json, prometheus, table};
+use pidscope::scan::ScanError;
+use pidscope::scan::parse::InvalidPid;
+use pidscope::scan::read::FileInfo;
+use pidscope::verdict::{Content, Entry, Evidence, Status, Warning, classify};
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+/// The instant the JSON and Prometheus fixtures are taken at (with a fraction,
+/// so the printing of fractional epoch seconds is pinned too).
+fn fixed_now() -> SystemTime {
+    UNIX_EPOCH + Duration::new(1_795_671_805, 250_000_000)
+}
+
+/// `days` days, `hours` hours, 30 minutes and 30 seconds before `now`. As an
+/// age it prints as `{days}d{hours}h` for half an hour either way, or (with no
+/// days) as `{hours}h30m` for half a minute either way. `hours` must not be 0
+/// when `days` is: ages under an hour print their seconds.
+fn ago(now: SystemTime, days: u64, hours: u64) -> SystemTime {
+    assert!(days + hours > 0, "an age under an hour is not stable");
+    now - Duration::from_secs(days * DAY + hours * HOUR + 30 * MINUTE + 30)
+}
+
+/// The text followed by a marker, so that insta's trimming of trailing
+/// whitespace cannot hide a change in how the text ends.
+fn pinned(text: &str) -> String {
+    format!("{text}<END>")
+}
+
+// ---------------------------------------------------------------- the report
+
+fn file(mtime: SystemTime) -> FileInfo {
+    FileInfo {
+        uid: 0,
+        owner: Some("root".into()),
+        gid: 0,
+        mode: 0o644,
+        size: 4,
+        mtime,
+        dev: 2049,
+        ino: 131,
+    }
+}
+
+fn process(name: &str, start_time: Option<SystemTime>) -> ProcessInfo {
+    ProcessInfo {
+        name: name.into(),
+        uid: Some(0),
+        user: Some("root".into()),
+        start_time,
+        cmdline: vec![format!("/usr/sbin/{name}")],
+        exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
+        state: "sleeping",
+        parent_pid: Some(1),
+        memory_bytes: 12 << 20,
+        cpu_percent: 0.25,
+        kernel_thread: false,
+        start_ticks: 4321,
+        thread_of: None,
+    }
+}
+
+fn entry(path: impl Into<PathBuf>, status: Status, pid: Option<i32>, reason: &str) -> Entry {
+    Entry {
+        path: path.into(),
+        aliases: Vec::new(),
+        status,
+        pid,
+        reason: reason.into(),
+        warnings: Vec::new(),
+        file: None,
+        first_line: pid.map(|p| p.to_string()),
+        process: None,
+        lock: None,
+        location: None,
+    }
+}
+
+fn lock(kind: LockKind, holder_pid: Option<i32>, holders: &[i32]) -> Option<LockInfo> {
+    Some(LockInfo {
+        holder_pid,
+        kind,
+        holders: holders.to_vec(),
+    })
+}
+
+fn non_utf8(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+/// A report with every status, every warning, each lock kind, aliases, odd
+/// paths and names, missing details and scan errors; every time in it is
+/// relative to `now`.
+fn report_at(now: SystemTime) -> Report {
+    let mut entries = Vec::new();
+
+    // Alive, locked by itself; aliases; a command line with spaces.
+    let mut nginx = entry(
+        "/run/nginx.pid",
+        Status::Alive,
+        Some(812),
+        "PID 812 is nginx, running for 3d2h",
+    );
+    nginx.aliases = vec!["/var/run/nginx.pid".into(), non_utf8(b"/run/ng\xffinx.pid")];
+    nginx.file = Some(file(ago(now, 3, 2)));
+    let mut info = process("nginx", Some(ago(now, 3, 2) - Duration::from_secs(1)));
+    info.cmdline = vec![
+        "nginx: master process /usr/sbin/nginx".into(),
+        "-g".into(),
+        "daemon on; master_process on;".into(),
+    ];
+    nginx.process = Some(Arc::new(info));
+    nginx.lock = lock(LockKind::Flock, Some(812), &[812]);
+    entries.push(nginx);
+
+    // Alive but not ours to signal, /proc hidden: no process details.
+    let mut php = entry(
+        "/run/php/php8.2-fpm.pid",
+        Status::Alive,
+        Some(901),
+        "PID 901 exists (its /proc entry is not readable)",
+    );
+    php.warnings = vec![Warning::NotSignalable];
+    php.file = Some(FileInfo {
+        uid: 33,
+        owner: Some("www-data".into()),
+        gid: 33,
+        ..file(ago(now, 0, 5))
+    });
+    entries.push(php);
+
+    // Every alive warning at once; a user without a name; world-writable.
+    let mut worker = entry(
+        "/tmp/app/worker.pid",
+        Status::Alive,
+        Some(1500),
+        "PID 1500 is python3, running for 1d0h",
+    );
+    worker.warnings = vec![
+        Warning::NotSignalable,
+        Warning::NameMismatch,
+        Warning::LockHolderMismatch,
+        Warning::UntrustedFile,
+    ];
+    worker.file = Some(FileInfo {
+        uid: 1000,
+        owner: None,
+        gid: 1000,
+        mode: 0o666,
+        ..file(ago(now, 1, 0))
+    });
+    let mut info = process("python3", Some(ago(now, 1, 0)));
+    info.uid = Some(1000);
+    info.user = None;
+    info.cmdline = vec![
+        "python3".into(),
+        "/opt/my app/main.py".into(),
+        "--name".into(),
+        "my worker".into(),
+    ];
+    info.exe = Some("/usr/bin/python3.11".into());
+    info.cpu_percent = 103.5;
+    worker.process = Some(Arc::new(info));
+    worker.lock = lock(LockKind::Posix, Some(1501), &[1501, 1502]);
+    entries.push(worker);
+
+    // Alive, nothing known about the process's owner or start.
+    let mut bare = entry(
+        "/run/bare.pid",
+        Status::Alive,
+        Some(2001),
+        "PID 2001 is bare",
+    );
+    bare.file = Some(FileInfo {
+        mode: 0o4755,
+        ..file(now + Duration::from_secs(HOUR))
+    });
+    let mut info = process("bare", None);
+    info.uid = None;
+    info.user = None;
+    info.exe = None;
+    info.cmdline = Vec::new();
+    info.state = "running";
+    info.parent_pid = None;
+    info.memory_bytes = 0;
+    info.cpu_percent = 0.0;
+    bare.process = Some(Arc::new(info));
+    bare.lock = lock(LockKind::Ofd, None, &[]);
+    entries.push(bare);
+
+    // Stale: no process.
+    let mut stale = entry(
+        "/run/old-daemon.pid",
+        Status::Stale,
+        Some(4242),
+        "No process has PID 4242",
+    );
+    stale.file = Some(file(ago(now, 12, 5)));
+    entries.push(stale);
+
+    // Stale, but children of the dead writer still hold its flock.
+    let mut backup = entry(
+        "/run/backup.pid",
+        Status::Stale,
+        Some(5000),
+        "No process has PID 5000; locked (flock) by PIDs 5001, 5002",
+    );
+    backup.warnings = vec![Warning::LockHolderMismatch];
+    backup.file = Some(file(ago(now, 2, 0)));
+    backup.lock = lock(LockKind::Flock, Some(5001), &[5001, 5002]);
+    entries.push(backup);
+
+    // Stale, with a name that is not UTF-8 and an OFD lock of one holder.
+    let mut cafe = entry(
+        non_utf8(b"/run/caf\xe9.pid"),
+        Status::Stale,
+        Some(6001),
+        "No process has PID 6001; locked (ofd) by PID 6002",
+    );
+    cafe.warnings = vec![Warning::LockHolderMismatch];
+    cafe.file = Some(file(ago(now, 0, 20)));
+    cafe.lock = lock(LockKind::Ofd, Some(6002), &[6002]);
+    entries.push(cafe);
+
+    // Stale, with a quote, a backslash and control characters (escaped in
+    // Prometheus labels, or not).
+    let mut quoted = entry(
+        "/run/quo\"te\\back\r\n\t.pid",
+        Status::Stale,
+        Some(6100),
+        "No process has PID 6100",
+    );
+    quoted.file = Some(file(ago(now, 0, 1)));
+    entries.push(quoted);
+
+    // Reused by a later process.
+    let mut cron = entry(
+        "/run/cron.pid",
+        Status::Reused,
+        Some(77),
+        "PID 77 is now sleep, which started 2h0m after the file was last written",
+    );
+    cron.file = Some(file(ago(now, 1, 4)));
+    cron.process = Some(Arc::new(process("sleep", Some(ago(now, 1, 2)))));
+    entries.push(cron);
+
+    // Reused by a kernel thread.
+    let mut kthread = entry(
+        "/run/kthreadd.pid",
+        Status::Reused,
+        Some(2),
+        "PID 2 is now the kernel thread [kthreadd]; kernel threads never write pidfiles",
+    );
+    kthread.file = Some(file(ago(now, 40, 0)));
+    let mut info = process("kthreadd", Some(ago(now, 40, 1)));
+    info.kernel_thread = true;
+    info.exe = None;
+    info.cmdline = Vec::new();
+    info.parent_pid = Some(0);
+    kthread.process = Some(Arc::new(info));
+    entries.push(kthread);
+
+    // Reused by a thread of another process.
+    let mut thread = entry(
+        "/run/java.pid",
+        Status::Reused,
+        Some(1201),
+        "PID 1201 is now a thread of process 1200 (java), not a process",
+    );
+    thread.file = Some(file(ago(now, 0, 3)));
+    let mut info = process("java", Some(ago(now, 0, 4)));
+    info.thread_of = Some(1200);
+    thread.process = Some(Arc::new(info));
+    entries.push(thread);
+
+    // A zombie.
+    let mut zombie = entry(
+        "/run/worker.pid",
+        Status::Zombie,
+        Some(5150),
+        "PID 5150 (worker) has exited but is not reaped by its parent 5100",
+    );
+    zombie.file = Some(file(ago(now, 0, 2)));
+    let mut info = process("worker", Some(ago(now, 0, 2)));
+    info.state = "zombie";
+    info.parent_pid = Some(5100);
+    info.cmdline = Vec::new();
+    info.memory_bytes = 0;
+    zombie.process = Some(Arc::new(info));
+    entries.push(zombie);
+
+    // Control characters in a path and in a process name.
+    let mut evil = entry(
+        "/run/new\nline\t.pid",
+        Status::Alive,
+        Some(3300),
+        "PID 3300 is ev\u{1b}[31mil, running for 6h30m",
+    );
+    evil.warnings = vec![Warning::NameMismatch];
+    evil.file = Some(file(ago(now, 0, 6)));
+    evil.process = Some(Arc::new(process("ev\u{1b}[31mil", Some(ago(now, 0, 6)))));
+    entries.push(evil);
+
+    // Invalid: empty, and not a number.
+    let mut empty = entry(
+        "/run/starting.pid",
+        Status::Invalid,
+        None,
+        "The file is empty",
+    );
+    empty.first_line = Some(String::new());
+    empty.file = Some(FileInfo {
+        size: 0,
+        ..file(ago(now, 0, 1))
+    });
+    entries.push(empty);
+    let mut hex = entry(
+        "/run/hex.pid",
+        Status::Invalid,
+        None,
+        "\"0x1f\" is not a decimal number",
+    );
+    hex.first_line = Some("0x1f".into());
+    hex.file = Some(file(ago(now, 7, 0)));
+    entries.push(hex);
+
+    // Unreadable: a FIFO (metadata known), and a file that cannot even be stat'ed.
+    let mut fifo = entry(
+        "/run/control.pid",
+        Status::Unreadable,
+        None,
+        "Cannot read the file: not a regular file: FIFO",
+    );
+    fifo.first_line = None;
+    fifo.file = Some(FileInfo {
+        size: 0,
+        mode: 0o600,
+        ..file(ago(now, 0, 8))
+    });
+    entries.push(fifo);
+    entries.push(entry(
+        "/run/secret/app.pid",
+        Status::Unreadable,
+        None,
+        "Cannot read the file: permission denied",
+    ));
+
+    Report {
+        roots: vec!["/run".into(), non_utf8(b"/srv/\xfe")],
+        entries,
+        errors: vec![
+            ScanError {
+                path: "/run/private".into(),
+                error: "permission denied".into(),
+            },
+            ScanError {
+                path: non_utf8(b"/srv/\xfe"),
+                error: "no such file or directory".into(),
+            },
+        ],
+        started_at: now,
+        duration: Duration::from_micros(3500),
+    }
+}
+
+fn empty_report(now: SystemTime) -> Report {
+    Report {
+        roots: vec!["/run".into()],
+        entries: Vec::new(),
+        errors: Vec::new(),
+        started_at: now,
+        duration: Duration::from_micros(120),
+    }
+}
+
+#[test]
+fn json() {
+    insta::assert_snapshot!("json", pinned(&json::render(&report_at(fixed_now()))));
+    insta::assert_snapshot!(
+        "json_empty",
+        pinned(&json::render(&empty_report(fixed_now())))
+    );
+}
+
+#[test]
+fn json_write_streams_the_same_bytes_as_render() {
+    let report = report_at(fixed_now());
+    let mut streamed = Vec::new();
+    json::write(&report, &mut streamed).expect("write to memory");
+    assert_eq!(String::from_utf8(streamed).unwrap(), json::render(&report));
+}
+
+#[test]
+fn prometheus() {
+    insta::assert_snapshot!(
+        "prometheus",
+        pinned(&prometheus::render(&report_at(fixed_now())))
+    );
+    insta::assert_snapshot!(
+        "prometheus_empty",
+        pinned(&prometheus::render(&empty_report(fixed_now())))
+    );
+}
+
+#[test]
+fn table() {
+    let report = report_at(SystemTime::now());
+    insta::assert_snapshot!("table", pinned(&table::render(&report, false)));
+    insta::assert_snapshot!("table_color", pinned(&table::render(&report, true)));
+    let empty = empty_report(SystemTime::now());
+    insta::assert_snapshot!("table_empty", pinned(&table::render(&empty, false)));
+    insta::assert_snapshot!("table_empty_color", pinned(&table::render(&empty, true)));
+}
+
+#[test]
+fn summary_lines() {
+    let now = SystemTime::now();
+    let full = report_at(now);
+    let mut one = empty_report(now);
+    one.entries.push(full.entries[4].clone());
+    let mut one_error = empty_report(now);
+    one_error.errors.push(full.errors[0].clone());
+    let mut all_alive = empty_report(now);
+    all_alive.entries = full.entries[..3].to_vec();
+    let lines: Vec<String> = [
+        ("full", &full),
+        ("empty", &empty_report(now)),
+        ("one pidfile", &one),
+        ("one error", &one_error),
+        ("all alive", &all_alive),
+    ]
+    .iter()
+    .map(|(name, report)| format!("{name} | {}", table::summary_line(report)))
+    .collect();
+    insta::assert_snapshot!("summary_lines", pinned(&lines.join("\n")));
+}
+
+// ---------------------------------------------------------------- the reasons
+
+/// One row of the reasons table: everything `classify` looks at.
+struct Case {
+    name: &'static str,
+    path: PathBuf,
+    aliases: Vec<PathBuf>,
+    content: Content,
+    file: Option<FileInfo>,
+    probe: Option<ProcessProbe>,
+    lock: Option<LockInfo>,
+}
+
+impl Case {
+    /// PID 10 in `/run/nginx.pid`, written a second after nginx (root) started
+    /// 2 days 3 hours and a half ago: alive, "running for 2d3h".
+    fn new(name: &'static str, now: SystemTime) -> Case {
+        let start = ago(now, 2, 3);
+        Case {
+            name,
+            path: "/run/nginx.pid".into(),
+            aliases: Vec::new(),
+            content: Content::Pid(10),
+            file: Some(file(start + Duration::from_secs(1))),
+            probe: Some(ProcessProbe {
+                liveness: Liveness::Exists,
+                info: Some(Arc::new(process("nginx", Some(start)))),
+            }),
+            lock: None,
+        }
+    }
+
+    fn info(mut self, change: impl FnOnce(&mut ProcessInfo)) -> Case {
+        let probe = self.probe.as_mut().expect("a probe");
+        change(Arc::make_mut(probe.info.as_mut().expect("details")));
+        self
+    }
+
+    fn file(mut self, change: impl FnOnce(&mut FileInfo)) -> Case {
+        change(self.file.as_mut().expect("file metadata"));
+        self
+    }
+
+    fn liveness(mut self, liveness: Liveness) -> Case {
+        self.probe.as_mut().expect("a probe").liveness = liveness;
+        self
+    }
+
+    fn gone(mut self) -> Case {
+        self.probe = Some(ProcessProbe {
+            liveness: Liveness::Gone,
+            info: None,
+        });
+        self
+    }
+
+    fn content(mut self, content: Content) -> Case {
+        self.content = content;
+        self
+    }
+
+    fn path(mut self, path: &str) -> Case {
+        self.path = path.into();
+        self
+    }
+
+    fn locked(mut self, kind: LockKind, holders: &[i32]) -> Case {
+        self.lock = lock(kind, holders.first().copied(), holders);
+        self
+    }
+
+    /// `name | status | reason | warnings`, control characters and backslashes escaped.
+    fn line(&self) -> String {
+        let verdict = classify(&Evidence {
+            path: &self.path,
+            aliases: &self.aliases,
+            content: &self.content,
+            file: self.file.as_ref(),
+            probe: self.probe.as_ref(),
+            lock: self.lock.as_ref(),
+        });
+        let warnings: Vec<&str> = verdict.warnings.iter().map(|w| w.as_str()).collect();
+        format!(
+            "{} | {} | {} | {}",
+            self.name,
+            verdict.status,
+            escape(&verdict.reason),
+            if warnings.is_empty() {
+                "-".to_string()
+            } else {
+                warnings.join(", ")
+            }
+        )
+    }
+}
+
+/// Backslashes and control characters escaped, so one reason stays one line
+/// and different reasons stay different.
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == '\\' || c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn invalid(name: &'static str, now: SystemTime, why: InvalidPid) -> Case {
+    Case::new(name, now).content(Content::Invalid(why))
+}
+
+#[test]
+fn reasons() {
+    let now = SystemTime::now();
+    let case = |name| Case::new(name, now);
+    let cases = vec![
+        case("alive"),
+        case("alive-start-unknown").info(|i| i.start_time = None),
+        {
+            let mut c = case("alive-related-by-alias").path("/run/x.pid");
+            c.aliases = vec!["/run/nginx/main.pid".into()];
+            c
+        },
+        case("alive-related-by-directory").path("/run/nginx/main.pid"),
+        case("eperm-with-details").liveness(Liveness::NotSignalable),
+        {
+            let mut c = case("eperm-without-details").liveness(Liveness::NotSignalable);
+            c.probe.as_mut().unwrap().info = None;
+            c
+        },
+        {
+            let mut c = case("exists-without-details");
+            c.probe.as_mut().unwrap().info = None;
+            c
+        },
+        case("stale").gone(),
+        {
+            let mut c = case("stale-never-probed");
+            c.probe = None;
+            c
+        },
+        case("reused-by-start-time").file(|f| f.mtime -= Duration::from_secs(HOUR + 1)),
+        case("within-reuse-tolerance").file(|f| f.mtime -= Duration::from_millis(2500)),
+        case("kernel-thread").info(|i| {
+            i.name = "kthreadd".into();
+            i.kernel_thread = true;
+        }),
+        case("thread-of-another-process").info(|i| {
+            i.name = "java".into();
+            i.thread_of = Some(9);
+        }),
+        case("zombie-with-parent").info(|i| {
+            i.state = "zombie";
+            i.parent_pid = Some(4);
+        }),
+        case("zombie-without-parent").info(|i| {
+            i.state = "zombie";
+            i.parent_pid = None;
+        }),
+        case("dead").info(|i| i.state = "dead"),
+        invalid("invalid-empty", now, InvalidPid::Empty),
+        invalid("invalid-blank-line", now, InvalidPid::BlankLine),
+        invalid("invalid-line-too-long", now, InvalidPid::LineTooLong),
+        invalid("invalid-negative", now, InvalidPid::Negative("-5".into())),
+        invalid("invalid-zero", now, InvalidPid::Zero),
+        invalid(
+            "invalid-several-values",
+            now,
+            InvalidPid::SeveralValues("12\t34".into()),
+        ),
+        invalid(
+            "invalid-not-decimal",
+            now,
+            InvalidPid::NotDecimal("0x1f".into()),
+        ),
+        invalid(
+            "invalid-not-decimal-nul",
+            now,
+            InvalidPid::NotDecimal("12\0".into()),
+        ),
+        invalid(
+            "invalid-too-large",
+            now,
+            InvalidPid::TooLarge {
+                text: "99999999".into(),
+                pid_max: 4_194_304,
+            },
+        ),
+        case("unreadable").content(Content::Unreadable("permission denied".into())),
+        case("name-mismatch").info(|i| {
+            i.name = "sleep".into();
+            i.exe = Some("/usr/bin/sleep".into());
+            i.cmdline = vec!["sleep".into(), "1000".into()];
+        }),
+        case("control-characters-in-name").info(|i| {
+            i.name = "ngi\u{1b}[2J\nnx".into();
+        }),
+        case("untrusted-world-writable").file(|f| f.mode = 0o666),
+        case("untrusted-group-writable").file(|f| {
+            f.mode = 0o664;
+            f.gid = 100;
+        }),
+        case("trusted-group-writable-by-root-group").file(|f| f.mode = 0o664),
+        case("untrusted-owned-by-another-user").file(|f| f.uid = 1000),
+        case("trusted-owned-by-the-process-user")
+            .file(|f| f.uid = 1000)
+            .info(|i| i.uid = Some(1000)),
+        case("lock-flock-one").locked(LockKind::Flock, &[20]),
+        case("lock-flock-several").locked(LockKind::Flock, &[20, 21]),
+        case("lock-posix-one").locked(LockKind::Posix, &[20]),
+        case("lock-posix-several").locked(LockKind::Posix, &[20, 21, 22]),
+        case("lock-ofd-one").locked(LockKind::Ofd, &[20]),
+        case("lock-ofd-several").locked(LockKind::Ofd, &[20, 21]),
+        case("lock-held-by-the-named-pid").locked(LockKind::Flock, &[10]),
+        case("lock-named-pid-among-several").locked(LockKind::Flock, &[10, 20]),
+        {
+            let mut c = case("lock-holder-unknown");
+            c.lock = lock(LockKind::Ofd, None, &[]);
+            c
+        },
+        case("dead-pid-locked-by-a-child")
+            .gone()
+            .locked(LockKind::Flock, &[11, 12]),
+        case("invalid-locked")
+            .content(Content::Invalid(InvalidPid::Empty))
+            .locked(LockKind::Posix, &[30]),
+        case("unreadable-locked")
+            .content(Content::Unreadable("permission denied".into()))
+            .locked(LockKind::Flock, &[30]),
+        case("every-warning")
+            .liveness(Liveness::NotSignalable)
+            .path("/run/other.pid")
+            .file(|f| f.mode = 0o666)
+            .locked(LockKind::Posix, &[20]),
+    ];
+    let lines: Vec<String> = cases.iter().map(Case::line).collect();
+    insta::assert_snapshot!("reasons", pinned(&lines.join("\n")));
+}
+
+// ---------------------------------------------------------------- clean --dry-run
+
+/// Runs `pidscope clean ARGS DIR` with no configuration (`--config
+/// /dev/null`) and the state directory in `state`; returns exit status,
+/// stdout and stderr as one text, with `dir` and the PIDs in `pids` replaced by
+/// placeholders and a process's uptime (`running for 1s`) by `<UPTIME>`.
+fn clean(args: &[&str], dir: &Path, state: &Path, pids: &[(i32, &str)]) -> String {
+    let mut cmd = assert_cmd::Command::cargo_bin("pidscope").expect("the pidscope binary");
+    for (key, _) in std::env::vars_os() {
+        if key.as_encoded_bytes().starts_with(b"PIDSCOPE_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("NO_COLOR", "1")
+        .env("XDG_STATE_HOME", state)
+        .args(["--config", "/dev/null", "clean"])
+        .args(args)
+        .arg(dir)
+        .timeout(Duration::from_secs(30));
+    let out = cmd.output().expect("run pidscope clean");
+    let status = match out.status.code() {
+        Some(code) => code.to_string(),
+        None => panic!("pidscope clean {args:?} was killed: {:?}", out.status),
+    };
+    let text = format!(
+        "exit: {status}\n--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = text.replace(dir.to_str().expect("UTF-8 temp dir"), "<DIR>");
+    normalise(&text, pids)
+}
+
+/// Every whole number equal to a PID of `pids` replaced by its placeholder,
+/// and the uptime after "running for " by `<UPTIME>`.
+fn normalise(text: &str, pids: &[(i32, &str)]) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        out.push_str(&rest[..start]);
+        let digits = &rest[start..];
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        let number = &digits[..end];
+        match pids.iter().find(|(pid, _)| pid.to_string() == number) {
+            Some((_, name)) => out.push_str(name),
+            None => out.push_str(number),
+        }
+        rest = &digits[end..];
+    }
+    out.push_str(rest);
+    let mut result = String::new();
+    let mut rest = out.as_str();
+    const RUNNING: &str = "running for ";
+    while let Some(at) = rest.find(RUNNING) {
+        result.push_str(&rest[..at + RUNNING.len()]);
+        let after = &rest[at + RUNNING.len()..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        result.push_str("<UPTIME>");
+        rest = &after[end..];
+    }
+    result.push_str(rest);
+    result
+}
+
+#[test]
+fn normalise_replaces_whole_pids_only() {
+    let pids = [(123, "<A>"), (45, "<B>")];
+    assert_eq!(
+        normalise("PID 123, 1234, 45 and 0045; running for 3m2s.", &pids),
+        "PID <A>, 1234, <B> and 0045; running for <UPTIME>."
+    );
+}
+
+/// A PID that just stopped being used: a `sleep` spawned, killed and reaped.
+fn reaped_pid() -> i32 {
+    let sleeper = spawn_sleep();
+    let pid = sleeper.pid();
+    drop(sleeper);
+    assert_eq!(process_state(pid), None, "PID {pid} is still there");
+    pid
+}
+
+#[test]
+fn clean_dry_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+
+    let stale_pid = reaped_pid();
+    write_pidfile(d, "stale.pid", &format!("{stale_pid}\n"));
+
+    // Invalid: one written just now, one "2 hours ago".
+    write_pidfile(d, "starting.pid", "");
+    let old = write_pidfile(d, "old.pid", "abc\n");
+    let touched = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&old)
+        .status()
+        .expect("run touch");
+    assert!(touched.success(), "touch -d failed");
+
+    // Naming a dead PID, but locked by a live `flock FILE sleep`.
+    let locked_pid = reaped_pid();
+    let locked = write_pidfile(d, "locked.pid", &format!("{locked_pid}\n"));
+    let holder = hold_flock(&locked);
+
+    let sleeper = spawn_sleep();
+    write_pidfile(d, "sleep.pid", &format!("{}\n", sleeper.pid()));
+
+    let zombie = Zombie::spawn();
+    write_pidfile(d, "zombie.pid", &format!("{}\n", zombie.pid));
+
+    let pids = [
+        (stale_pid, "<STALE>"),
+        (locked_pid, "<LOCKED>"),
+        (holder.pid(), "<FLOCK>"),
+        (sleeper.pid(), "<SLEEP>"),
+        (zombie.pid, "<ZOMBIE>"),
+        (zombie.parent_pid(), "<ZOMBIE_PARENT>"),
+    ];
+    let run = |args: &[&str]| clean(args, d, state.path(), &pids);
+
+    insta::assert_snapshot!("clean_dry_run", pinned(&run(&["--dry-run"])));
+    insta::assert_snapshot!("clean_dry_run_json", pinned(&run(&["--dry-run", "--json"])));
+    // The young invalid file is 1h20m old: under a grace of 90 minutes, the
+    // one touched 2 hours ago is over it. (1h20m prints the same for 30 s.)
+    let young = d.join("starting.pid");
+    set_mtime_ago(&young, HOUR + 20 * MINUTE + 30);
+    let grace = ["--dry-run", "--include-invalid", "--grace", "90m"];
+    insta::assert_snapshot!("clean_dry_run_include_invalid", pinned(&run(&grace)));
+    insta::assert_snapshot!(
+        "clean_dry_run_include_invalid_json",
+        pinned(&run(&[&grace[..], &["--json"]].concat()))
+    );
+
+    // Nothing was removed.
+    for name in [
+        "stale.pid",
+        "starting.pid",
+        "old.pid",
+        "locked.pid",
+        "sleep.pid",
+        "zombie.pid",
+    ] {
+        assert!(d.join(name).exists(), "--dry-run removed {name}");
+    }
+    drop(holder);
+}
