@@ -27,6 +27,8 @@
 
 pub mod act;
 pub mod config;
+#[doc(hidden)]
+pub mod fixture;
 pub mod inspect;
 pub mod lock;
 pub mod probe;
