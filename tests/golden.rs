@@ -595,19 +595,11 @@ fn reasons() {
 /// stdout and stderr as one text, with `dir` and the PIDs in `pids` replaced by
 /// placeholders and a process's uptime (`running for 1s`) by `<UPTIME>`.
 fn clean(args: &[&str], dir: &Path, state: &Path, pids: &[(i32, &str)]) -> String {
-    let mut cmd = assert_cmd::Command::cargo_bin("pidscope").expect("the pidscope binary");
-    for (key, _) in std::env::vars_os() {
-        if key.as_encoded_bytes().starts_with(b"PIDSCOPE_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env("NO_COLOR", "1")
+    let out = run(bin()
         .env("XDG_STATE_HOME", state)
         .args(["--config", "/dev/null", "clean"])
         .args(args)
-        .arg(dir)
-        .timeout(Duration::from_secs(30));
-    let out = cmd.output().expect("run pidscope clean");
+        .arg(dir));
     let status = match out.status.code() {
         Some(code) => code.to_string(),
         None => panic!("pidscope clean {args:?} was killed: {:?}", out.status),
@@ -676,8 +668,8 @@ fn reaped_pid() -> i32 {
 
 #[test]
 fn clean_dry_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
+    let state = tempdir();
     let d = dir.path();
 
     let stale_pid = reaped_pid();
