@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use divan::{Bencher, black_box};
+use pidscope::fixture::{self, ProcessBuilder};
 use pidscope::policy::classify;
-use pidscope::probe::process::{Liveness, ProcessInfo, ProcessProbe};
+use pidscope::probe::process::Liveness;
 use pidscope::report::Report;
 use pidscope::scan::parse::parse_pid;
 use pidscope::scan::read::FileInfo;
 use pidscope::tui::app::{App, Msg};
-use pidscope::verdict::{Content, Entry, Evidence, Status};
+use pidscope::verdict::{Content, Evidence, Status};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -25,44 +26,28 @@ fn parse(content: &str) -> Result<i32, pidscope::scan::parse::InvalidPid> {
     parse_pid(black_box(content.as_bytes()), false, 4_194_304)
 }
 
+/// A root-owned pidfile written `age` seconds ago.
 fn file(age: u64) -> FileInfo {
-    FileInfo {
-        uid: 0,
-        owner: Some("root".into()),
-        gid: 0,
-        mode: 0o644,
-        size: 6,
-        mtime: SystemTime::now() - Duration::from_secs(age),
-        dev: 1,
-        ino: age,
-    }
+    fixture::file()
+        .mtime(SystemTime::now() - Duration::from_secs(age))
+        .size(6)
+        .device(1, age)
+        .build()
 }
 
-fn process() -> ProcessInfo {
-    ProcessInfo {
-        name: "nginx".into(),
-        uid: Some(0),
-        user: Some("root".into()),
-        start_time: Some(SystemTime::now() - Duration::from_secs(7200)),
-        cmdline: vec!["/usr/sbin/nginx".into(), "-g".into(), "daemon off;".into()],
-        exe: Some(PathBuf::from("/usr/sbin/nginx")),
-        state: pidscope::probe::identity::ProcessState::Sleeping,
-        parent_pid: Some(1),
-        memory_bytes: 12 << 20,
-        cpu_percent: 0.5,
-        kernel_thread: false,
-        start_ticks: 1000,
-        thread_of: None,
-    }
+/// nginx, up for two hours.
+fn process() -> ProcessBuilder {
+    fixture::process("nginx")
+        .started(SystemTime::now() - Duration::from_secs(7200))
+        .cmdline(&["/usr/sbin/nginx", "-g", "daemon off;"])
+        .cpu(0.5)
+        .start_ticks(1000)
 }
 
 #[divan::bench]
 fn classify_alive(bencher: Bencher) {
     let file = file(3600);
-    let probe = ProcessProbe {
-        liveness: Liveness::Exists,
-        info: Some(std::sync::Arc::new(process())),
-    };
+    let probe = fixture::probe(Liveness::Exists, Some(process().build()));
     let content = Content::Pid(812);
     bencher.bench(|| {
         classify(black_box(&Evidence {
@@ -80,24 +65,21 @@ fn classify_alive(bencher: Bencher) {
 fn report(n: usize) -> Report {
     let entries = (0..n)
         .map(|i| {
-            let (status, process) = match i % 10 {
-                0..3 => (Status::Alive, Some(process())),
-                3..9 => (Status::Stale, None),
-                _ => (Status::Invalid, None),
+            let status = match i % 10 {
+                0..3 => Status::Alive,
+                3..9 => Status::Stale,
+                _ => Status::Invalid,
             };
-            Entry {
-                path: PathBuf::from(format!("/srv/fixture/d{}/file{i}.pid", i / 100)),
-                aliases: Vec::new(),
-                status,
-                pid: Some(1000 + i as i32),
-                reason: "No process has PID 1000".into(),
-                warnings: Vec::new(),
-                file: Some(file(i as u64)),
-                first_line: Some("1000".into()),
-                process: process.map(std::sync::Arc::new),
-                lock: None,
-                location: None,
+            let entry = fixture::entry(format!("/srv/fixture/d{}/file{i}.pid", i / 100), status)
+                .pid(1000 + i as i32)
+                .reason("No process has PID 1000")
+                .file(file(i as u64))
+                .first_line(Some("1000"));
+            match status {
+                Status::Alive => entry.process(process()),
+                _ => entry,
             }
+            .build()
         })
         .collect();
     Report {

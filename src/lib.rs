@@ -28,6 +28,8 @@
 pub mod act;
 pub mod config;
 pub mod display;
+#[doc(hidden)]
+pub mod fixture;
 pub mod inspect;
 pub mod lock;
 pub mod policy;

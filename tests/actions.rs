@@ -6,10 +6,10 @@ mod common;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use nix::sys::signal::Signal;
@@ -20,10 +20,6 @@ use pidscope::verdict::{Entry, Status, Warning};
 use serde_json::Value;
 
 const GRACE: Duration = Duration::from_secs(60);
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 /// Delete through the one gate, as the inspector's dialog does.
 fn delete_pidfile(seen: &Entry, consent: Consent, grace: Duration) -> Result<String, ActionError> {
@@ -47,21 +43,6 @@ fn executor(grace: Duration) -> Executor {
 /// What the operator would have seen for `path` right now.
 fn seen(path: &Path) -> Entry {
     Scanner::inspect_file(path).unwrap_or_else(|| panic!("{} not found", path.display()))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "did not finish in 30 s: {cmd:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().expect("output")
 }
 
 fn clean(args: &[&str], dir: &Path) -> (Value, i32) {
@@ -131,7 +112,7 @@ fn a_stale_pidfile_replaced_by_a_live_one_is_never_removed() {
     let mut removed_stale = 0;
     for round in 0..rounds {
         fs::write(&path, format!("{}\n", dead_pid())).unwrap();
-        let mut child = bin()
+        let child = bin()
             .args(["clean", "--yes"])
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -143,7 +124,7 @@ fn a_stale_pidfile_replaced_by_a_live_one_is_never_removed() {
         let existed_before = path.exists();
         fs::write(&fresh, format!("{}\n", live.pid())).unwrap();
         fs::rename(&fresh, &path).unwrap();
-        child.wait().unwrap();
+        wait_output(child, "pidscope clean --yes", RUN_TIMEOUT);
         let content = fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("round {round}: the live pidfile was lost: {e}"));
         assert_eq!(content.trim(), live.pid().to_string(), "round {round}");
@@ -172,7 +153,7 @@ fn a_replacement_landing_between_the_last_check_and_the_removal_is_put_back() {
         std::thread::sleep(Duration::from_millis(round % 50));
         fs::write(&fresh, format!("{}\n", live.pid())).unwrap();
         fs::rename(&fresh, &path).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = wait_output(child, "pidscope clean --yes --json", RUN_TIMEOUT);
         let content = fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("round {round}: the live pidfile was lost: {e}"));
         assert_eq!(content.trim(), live.pid().to_string(), "round {round}");
@@ -313,7 +294,7 @@ fn a_lock_taken_after_the_scan_stops_the_removal() {
         assert_eq!(seen_stale.status, Status::Stale);
         let child = clean_paused_at(dir.path(), "PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS", 1500);
         let _holder = hold(&path);
-        let out = child.wait_with_output().unwrap();
+        let out = wait_output(child, "pidscope clean --yes --json", RUN_TIMEOUT);
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(path.exists(), "{kind}: a locked file was removed: {doc:#}");
         let result = &doc["results"][0];
@@ -348,7 +329,7 @@ fn a_lock_taken_after_the_scan_stops_the_removal() {
             .unwrap()
             .code()
             == Some(99);
-    let out = child.wait_with_output().unwrap();
+    let out = wait_output(child, "pidscope clean --yes --json", RUN_TIMEOUT);
     assert!(held_by_clean, "clean never held the flock while removing");
     assert!(refused, "flock -n got the lock clean holds");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -7,29 +7,10 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use common::*;
 use serde_json::Value;
-
-/// Run a command, failing the test (instead of hanging) after 30 s.
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pidscope");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("pidscope did not finish within 30 s: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("output")
-}
 
 /// `pidscope audit --json ARGS...`: the parsed document and the exit status.
 fn audit_json(args: &[&OsStr]) -> (Value, i32) {
@@ -73,10 +54,6 @@ fn warnings_of(doc: &Value, path: &Path) -> Vec<String> {
         .iter()
         .map(|w| w.as_str().expect("code").to_string())
         .collect()
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
 }
 
 #[test]

@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::bin;
+use common::{bin, run};
 
 const SUBCOMMANDS: [&str; 6] = ["tui", "audit", "clean", "run", "man", "completions"];
 
 fn stdout(args: &[&str]) -> String {
-    let out = bin().args(args).output().expect("run pidscope");
+    let out = run(bin().args(args));
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -78,7 +78,7 @@ fn completions_for_every_shell_mention_every_subcommand() {
             assert!(script.contains(sub), "{shell} completions lack {sub}");
         }
     }
-    let out = bin().args(["completions", "tcsh"]).output().unwrap();
+    let out = run(bin().args(["completions", "tcsh"]));
     assert_eq!(
         out.status.code(),
         Some(2),

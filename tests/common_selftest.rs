@@ -7,25 +7,15 @@ mod common;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-
-fn alive(pid: i32) -> bool {
-    kill(Pid::from_raw(pid), None).is_ok()
-}
-
-fn comm(pid: i32) -> String {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim_end()
-        .to_owned()
-}
 
 /// Whether another open file description holds a `flock(2)` lock on `path`.
 fn flock_is_taken(path: &Path) -> bool {
@@ -121,7 +111,7 @@ fn zombie_is_a_real_zombie() {
 
 #[test]
 fn process_state_splits_after_the_last_paren() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     // comm becomes "x) Z (y": a parser splitting at the first ')' reads 'Z'.
     let link = dir.path().join("x) Z (y");
     std::os::unix::fs::symlink("/bin/sleep", &link).expect("symlink");
@@ -143,7 +133,7 @@ fn process_state_splits_after_the_last_paren() {
 
 #[test]
 fn hold_flock_shows_the_flock_process() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let path = write_pidfile(dir.path(), "a.pid", "1\n");
     let holder = hold_flock(&path);
     let pid = holder.pid();
@@ -176,7 +166,7 @@ fn hold_flock_shows_the_flock_process() {
 
 #[test]
 fn hold_flock_orphaned_shows_a_dead_pid() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let path = write_pidfile(dir.path(), "b.pid", "1\n");
     let (child, guard) = hold_flock_orphaned(&path);
     assert_eq!(guard.pid(), child);
@@ -206,7 +196,7 @@ fn hold_flock_orphaned_shows_a_dead_pid() {
 
 #[test]
 fn hold_posix_lock_shows_a_posix_lock() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let path = write_pidfile(dir.path(), "c.pid", "1\n");
     let holder = hold_posix_lock(&path);
     let pid = holder.pid();
@@ -222,7 +212,7 @@ fn hold_posix_lock_shows_a_posix_lock() {
 
 #[test]
 fn hold_ofd_lock_shows_an_ofd_lock() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let path = write_pidfile(dir.path(), "d.pid", "1\n");
     let holder = hold_ofd_lock(&path);
     assert_eq!(held_kinds(&path), vec![("OFDLCK".to_owned(), -1)]);
@@ -240,7 +230,7 @@ fn hold_ofd_lock_shows_an_ofd_lock() {
 
 #[test]
 fn holders_create_a_missing_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let path = dir.path().join("new.pid");
     let holder = hold_ofd_lock(&path);
     assert!(path.is_file());
@@ -275,7 +265,7 @@ fn spawn_as_changes_uid_gid_and_groups() {
 
 #[test]
 fn write_pidfile_and_set_mtime_ago() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let path = write_pidfile(dir.path(), "e.pid", "4242\n");
     assert_eq!(path, dir.path().join("e.pid"));
     assert_eq!(fs::read_to_string(&path).expect("read"), "4242\n");
@@ -331,4 +321,107 @@ fn bin_is_isolated_from_the_machine() {
         command_env(&bin(), "PIDSCOPE_CONFIG"),
         Some(config.as_os_str())
     );
+}
+
+#[test]
+fn run_captures_both_streams_and_the_exit_status() {
+    let out = run(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]));
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, b"out\n");
+    assert_eq!(out.stderr, b"err\n");
+    // A large output does not block the child on a full pipe.
+    let out = run(Command::new("head").args(["-c", "1000000", "/dev/zero"]));
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 1_000_000);
+}
+
+/// The panic message of `f`, which must panic.
+fn panic_message(f: impl FnOnce()) -> String {
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("no panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+fn dead_or_zombie(pid: i32) -> bool {
+    wait_until(TIMEOUT, || matches!(process_state(pid), None | Some('Z')))
+}
+
+/// `sh -c SCRIPT` in its own process group, where `$PIDFILE` is `pidfile`;
+/// stderr is not inherited, so nothing it leaves behind holds the harness's.
+fn spawn_shell(script: &str, pidfile: &Path) -> std::process::Child {
+    Command::new("sh")
+        .args(["-c", script])
+        .env("PIDFILE", pidfile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn sh")
+}
+
+/// The PID the shell wrote to `pidfile`, guarded: killed at the end whatever
+/// happens, should the helper under test have left it.
+fn background_pid(pidfile: &Path) -> (i32, KillOnDrop) {
+    let mut pid = None;
+    wait_until(TIMEOUT, || {
+        pid = fs::read_to_string(pidfile)
+            .ok()
+            .and_then(|s| s.strip_suffix('\n')?.parse().ok());
+        pid.is_some()
+    });
+    let pid = pid.expect("the shell wrote no PID");
+    (pid, KillOnDrop::new(pid))
+}
+
+#[test]
+fn wait_output_kills_and_reaps_a_command_that_overstays() {
+    let dir = tempdir();
+    let pidfile = dir.path().join("background.pid");
+    let child = spawn_shell(
+        "sleep 1000 & echo $! > \"$PIDFILE\"; echo started; exec sleep 1000",
+        &pidfile,
+    );
+    let leader = child.id() as i32;
+    let (background, _guard) = background_pid(&pidfile);
+    let started = Instant::now();
+    let message = panic_message(|| {
+        wait_output(child, "the overstayer", Duration::from_millis(300));
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "gave up late: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        message.contains("the overstayer did not finish within 300ms"),
+        "{message}"
+    );
+    assert!(
+        message.contains("stdout until then:\nstarted\n"),
+        "shows what it printed: {message}"
+    );
+    // The leader is killed and reaped (not even a zombie), the rest of its group killed.
+    assert_eq!(process_state(leader), None, "the leader is left");
+    assert!(dead_or_zombie(background), "the background sleep is left");
+}
+
+#[test]
+fn wait_output_kills_what_holds_the_output_after_the_command_exits() {
+    let dir = tempdir();
+    let pidfile = dir.path().join("background.pid");
+    let child = spawn_shell("sleep 1000 & echo $! > \"$PIDFILE\"", &pidfile);
+    let (background, _guard) = background_pid(&pidfile);
+    let message = panic_message(|| {
+        wait_output(child, "the leaver", Duration::from_secs(10));
+    });
+    assert!(
+        message.contains(
+            "the leaver exited (exit status: 0) but left processes holding its output open"
+        ),
+        "{message}"
+    );
+    assert!(dead_or_zombie(background), "the background sleep is left");
 }

@@ -21,18 +21,17 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use pidscope::fixture::{self, EntryBuilder, FileBuilder, ProcessBuilder};
 use pidscope::policy::classify;
 use pidscope::probe::locks::{LockInfo, LockKind};
-use pidscope::probe::process::{Liveness, ProcessInfo, ProcessProbe};
+use pidscope::probe::process::Liveness;
 use pidscope::report::{Report, json, prometheus, table};
 use pidscope::scan::ScanError;
 use pidscope::scan::parse::InvalidPid;
-use pidscope::scan::read::FileInfo;
-use pidscope::verdict::{Content, Entry, Evidence, Status, Warning};
+use pidscope::verdict::{Content, Evidence, Status, Warning};
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
@@ -61,59 +60,26 @@ fn pinned(text: &str) -> String {
 
 // ---------------------------------------------------------------- the report
 
-fn file(mtime: SystemTime) -> FileInfo {
-    FileInfo {
-        uid: 0,
-        owner: Some("root".into()),
-        gid: 0,
-        mode: 0o644,
-        size: 4,
-        mtime,
-        dev: 2049,
-        ino: 131,
-    }
+/// A root-owned pidfile of 4 bytes last written at `mtime`.
+fn file(mtime: SystemTime) -> FileBuilder {
+    fixture::file().mtime(mtime).size(4).device(2049, 131)
 }
 
-fn process(name: &str, start_time: Option<SystemTime>) -> ProcessInfo {
-    ProcessInfo {
-        name: name.into(),
-        uid: Some(0),
-        user: Some("root".into()),
-        start_time,
-        cmdline: vec![format!("/usr/sbin/{name}")],
-        exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
-        state: pidscope::probe::identity::ProcessState::Sleeping,
-        parent_pid: Some(1),
-        memory_bytes: 12 << 20,
-        cpu_percent: 0.25,
-        kernel_thread: false,
-        start_ticks: 4321,
-        thread_of: None,
-    }
+/// A root daemon `name` started at `start`, using a quarter of a core.
+fn process(name: &str, start: SystemTime) -> ProcessBuilder {
+    fixture::process(name)
+        .started(start)
+        .cpu(0.25)
+        .start_ticks(4321)
 }
 
-fn entry(path: impl Into<PathBuf>, status: Status, pid: Option<i32>, reason: &str) -> Entry {
-    Entry {
-        path: path.into(),
-        aliases: Vec::new(),
-        status,
-        pid,
-        reason: reason.into(),
-        warnings: Vec::new(),
-        file: None,
-        first_line: pid.map(|p| p.to_string()),
-        process: None,
-        lock: None,
-        location: None,
+/// The pidfile `path` naming `pid` (when given), with no metadata until `.file(..)`.
+fn entry(path: impl Into<PathBuf>, status: Status, pid: Option<i32>, reason: &str) -> EntryBuilder {
+    let entry = fixture::entry(path, status).reason(reason).no_file();
+    match pid {
+        Some(pid) => entry.pid(pid),
+        None => entry,
     }
-}
-
-fn lock(kind: LockKind, holder_pid: Option<i32>, holders: &[i32]) -> Option<LockInfo> {
-    Some(LockInfo {
-        holder_pid,
-        kind,
-        holders: holders.to_vec(),
-    })
 }
 
 fn non_utf8(bytes: &[u8]) -> PathBuf {
@@ -124,262 +90,207 @@ fn non_utf8(bytes: &[u8]) -> PathBuf {
 /// paths and names, missing details and scan errors; every time in it is
 /// relative to `now`.
 fn report_at(now: SystemTime) -> Report {
-    let mut entries = Vec::new();
-
-    // Alive, locked by itself; aliases; a command line with spaces.
-    let mut nginx = entry(
-        "/run/nginx.pid",
-        Status::Alive,
-        Some(812),
-        "PID 812 is nginx, running for 3d2h",
-    );
-    nginx.aliases = vec!["/var/run/nginx.pid".into(), non_utf8(b"/run/ng\xffinx.pid")];
-    nginx.file = Some(file(ago(now, 3, 2)));
-    let mut info = process("nginx", Some(ago(now, 3, 2) - Duration::from_secs(1)));
-    info.cmdline = vec![
-        "nginx: master process /usr/sbin/nginx".into(),
-        "-g".into(),
-        "daemon on; master_process on;".into(),
+    let entries = vec![
+        // Alive, locked by itself; aliases; a command line with spaces.
+        entry(
+            "/run/nginx.pid",
+            Status::Alive,
+            Some(812),
+            "PID 812 is nginx, running for 3d2h",
+        )
+        .aliases(["/var/run/nginx.pid".into(), non_utf8(b"/run/ng\xffinx.pid")])
+        .file(file(ago(now, 3, 2)))
+        .process(
+            process("nginx", ago(now, 3, 2) - Duration::from_secs(1)).cmdline(&[
+                "nginx: master process /usr/sbin/nginx",
+                "-g",
+                "daemon on; master_process on;",
+            ]),
+        )
+        .lock(fixture::lock(LockKind::Flock, &[812])),
+        // Alive but not ours to signal, /proc hidden: no process details.
+        entry(
+            "/run/php/php8.2-fpm.pid",
+            Status::Alive,
+            Some(901),
+            "PID 901 exists (its /proc entry is not readable)",
+        )
+        .warnings(&[Warning::NotSignalable])
+        .file(file(ago(now, 0, 5)).owner(33, "www-data").gid(33)),
+        // Every alive warning at once; a user without a name; world-writable.
+        entry(
+            "/tmp/app/worker.pid",
+            Status::Alive,
+            Some(1500),
+            "PID 1500 is python3, running for 1d0h",
+        )
+        .warnings(&[
+            Warning::NotSignalable,
+            Warning::NameMismatch,
+            Warning::LockHolderMismatch,
+            Warning::UntrustedFile,
+        ])
+        .file(file(ago(now, 1, 0)).uid(1000).gid(1000).mode(0o666))
+        .process(
+            process("python3", ago(now, 1, 0))
+                .uid(1000)
+                .cmdline(&["python3", "/opt/my app/main.py", "--name", "my worker"])
+                .exe("/usr/bin/python3.11")
+                .cpu(103.5),
+        )
+        .lock(fixture::lock(LockKind::Posix, &[1501, 1502])),
+        // Alive, nothing known about the process's owner or start; written
+        // in the future; an OFD lock whose holder is unknown.
+        entry(
+            "/run/bare.pid",
+            Status::Alive,
+            Some(2001),
+            "PID 2001 is bare",
+        )
+        .file(file(now + Duration::from_secs(HOUR)).mode(0o4755))
+        .process(
+            process("bare", now)
+                .start_unknown()
+                .unknown_user()
+                .no_exe()
+                .cmdline(&[])
+                .state('R')
+                .no_parent()
+                .memory(0)
+                .cpu(0.0),
+        )
+        .lock(fixture::lock(LockKind::Ofd, &[])),
+        // Stale: no process.
+        entry(
+            "/run/old-daemon.pid",
+            Status::Stale,
+            Some(4242),
+            "No process has PID 4242",
+        )
+        .file(file(ago(now, 12, 5))),
+        // Stale, but children of the dead writer still hold its flock.
+        entry(
+            "/run/backup.pid",
+            Status::Stale,
+            Some(5000),
+            "No process has PID 5000; locked (flock) by PIDs 5001, 5002",
+        )
+        .warnings(&[Warning::LockHolderMismatch])
+        .file(file(ago(now, 2, 0)))
+        .lock(fixture::lock(LockKind::Flock, &[5001, 5002])),
+        // Stale, with a name that is not UTF-8 and an OFD lock of one holder.
+        entry(
+            non_utf8(b"/run/caf\xe9.pid"),
+            Status::Stale,
+            Some(6001),
+            "No process has PID 6001; locked (ofd) by PID 6002",
+        )
+        .warnings(&[Warning::LockHolderMismatch])
+        .file(file(ago(now, 0, 20)))
+        .lock(fixture::lock(LockKind::Ofd, &[6002])),
+        // Stale, with a quote, a backslash and control characters (escaped in
+        // Prometheus labels, or not).
+        entry(
+            "/run/quo\"te\\back\r\n\t.pid",
+            Status::Stale,
+            Some(6100),
+            "No process has PID 6100",
+        )
+        .file(file(ago(now, 0, 1))),
+        // Reused by a later process.
+        entry(
+            "/run/cron.pid",
+            Status::Reused,
+            Some(77),
+            "PID 77 is now sleep, which started 2h0m after the file was last written",
+        )
+        .file(file(ago(now, 1, 4)))
+        .process(process("sleep", ago(now, 1, 2))),
+        // Reused by a kernel thread.
+        entry(
+            "/run/kthreadd.pid",
+            Status::Reused,
+            Some(2),
+            "PID 2 is now the kernel thread [kthreadd]; kernel threads never write pidfiles",
+        )
+        .file(file(ago(now, 40, 0)))
+        .process(
+            process("kthreadd", ago(now, 40, 1))
+                .kernel_thread()
+                .no_exe()
+                .cmdline(&[])
+                .parent(0),
+        ),
+        // Reused by a thread of another process.
+        entry(
+            "/run/java.pid",
+            Status::Reused,
+            Some(1201),
+            "PID 1201 is now a thread of process 1200 (java), not a process",
+        )
+        .file(file(ago(now, 0, 3)))
+        .process(process("java", ago(now, 0, 4)).thread_of(1200)),
+        // A zombie.
+        entry(
+            "/run/worker.pid",
+            Status::Zombie,
+            Some(5150),
+            "PID 5150 (worker) has exited but is not reaped by its parent 5100",
+        )
+        .file(file(ago(now, 0, 2)))
+        .process(
+            process("worker", ago(now, 0, 2))
+                .zombie()
+                .parent(5100)
+                .cmdline(&[])
+                .memory(0),
+        ),
+        // Control characters in a path and in a process name.
+        entry(
+            "/run/new\nline\t.pid",
+            Status::Alive,
+            Some(3300),
+            "PID 3300 is ev\u{1b}[31mil, running for 6h30m",
+        )
+        .warnings(&[Warning::NameMismatch])
+        .file(file(ago(now, 0, 6)))
+        .process(process("ev\u{1b}[31mil", ago(now, 0, 6))),
+        // Invalid: empty, and not a number.
+        entry(
+            "/run/starting.pid",
+            Status::Invalid,
+            None,
+            "The file is empty",
+        )
+        .first_line(Some(""))
+        .file(file(ago(now, 0, 1)).size(0)),
+        entry(
+            "/run/hex.pid",
+            Status::Invalid,
+            None,
+            "\"0x1f\" is not a decimal number",
+        )
+        .first_line(Some("0x1f"))
+        .file(file(ago(now, 7, 0))),
+        // Unreadable: a FIFO (metadata known), and a file that cannot even be stat'ed.
+        entry(
+            "/run/control.pid",
+            Status::Unreadable,
+            None,
+            "Cannot read the file: not a regular file: FIFO",
+        )
+        .file(file(ago(now, 0, 8)).size(0).mode(0o600)),
+        entry(
+            "/run/secret/app.pid",
+            Status::Unreadable,
+            None,
+            "Cannot read the file: permission denied",
+        ),
     ];
-    nginx.process = Some(Arc::new(info));
-    nginx.lock = lock(LockKind::Flock, Some(812), &[812]);
-    entries.push(nginx);
-
-    // Alive but not ours to signal, /proc hidden: no process details.
-    let mut php = entry(
-        "/run/php/php8.2-fpm.pid",
-        Status::Alive,
-        Some(901),
-        "PID 901 exists (its /proc entry is not readable)",
-    );
-    php.warnings = vec![Warning::NotSignalable];
-    php.file = Some(FileInfo {
-        uid: 33,
-        owner: Some("www-data".into()),
-        gid: 33,
-        ..file(ago(now, 0, 5))
-    });
-    entries.push(php);
-
-    // Every alive warning at once; a user without a name; world-writable.
-    let mut worker = entry(
-        "/tmp/app/worker.pid",
-        Status::Alive,
-        Some(1500),
-        "PID 1500 is python3, running for 1d0h",
-    );
-    worker.warnings = vec![
-        Warning::NotSignalable,
-        Warning::NameMismatch,
-        Warning::LockHolderMismatch,
-        Warning::UntrustedFile,
-    ];
-    worker.file = Some(FileInfo {
-        uid: 1000,
-        owner: None,
-        gid: 1000,
-        mode: 0o666,
-        ..file(ago(now, 1, 0))
-    });
-    let mut info = process("python3", Some(ago(now, 1, 0)));
-    info.uid = Some(1000);
-    info.user = None;
-    info.cmdline = vec![
-        "python3".into(),
-        "/opt/my app/main.py".into(),
-        "--name".into(),
-        "my worker".into(),
-    ];
-    info.exe = Some("/usr/bin/python3.11".into());
-    info.cpu_percent = 103.5;
-    worker.process = Some(Arc::new(info));
-    worker.lock = lock(LockKind::Posix, Some(1501), &[1501, 1502]);
-    entries.push(worker);
-
-    // Alive, nothing known about the process's owner or start.
-    let mut bare = entry(
-        "/run/bare.pid",
-        Status::Alive,
-        Some(2001),
-        "PID 2001 is bare",
-    );
-    bare.file = Some(FileInfo {
-        mode: 0o4755,
-        ..file(now + Duration::from_secs(HOUR))
-    });
-    let mut info = process("bare", None);
-    info.uid = None;
-    info.user = None;
-    info.exe = None;
-    info.cmdline = Vec::new();
-    info.state = pidscope::probe::identity::ProcessState::Running;
-    info.parent_pid = None;
-    info.memory_bytes = 0;
-    info.cpu_percent = 0.0;
-    bare.process = Some(Arc::new(info));
-    bare.lock = lock(LockKind::Ofd, None, &[]);
-    entries.push(bare);
-
-    // Stale: no process.
-    let mut stale = entry(
-        "/run/old-daemon.pid",
-        Status::Stale,
-        Some(4242),
-        "No process has PID 4242",
-    );
-    stale.file = Some(file(ago(now, 12, 5)));
-    entries.push(stale);
-
-    // Stale, but children of the dead writer still hold its flock.
-    let mut backup = entry(
-        "/run/backup.pid",
-        Status::Stale,
-        Some(5000),
-        "No process has PID 5000; locked (flock) by PIDs 5001, 5002",
-    );
-    backup.warnings = vec![Warning::LockHolderMismatch];
-    backup.file = Some(file(ago(now, 2, 0)));
-    backup.lock = lock(LockKind::Flock, Some(5001), &[5001, 5002]);
-    entries.push(backup);
-
-    // Stale, with a name that is not UTF-8 and an OFD lock of one holder.
-    let mut cafe = entry(
-        non_utf8(b"/run/caf\xe9.pid"),
-        Status::Stale,
-        Some(6001),
-        "No process has PID 6001; locked (ofd) by PID 6002",
-    );
-    cafe.warnings = vec![Warning::LockHolderMismatch];
-    cafe.file = Some(file(ago(now, 0, 20)));
-    cafe.lock = lock(LockKind::Ofd, Some(6002), &[6002]);
-    entries.push(cafe);
-
-    // Stale, with a quote, a backslash and control characters (escaped in
-    // Prometheus labels, or not).
-    let mut quoted = entry(
-        "/run/quo\"te\\back\r\n\t.pid",
-        Status::Stale,
-        Some(6100),
-        "No process has PID 6100",
-    );
-    quoted.file = Some(file(ago(now, 0, 1)));
-    entries.push(quoted);
-
-    // Reused by a later process.
-    let mut cron = entry(
-        "/run/cron.pid",
-        Status::Reused,
-        Some(77),
-        "PID 77 is now sleep, which started 2h0m after the file was last written",
-    );
-    cron.file = Some(file(ago(now, 1, 4)));
-    cron.process = Some(Arc::new(process("sleep", Some(ago(now, 1, 2)))));
-    entries.push(cron);
-
-    // Reused by a kernel thread.
-    let mut kthread = entry(
-        "/run/kthreadd.pid",
-        Status::Reused,
-        Some(2),
-        "PID 2 is now the kernel thread [kthreadd]; kernel threads never write pidfiles",
-    );
-    kthread.file = Some(file(ago(now, 40, 0)));
-    let mut info = process("kthreadd", Some(ago(now, 40, 1)));
-    info.kernel_thread = true;
-    info.exe = None;
-    info.cmdline = Vec::new();
-    info.parent_pid = Some(0);
-    kthread.process = Some(Arc::new(info));
-    entries.push(kthread);
-
-    // Reused by a thread of another process.
-    let mut thread = entry(
-        "/run/java.pid",
-        Status::Reused,
-        Some(1201),
-        "PID 1201 is now a thread of process 1200 (java), not a process",
-    );
-    thread.file = Some(file(ago(now, 0, 3)));
-    let mut info = process("java", Some(ago(now, 0, 4)));
-    info.thread_of = Some(1200);
-    thread.process = Some(Arc::new(info));
-    entries.push(thread);
-
-    // A zombie.
-    let mut zombie = entry(
-        "/run/worker.pid",
-        Status::Zombie,
-        Some(5150),
-        "PID 5150 (worker) has exited but is not reaped by its parent 5100",
-    );
-    zombie.file = Some(file(ago(now, 0, 2)));
-    let mut info = process("worker", Some(ago(now, 0, 2)));
-    info.state = pidscope::probe::identity::ProcessState::Zombie;
-    info.parent_pid = Some(5100);
-    info.cmdline = Vec::new();
-    info.memory_bytes = 0;
-    zombie.process = Some(Arc::new(info));
-    entries.push(zombie);
-
-    // Control characters in a path and in a process name.
-    let mut evil = entry(
-        "/run/new\nline\t.pid",
-        Status::Alive,
-        Some(3300),
-        "PID 3300 is ev\u{1b}[31mil, running for 6h30m",
-    );
-    evil.warnings = vec![Warning::NameMismatch];
-    evil.file = Some(file(ago(now, 0, 6)));
-    evil.process = Some(Arc::new(process("ev\u{1b}[31mil", Some(ago(now, 0, 6)))));
-    entries.push(evil);
-
-    // Invalid: empty, and not a number.
-    let mut empty = entry(
-        "/run/starting.pid",
-        Status::Invalid,
-        None,
-        "The file is empty",
-    );
-    empty.first_line = Some(String::new());
-    empty.file = Some(FileInfo {
-        size: 0,
-        ..file(ago(now, 0, 1))
-    });
-    entries.push(empty);
-    let mut hex = entry(
-        "/run/hex.pid",
-        Status::Invalid,
-        None,
-        "\"0x1f\" is not a decimal number",
-    );
-    hex.first_line = Some("0x1f".into());
-    hex.file = Some(file(ago(now, 7, 0)));
-    entries.push(hex);
-
-    // Unreadable: a FIFO (metadata known), and a file that cannot even be stat'ed.
-    let mut fifo = entry(
-        "/run/control.pid",
-        Status::Unreadable,
-        None,
-        "Cannot read the file: not a regular file: FIFO",
-    );
-    fifo.first_line = None;
-    fifo.file = Some(FileInfo {
-        size: 0,
-        mode: 0o600,
-        ..file(ago(now, 0, 8))
-    });
-    entries.push(fifo);
-    entries.push(entry(
-        "/run/secret/app.pid",
-        Status::Unreadable,
-        None,
-        "Cannot read the file: permission denied",
-    ));
 
     Report {
         roots: vec!["/run".into(), non_utf8(b"/srv/\xfe")],
-        entries,
+        entries: entries.into_iter().map(EntryBuilder::build).collect(),
         errors: vec![
             ScanError {
                 path: "/run/private".into(),
@@ -475,52 +386,53 @@ struct Case {
     path: PathBuf,
     aliases: Vec<PathBuf>,
     content: Content,
-    file: Option<FileInfo>,
-    probe: Option<ProcessProbe>,
+    file: Option<FileBuilder>,
+    /// `None`: the PID was never probed.
+    liveness: Option<Liveness>,
+    /// The details the probe found, if any.
+    process: Option<ProcessBuilder>,
     lock: Option<LockInfo>,
 }
 
 impl Case {
-    /// PID 10 in `/run/nginx.pid`, written a second after nginx (root) started
-    /// 2 days 3 hours and a half ago: alive, "running for 2d3h".
-    fn new(name: &'static str, now: SystemTime) -> Case {
-        let start = ago(now, 2, 3);
+    /// PID 10 in `/run/nginx.pid`, written a second after nginx (root)
+    /// started at `start`.
+    fn new(name: &'static str, start: SystemTime) -> Case {
         Case {
             name,
             path: "/run/nginx.pid".into(),
             aliases: Vec::new(),
             content: Content::Pid(10),
             file: Some(file(start + Duration::from_secs(1))),
-            probe: Some(ProcessProbe {
-                liveness: Liveness::Exists,
-                info: Some(Arc::new(process("nginx", Some(start)))),
-            }),
+            liveness: Some(Liveness::Exists),
+            process: Some(process("nginx", start)),
             lock: None,
         }
     }
 
-    fn info(mut self, change: impl FnOnce(&mut ProcessInfo)) -> Case {
-        let probe = self.probe.as_mut().expect("a probe");
-        change(Arc::make_mut(probe.info.as_mut().expect("details")));
+    fn info(mut self, change: impl FnOnce(ProcessBuilder) -> ProcessBuilder) -> Case {
+        self.process = Some(change(self.process.expect("process details")));
         self
     }
 
-    fn file(mut self, change: impl FnOnce(&mut FileInfo)) -> Case {
-        change(self.file.as_mut().expect("file metadata"));
+    fn file(mut self, change: impl FnOnce(FileBuilder) -> FileBuilder) -> Case {
+        self.file = Some(change(self.file.expect("file metadata")));
         self
     }
 
     fn liveness(mut self, liveness: Liveness) -> Case {
-        self.probe.as_mut().expect("a probe").liveness = liveness;
+        self.liveness = Some(liveness);
         self
     }
 
-    fn gone(mut self) -> Case {
-        self.probe = Some(ProcessProbe {
-            liveness: Liveness::Gone,
-            info: None,
-        });
+    /// The probe found the process but could not read its details.
+    fn no_details(mut self) -> Case {
+        self.process = None;
         self
+    }
+
+    fn gone(self) -> Case {
+        self.liveness(Liveness::Gone).no_details()
     }
 
     fn content(mut self, content: Content) -> Case {
@@ -534,18 +446,22 @@ impl Case {
     }
 
     fn locked(mut self, kind: LockKind, holders: &[i32]) -> Case {
-        self.lock = lock(kind, holders.first().copied(), holders);
+        self.lock = Some(fixture::lock(kind, holders));
         self
     }
 
     /// `name | status | reason | warnings`, control characters and backslashes escaped.
     fn line(&self) -> String {
+        let file = self.file.clone().map(FileBuilder::build);
+        let probe = self
+            .liveness
+            .map(|l| fixture::probe(l, self.process.clone().map(ProcessBuilder::build)));
         let verdict = classify(&Evidence {
             path: &self.path,
             aliases: &self.aliases,
             content: &self.content,
-            file: self.file.as_ref(),
-            probe: self.probe.as_ref(),
+            file: file.as_ref(),
+            probe: probe.as_ref(),
             lock: self.lock.as_ref(),
         });
         let warnings: Vec<&str> = verdict.warnings.iter().map(|w| w.as_str()).collect();
@@ -577,17 +493,15 @@ fn escape(text: &str) -> String {
         .collect()
 }
 
-fn invalid(name: &'static str, now: SystemTime, why: InvalidPid) -> Case {
-    Case::new(name, now).content(Content::Invalid(why))
-}
-
 #[test]
 fn reasons() {
-    let now = SystemTime::now();
-    let case = |name| Case::new(name, now);
+    // Started 2 days 3 hours and a half ago: "running for 2d3h".
+    let start = ago(SystemTime::now(), 2, 3);
+    let case = |name| Case::new(name, start);
+    let invalid = |name, why| case(name).content(Content::Invalid(why));
     let cases = vec![
         case("alive"),
-        case("alive-start-unknown").info(|i| i.start_time = None),
+        case("alive-start-unknown").info(|i| i.start_unknown()),
         {
             let mut c = case("alive-related-by-alias").path("/run/x.pid");
             c.aliases = vec!["/run/nginx/main.pid".into()];
@@ -595,64 +509,39 @@ fn reasons() {
         },
         case("alive-related-by-directory").path("/run/nginx/main.pid"),
         case("eperm-with-details").liveness(Liveness::NotSignalable),
-        {
-            let mut c = case("eperm-without-details").liveness(Liveness::NotSignalable);
-            c.probe.as_mut().unwrap().info = None;
-            c
-        },
-        {
-            let mut c = case("exists-without-details");
-            c.probe.as_mut().unwrap().info = None;
-            c
-        },
+        case("eperm-without-details")
+            .liveness(Liveness::NotSignalable)
+            .no_details(),
+        case("exists-without-details").no_details(),
         case("stale").gone(),
         {
-            let mut c = case("stale-never-probed");
-            c.probe = None;
+            let mut c = case("stale-never-probed").no_details();
+            c.liveness = None;
             c
         },
-        case("reused-by-start-time").file(|f| f.mtime -= Duration::from_secs(HOUR + 1)),
-        case("within-reuse-tolerance").file(|f| f.mtime -= Duration::from_millis(2500)),
-        case("kernel-thread").info(|i| {
-            i.name = "kthreadd".into();
-            i.kernel_thread = true;
-        }),
-        case("thread-of-another-process").info(|i| {
-            i.name = "java".into();
-            i.thread_of = Some(9);
-        }),
-        case("zombie-with-parent").info(|i| {
-            i.state = pidscope::probe::identity::ProcessState::Zombie;
-            i.parent_pid = Some(4);
-        }),
-        case("zombie-without-parent").info(|i| {
-            i.state = pidscope::probe::identity::ProcessState::Zombie;
-            i.parent_pid = None;
-        }),
-        case("dead").info(|i| i.state = pidscope::probe::identity::ProcessState::Dead),
-        invalid("invalid-empty", now, InvalidPid::Empty),
-        invalid("invalid-blank-line", now, InvalidPid::BlankLine),
-        invalid("invalid-line-too-long", now, InvalidPid::LineTooLong),
-        invalid("invalid-negative", now, InvalidPid::Negative("-5".into())),
-        invalid("invalid-zero", now, InvalidPid::Zero),
+        case("reused-by-start-time").file(|f| f.mtime(start - Duration::from_secs(HOUR))),
+        case("within-reuse-tolerance").file(|f| f.mtime(start - Duration::from_millis(1500))),
+        case("kernel-thread").info(|i| i.name("kthreadd").kernel_thread()),
+        case("thread-of-another-process").info(|i| i.name("java").thread_of(9)),
+        case("zombie-with-parent").info(|i| i.zombie().parent(4)),
+        case("zombie-without-parent").info(|i| i.zombie().no_parent()),
+        case("dead").info(|i| i.state('X')),
+        invalid("invalid-empty", InvalidPid::Empty),
+        invalid("invalid-blank-line", InvalidPid::BlankLine),
+        invalid("invalid-line-too-long", InvalidPid::LineTooLong),
+        invalid("invalid-negative", InvalidPid::Negative("-5".into())),
+        invalid("invalid-zero", InvalidPid::Zero),
         invalid(
             "invalid-several-values",
-            now,
             InvalidPid::SeveralValues("12\t34".into()),
         ),
-        invalid(
-            "invalid-not-decimal",
-            now,
-            InvalidPid::NotDecimal("0x1f".into()),
-        ),
+        invalid("invalid-not-decimal", InvalidPid::NotDecimal("0x1f".into())),
         invalid(
             "invalid-not-decimal-nul",
-            now,
             InvalidPid::NotDecimal("12\0".into()),
         ),
         invalid(
             "invalid-too-large",
-            now,
             InvalidPid::TooLarge {
                 text: "99999999".into(),
                 pid_max: 4_194_304,
@@ -660,23 +549,18 @@ fn reasons() {
         ),
         case("unreadable").content(Content::Unreadable("permission denied".into())),
         case("name-mismatch").info(|i| {
-            i.name = "sleep".into();
-            i.exe = Some("/usr/bin/sleep".into());
-            i.cmdline = vec!["sleep".into(), "1000".into()];
+            i.name("sleep")
+                .exe("/usr/bin/sleep")
+                .cmdline(&["sleep", "1000"])
         }),
-        case("control-characters-in-name").info(|i| {
-            i.name = "ngi\u{1b}[2J\nnx".into();
-        }),
-        case("untrusted-world-writable").file(|f| f.mode = 0o666),
-        case("untrusted-group-writable").file(|f| {
-            f.mode = 0o664;
-            f.gid = 100;
-        }),
-        case("trusted-group-writable-by-root-group").file(|f| f.mode = 0o664),
-        case("untrusted-owned-by-another-user").file(|f| f.uid = 1000),
+        case("control-characters-in-name").info(|i| i.name("ngi\u{1b}[2J\nnx")),
+        case("untrusted-world-writable").file(|f| f.mode(0o666)),
+        case("untrusted-group-writable").file(|f| f.mode(0o664).gid(100)),
+        case("trusted-group-writable-by-root-group").file(|f| f.mode(0o664)),
+        case("untrusted-owned-by-another-user").file(|f| f.uid(1000)),
         case("trusted-owned-by-the-process-user")
-            .file(|f| f.uid = 1000)
-            .info(|i| i.uid = Some(1000)),
+            .file(|f| f.uid(1000))
+            .info(|i| i.uid(1000)),
         case("lock-flock-one").locked(LockKind::Flock, &[20]),
         case("lock-flock-several").locked(LockKind::Flock, &[20, 21]),
         case("lock-posix-one").locked(LockKind::Posix, &[20]),
@@ -685,11 +569,7 @@ fn reasons() {
         case("lock-ofd-several").locked(LockKind::Ofd, &[20, 21]),
         case("lock-held-by-the-named-pid").locked(LockKind::Flock, &[10]),
         case("lock-named-pid-among-several").locked(LockKind::Flock, &[10, 20]),
-        {
-            let mut c = case("lock-holder-unknown");
-            c.lock = lock(LockKind::Ofd, None, &[]);
-            c
-        },
+        case("lock-holder-unknown").locked(LockKind::Ofd, &[]),
         case("dead-pid-locked-by-a-child")
             .gone()
             .locked(LockKind::Flock, &[11, 12]),
@@ -702,7 +582,7 @@ fn reasons() {
         case("every-warning")
             .liveness(Liveness::NotSignalable)
             .path("/run/other.pid")
-            .file(|f| f.mode = 0o666)
+            .file(|f| f.mode(0o666))
             .locked(LockKind::Posix, &[20]),
     ];
     let lines: Vec<String> = cases.iter().map(Case::line).collect();
@@ -716,19 +596,11 @@ fn reasons() {
 /// stdout and stderr as one text, with `dir` and the PIDs in `pids` replaced by
 /// placeholders and a process's uptime (`running for 1s`) by `<UPTIME>`.
 fn clean(args: &[&str], dir: &Path, state: &Path, pids: &[(i32, &str)]) -> String {
-    let mut cmd = assert_cmd::Command::cargo_bin("pidscope").expect("the pidscope binary");
-    for (key, _) in std::env::vars_os() {
-        if key.as_encoded_bytes().starts_with(b"PIDSCOPE_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env("NO_COLOR", "1")
+    let out = run(bin()
         .env("XDG_STATE_HOME", state)
         .args(["--config", "/dev/null", "clean"])
         .args(args)
-        .arg(dir)
-        .timeout(Duration::from_secs(30));
-    let out = cmd.output().expect("run pidscope clean");
+        .arg(dir));
     let status = match out.status.code() {
         Some(code) => code.to_string(),
         None => panic!("pidscope clean {args:?} was killed: {:?}", out.status),
@@ -797,8 +669,8 @@ fn reaped_pid() -> i32 {
 
 #[test]
 fn clean_dry_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
+    let state = tempdir();
     let d = dir.path();
 
     let stale_pid = reaped_pid();

@@ -43,10 +43,6 @@ fn me() -> i32 {
     std::process::id() as i32
 }
 
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temporary directory")
-}
-
 // ---------------------------------------------------------------------------
 // Helper processes
 // ---------------------------------------------------------------------------
@@ -1087,7 +1083,7 @@ fn interoperates_with_libbsd_pidfile_open() {
     // `PID\n` makes it fail with EINVAL instead of EEXIST + our PID: refused
     // all the same, which is what matters.
     let guard = PidFile::new(&path).try_lock().unwrap();
-    let out = Command::new(daemon).arg(&path).output().unwrap();
+    let out = run(Command::new(daemon).arg(&path));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         said.trim() == format!("@@ busy {}", me()) || said.trim() == "@@ error Invalid argument",

@@ -105,7 +105,7 @@ fn churn_locks(dir: &Path) -> Proc {
 #[test]
 fn a_steadily_held_flock_is_seen_by_every_audit_while_others_churn() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = tempdir();
     let churn_dir = dir.path().join("churn");
     fs::create_dir(&churn_dir).expect("churn dir");
     let steady_path = dir.path().join("steady.pid");
@@ -177,7 +177,7 @@ fn a_lock_listed_after_one_with_many_waiters_is_seen() {
     // here the first read returns only the small lock's line, and a reader
     // that took a short first read for the whole table lost the pidfile's.
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let holder = Proc::spawn(
         Command::new("python3")
             .args(["-c", LONG_RECORD])

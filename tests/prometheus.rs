@@ -31,7 +31,7 @@ fn gauge(scrape: &Scrape, metric: &str, label: Option<(&str, &str)>) -> Vec<f64>
 
 #[test]
 fn metrics_carry_the_counts_of_a_known_scenario() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let live = spawn_sleep();
     write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", live.pid()));
     let stale = write_pidfile(
@@ -41,11 +41,9 @@ fn metrics_carry_the_counts_of_a_known_scenario() {
     );
     write_pidfile(dir.path(), "b.pid", &format!("{}\n", dead_pid()));
     write_pidfile(dir.path(), "bad.pid", "abc\n");
-    let out = bin()
+    let out = run(bin()
         .args(["audit", "--format", "prometheus"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+        .arg(dir.path()));
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     let scrape = parse(&text);
@@ -88,8 +86,8 @@ fn metrics_carry_the_counts_of_a_known_scenario() {
 
 #[test]
 fn output_replaces_the_file_atomically() {
-    let dir = tempfile::tempdir().unwrap();
-    let roots = tempfile::tempdir().unwrap();
+    let dir = tempdir();
+    let roots = tempdir();
     for i in 0..200 {
         write_pidfile(
             roots.path(),
@@ -119,12 +117,11 @@ fn output_replaces_the_file_atomically() {
         })
     };
     for _ in 0..30 {
-        let status = bin()
+        let status = run(bin()
             .args(["audit", "--format", "prometheus", "--output"])
             .arg(&prom)
-            .arg(roots.path())
-            .status()
-            .unwrap();
+            .arg(roots.path()))
+        .status;
         assert_eq!(status.code(), Some(1), "stale pidfiles are problems");
     }
     stop.store(true, Ordering::Relaxed);
@@ -142,7 +139,7 @@ fn output_replaces_the_file_atomically() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("pidscope.prom")]);
     // An unwritable destination is a one-line error and exit 1.
-    let out = Command::new(env!("CARGO_BIN_EXE_pidscope"))
+    let out = run(Command::new(env!("CARGO_BIN_EXE_pidscope"))
         .env("PIDSCOPE_CONFIG", "/dev/null")
         .args([
             "audit",
@@ -151,9 +148,7 @@ fn output_replaces_the_file_atomically() {
             "--output",
             "/proc/version/x.prom",
         ])
-        .arg(roots.path())
-        .output()
-        .unwrap();
+        .arg(roots.path()));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::bin;
+use common::{bin, run, tempdir};
 
 /// Split a command line the way a shell would for these examples: words, and
 /// single- or double-quoted strings.
@@ -47,7 +47,7 @@ fn every_readme_example_runs() {
         .filter_map(|l| l.trim_start().strip_prefix("$ pidscope "))
         .collect();
     assert!(examples.len() >= 3, "README has its examples: {examples:?}");
-    let scratch = tempfile::tempdir().unwrap();
+    let scratch = tempdir();
     for example in examples {
         // Files the examples write go to a scratch directory instead of system paths.
         let args: Vec<String> = words(example)
@@ -61,7 +61,7 @@ fn every_readme_example_runs() {
                 None => w,
             })
             .collect();
-        let out = bin().args(&args).output().unwrap();
+        let out = run(bin().args(&args));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             matches!(out.status.code(), Some(0 | 1)),
@@ -76,7 +76,7 @@ fn every_readme_example_runs() {
 fn the_run_command_of_the_readme_starts_the_inspector() {
     // `cargo run --release` runs `pidscope` with no arguments: the inspector,
     // which without a terminal says where to go instead.
-    let out = bin().output().unwrap();
+    let out = run(&mut bin());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pidscope audit"));
 }

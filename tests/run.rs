@@ -25,10 +25,6 @@ const NOT_FOUND: i32 = 127;
 const RACERS: usize = 24;
 const ROUNDS: usize = 15;
 
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temporary directory")
-}
-
 fn run_cmd(pidfile: &Path, command: &[&str]) -> Command {
     let mut cmd = bin();
     cmd.arg("run")
@@ -40,57 +36,9 @@ fn run_cmd(pidfile: &Path, command: &[&str]) -> Command {
     cmd
 }
 
-fn run(pidfile: &Path, command: &[&str]) -> Output {
-    output(&mut run_cmd(pidfile, command))
-}
-
-/// `cmd.output()`, but killing the command's process group and panicking if
-/// it has not finished within 15 s (a wrapper that never returns must fail
-/// the test, not hang it).
-fn output(cmd: &mut Command) -> Output {
-    use std::io::Read;
-    use std::os::unix::process::CommandExt;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("spawn pidscope");
-    // Readers report through channels: a process left behind holding a pipe
-    // must fail the test, not hang it.
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            let _ = tx.send(buf);
-        });
-        rx
-    };
-    let out = read(Box::new(child.stdout.take().unwrap()));
-    let err = read(Box::new(child.stderr.take().unwrap()));
-    let mut status = None;
-    wait_until(Duration::from_secs(15), || {
-        status = child.try_wait().expect("waitpid");
-        status.is_some()
-    });
-    let Some(status) = status else {
-        let _ = nix::sys::signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-        let _ = child.wait();
-        panic!("{cmd:?} did not finish within 15 s");
-    };
-    let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| {
-        rx.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| {
-            let _ = nix::sys::signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            panic!("{cmd:?} exited but left processes holding its output open");
-        })
-    };
-    Output {
-        status,
-        stdout: collect(out),
-        stderr: collect(err),
-    }
+/// `pidscope run --pidfile PIDFILE -- COMMAND`, to its end (see [`run`]).
+fn run_job(pidfile: &Path, command: &[&str]) -> Output {
+    run(&mut run_cmd(pidfile, command))
 }
 
 fn stderr(out: &Output) -> String {
@@ -100,13 +48,6 @@ fn stderr(out: &Output) -> String {
 /// The PID a pidfile names, if it names one.
 fn named_pid(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn comm(pid: i32) -> String {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
 }
 
 /// A running `pidscope run` (its own process group, killed on drop) and its job
@@ -210,7 +151,7 @@ fn a_second_instance_is_refused_at_once_naming_the_running_pid() {
     let running = start(&path, &["sleep", "1000"], "sleep");
 
     let started = Instant::now();
-    let out = run(&path, &["touch", marker.to_str().unwrap()]);
+    let out = run_job(&path, &["touch", marker.to_str().unwrap()]);
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
     assert!(took < Duration::from_secs(1), "took {took:?}");
@@ -229,13 +170,13 @@ fn exit_statuses_pass_through_and_the_file_is_gone_afterwards() {
     let dir = tempdir();
     let path = dir.path().join("job.pid");
     for code in [0, 1, 3, 42, 255] {
-        let out = run(&path, &["sh", "-c", &format!("exit {code}")]);
+        let out = run_job(&path, &["sh", "-c", &format!("exit {code}")]);
         assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
         assert_eq!(stderr(&out), "", "exit {code}");
         assert!(!path.exists(), "exit {code} left the pidfile");
     }
     // Arguments with dashes belong to the command.
-    let out = run(&path, &["sh", "-c", "echo \"$@\"", "sh", "--pidfile", "-x"]);
+    let out = run_job(&path, &["sh", "-c", "echo \"$@\"", "sh", "--pidfile", "-x"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "--pidfile -x\n");
 }
 
@@ -247,10 +188,10 @@ fn a_broken_inspector_config_does_not_stop_the_job() {
     let path = dir.path().join("job.pid");
     let config = dir.path().join("broken.toml");
     fs::write(&config, "dirs = [\"/run\"\nrefresh_interval = \"soon\"\n").unwrap();
-    let out = output(run_cmd(&path, &["sh", "-c", "exit 7"]).env("PIDSCOPE_CONFIG", &config));
+    let out = run(run_cmd(&path, &["sh", "-c", "exit 7"]).env("PIDSCOPE_CONFIG", &config));
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert_eq!(stderr(&out), "");
-    let out = output(bin().arg("audit").env("PIDSCOPE_CONFIG", &config));
+    let out = run(bin().arg("audit").env("PIDSCOPE_CONFIG", &config));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("broken.toml"), "{}", stderr(&out));
 }
@@ -260,7 +201,7 @@ fn a_command_killed_by_signal_n_gives_128_plus_n() {
     let dir = tempdir();
     let path = dir.path().join("job.pid");
     for (sig, name) in [(9, "KILL"), (15, "TERM"), (6, "ABRT")] {
-        let out = run(
+        let out = run_job(
             &path,
             &["sh", "-c", &format!("ulimit -c 0; kill -{name} $$")],
         );
@@ -313,7 +254,7 @@ fn a_command_dying_of_sigint_stops_the_calling_script() {
     // removing the file), and shells still see 130.
     let dir = tempdir();
     let path = dir.path().join("job.pid");
-    let out = run(&path, &["sh", "-c", "kill -INT $$"]);
+    let out = run_job(&path, &["sh", "-c", "kill -INT $$"]);
     assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
     assert!(!path.exists());
     let script = format!(
@@ -321,7 +262,7 @@ fn a_command_dying_of_sigint_stops_the_calling_script() {
         env!("CARGO_BIN_EXE_pidscope"),
         path.display()
     );
-    let out = output(Command::new("sh").args(["-c", &script]));
+    let out = run(Command::new("sh").args(["-c", &script]));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "status=130\n");
 
     // Started with SIGINT ignored (a shell's background job), it only reports it.
@@ -331,7 +272,7 @@ fn a_command_dying_of_sigint_stops_the_calling_script() {
         env!("CARGO_BIN_EXE_pidscope"),
         path.display()
     );
-    let out = output(Command::new("sh").args(["-c", &script]));
+    let out = run(Command::new("sh").args(["-c", &script]));
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(!path.exists());
 }
@@ -365,7 +306,7 @@ fn background_processes_left_by_the_command_keep_the_instance_locked() {
         "sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > {}; exit 0",
         bg.display()
     );
-    let out = run(&path, &["sh", "-c", &script]);
+    let out = run_job(&path, &["sh", "-c", &script]);
     let background: i32 = fs::read_to_string(&bg).unwrap().trim().parse().unwrap();
     let _bg_guard = KillOnDrop::new(background);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -375,7 +316,7 @@ fn background_processes_left_by_the_command_keep_the_instance_locked() {
         stderr(&out)
     );
     assert!(path.exists(), "the file went while its lock is held");
-    let out = run(&path, &["true"]);
+    let out = run_job(&path, &["true"]);
     assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("has exited; processes it started still hold the lock"),
@@ -386,7 +327,7 @@ fn background_processes_left_by_the_command_keep_the_instance_locked() {
     // Once they are gone, the file is stale and the next run recovers it.
     signal(background, Signal::SIGKILL);
     wait_gone(background);
-    let out = run(&path, &["true"]);
+    let out = run_job(&path, &["true"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!path.exists());
 }
@@ -415,7 +356,7 @@ fn a_stale_pidfile_is_recovered() {
     let dir = tempdir();
     let path = write_pidfile(dir.path(), "job.pid", &format!("{}\n", dead_pid()));
     assert_eq!(audit_entry(&path)["status"], "stale");
-    let out = run(&path, &["sh", "-c", "exit 0"]);
+    let out = run_job(&path, &["sh", "-c", "exit 0"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!path.exists());
 
@@ -423,7 +364,7 @@ fn a_stale_pidfile_is_recovered() {
     let other = spawn_sleep();
     let path = write_pidfile(dir.path(), "job.pid", &format!("{}\n", other.pid()));
     set_mtime_ago(&path, 3600);
-    let out = run(&path, &["true"]);
+    let out = run_job(&path, &["true"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!path.exists());
 }
@@ -438,7 +379,7 @@ fn a_file_left_by_sigkill_of_wrapper_and_command_is_recovered() {
     wait_reaped(job);
     assert_eq!(named_pid(&path), Some(job), "the killed job's file is left");
     assert_eq!(audit_entry(&path)["status"], "stale");
-    let out = run(&path, &["true"]);
+    let out = run_job(&path, &["true"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!path.exists());
 }
@@ -508,15 +449,13 @@ fn terminal_interrupts(prefix: &str) -> String {
     let dir = tempdir();
     let pidfile = dir.path().join("job.pid");
     let log = dir.path().join("log");
-    let out = output(
-        Command::new("python3")
-            .args(["-c", PTY_DRIVER])
-            .arg(env!("CARGO_BIN_EXE_pidscope"))
-            .arg(&pidfile)
-            .arg(&log)
-            .arg(prefix)
-            .env("PIDSCOPE_CONFIG", empty_config()),
-    );
+    let out = run(Command::new("python3")
+        .args(["-c", PTY_DRIVER])
+        .arg(env!("CARGO_BIN_EXE_pidscope"))
+        .arg(&pidfile)
+        .arg(&log)
+        .arg(prefix)
+        .env("PIDSCOPE_CONFIG", empty_config()));
     assert!(out.status.success(), "driver failed: {}", stderr(&out));
     assert!(!pidfile.exists());
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -551,7 +490,7 @@ fn a_sigkilled_wrapper_leaves_the_lock_with_its_running_command() {
     let entry = audit_locked_by(&path, &[job]);
     assert_eq!(entry["status"], "alive", "{entry}");
     assert_eq!(lock_holders(&entry), vec![i64::from(job)], "{entry}");
-    let out = run(&path, &["true"]);
+    let out = run_job(&path, &["true"]);
     assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("PID {job}")),
@@ -561,7 +500,7 @@ fn a_sigkilled_wrapper_leaves_the_lock_with_its_running_command() {
 
     signal(job, Signal::SIGKILL);
     wait_gone(job);
-    let out = run(&path, &["true"]);
+    let out = run_job(&path, &["true"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!path.exists());
 }
@@ -573,7 +512,7 @@ fn a_live_owner_that_holds_no_lock_is_not_replaced() {
     let content = format!("{}\n", daemon.pid());
     let path = write_pidfile(dir.path(), "daemon.pid", &content);
     let marker = dir.path().join("ran");
-    let out = run(&path, &["touch", marker.to_str().unwrap()]);
+    let out = run_job(&path, &["touch", marker.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("PID {}", daemon.pid())),
@@ -588,7 +527,7 @@ fn a_live_owner_that_holds_no_lock_is_not_replaced() {
 fn commands_that_cannot_start_give_127_or_126_and_leave_no_file() {
     let dir = tempdir();
     let path = dir.path().join("job.pid");
-    let out = run(&path, &["pidscope-no-such-command"]);
+    let out = run_job(&path, &["pidscope-no-such-command"]);
     assert_eq!(out.status.code(), Some(NOT_FOUND), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("command not found"),
@@ -598,7 +537,7 @@ fn commands_that_cannot_start_give_127_or_126_and_leave_no_file() {
     assert!(!path.exists());
 
     let script = write_pidfile(dir.path(), "script.sh", "#!/bin/sh\nexit 0\n");
-    let out = run(&path, &[script.to_str().unwrap()]); // mode 0644: not executable
+    let out = run_job(&path, &[script.to_str().unwrap()]); // mode 0644: not executable
     assert_eq!(out.status.code(), Some(CANNOT_EXECUTE), "{}", stderr(&out));
     assert!(!path.exists());
 
@@ -616,7 +555,7 @@ fn commands_that_cannot_start_give_127_or_126_and_leave_no_file() {
         .status()
         .unwrap();
     assert!(made.success());
-    let out = run(&path, &[script.to_str().unwrap()]);
+    let out = run_job(&path, &[script.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(NOT_FOUND), "{}", stderr(&out));
     assert!(stderr(&out).contains("interpreter"), "{}", stderr(&out));
     assert!(!path.exists());
@@ -627,13 +566,13 @@ fn a_file_that_is_not_a_pidfile_is_left_alone() {
     let dir = tempdir();
     let path = write_pidfile(dir.path(), "settings.conf", "[main]\nkey = 1\n");
     let marker = dir.path().join("ran");
-    let out = run(&path, &["touch", marker.to_str().unwrap()]);
+    let out = run_job(&path, &["touch", marker.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(FAILED), "{}", stderr(&out));
     assert!(stderr(&out).contains("not overwriting"), "{}", stderr(&out));
     assert!(!marker.exists());
     assert_eq!(fs::read_to_string(&path).unwrap(), "[main]\nkey = 1\n");
 
-    let out = run(&dir.path().join("no/such/dir/job.pid"), &["true"]);
+    let out = run_job(&dir.path().join("no/such/dir/job.pid"), &["true"]);
     assert_eq!(out.status.code(), Some(FAILED), "{}", stderr(&out));
 }
 
@@ -644,12 +583,10 @@ fn wait_takes_over_when_the_running_instance_ends_and_gives_up_in_time() {
     let running = start(&path, &["sleep", "1000"], "sleep");
 
     let started = Instant::now();
-    let out = output(
-        bin()
-            .args(["run", "--wait", "300ms", "--pidfile"])
-            .arg(&path)
-            .args(["--", "true"]),
-    );
+    let out = run(bin()
+        .args(["run", "--wait", "300ms", "--pidfile"])
+        .arg(&path)
+        .args(["--", "true"]));
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(BUSY), "{}", stderr(&out));
     assert!(

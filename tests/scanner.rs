@@ -12,7 +12,7 @@ use pidscope::verdict::Status;
 
 #[test]
 fn repeated_scans_reread_only_changed_files() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let a = spawn_sleep();
     let b = spawn_sleep();
     let path = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", a.pid()));

@@ -6,13 +6,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
 use pidscope::act::{Action, Consent};
-use pidscope::probe::locks::{LockInfo, LockKind};
-use pidscope::probe::process::ProcessInfo;
+use pidscope::fixture::{self, EntryBuilder, FileBuilder, ProcessBuilder};
+use pidscope::probe::locks::LockKind;
 use pidscope::report::Report;
-use pidscope::scan::read::FileInfo;
 use pidscope::tui::app::{App, Confirm, ConfirmKind, Effect, Mode, Msg, Outcome};
 use pidscope::tui::ui::view;
-use pidscope::verdict::{Entry, Status, Warning};
+use pidscope::verdict::{Status, Warning};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{
@@ -25,116 +24,90 @@ fn at(secs_ago: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(NOW - secs_ago)
 }
 
-fn file(age: u64) -> Option<FileInfo> {
-    Some(FileInfo {
-        uid: 0,
-        owner: Some("root".into()),
-        gid: 0,
-        mode: 0o644,
-        size: 6,
-        mtime: at(age),
-        dev: 1,
-        ino: age,
-    })
+/// A root-owned pidfile last written `age` seconds before `NOW`.
+fn file(age: u64) -> FileBuilder {
+    fixture::file().mtime(at(age)).size(6).device(1, age)
 }
 
-fn process(name: &str, user: &str, started: u64) -> Option<std::sync::Arc<ProcessInfo>> {
-    Some(std::sync::Arc::new(ProcessInfo {
-        name: name.into(),
-        uid: Some(if user == "root" { 0 } else { 33 }),
-        user: Some(user.into()),
-        start_time: Some(at(started)),
-        cmdline: vec![format!("/usr/sbin/{name}"), "-f".into()],
-        exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
-        state: pidscope::probe::identity::ProcessState::Sleeping,
-        parent_pid: Some(1),
-        memory_bytes: 12 << 20,
-        cpu_percent: 1.5,
-        kernel_thread: false,
-        start_ticks: started,
-        thread_of: None,
-    }))
+/// A daemon run by `user` (root or www-data) since `started` seconds before `NOW`.
+fn process(name: &str, user: &str, started: u64) -> ProcessBuilder {
+    let uid = if user == "root" { 0 } else { 33 };
+    fixture::process(name)
+        .user(uid, user)
+        .started(at(started))
+        .cmdline(&[&format!("/usr/sbin/{name}"), "-f"])
+        .cpu(1.5)
+        .start_ticks(started)
 }
 
-fn entry(path: &str, status: Status, pid: Option<i32>, reason: &str) -> Entry {
-    Entry {
-        path: PathBuf::from(path),
-        aliases: Vec::new(),
-        status,
-        pid,
-        reason: reason.into(),
-        warnings: Vec::new(),
-        file: file(3600),
-        first_line: pid.map(|p| p.to_string()),
-        process: None,
-        lock: None,
-        location: None,
+/// A pidfile written an hour before `NOW`.
+fn entry(path: &str, status: Status, pid: Option<i32>, reason: &str) -> EntryBuilder {
+    let entry = fixture::entry(path, status).reason(reason).file(file(3600));
+    match pid {
+        Some(pid) => entry.pid(pid),
+        None => entry,
     }
 }
 
 /// One pidfile of every status, as a scan of /run would report them.
 fn every_status() -> Report {
-    let mut nginx = entry(
+    let nginx = entry(
         "/run/nginx.pid",
         Status::Alive,
         Some(812),
         "PID 812 is nginx, running for 3d0h",
-    );
-    nginx.process = process("nginx", "root", 3 * 86400);
-    nginx.file = file(3 * 86400 - 1);
-    nginx.lock = Some(LockInfo {
-        holder_pid: Some(812),
-        kind: LockKind::Flock,
-        holders: vec![812],
-    });
-    let mut php = entry(
+    )
+    .process(process("nginx", "root", 3 * 86400))
+    .file(file(3 * 86400 - 1))
+    .lock(fixture::lock(LockKind::Flock, &[812]));
+    let php = entry(
         "/run/php/php8.2-fpm.pid",
         Status::Alive,
         Some(901),
         "PID 901 is php-fpm8.2, running for 2h0m",
-    );
-    php.process = process("php-fpm8.2", "www-data", 7200);
-    php.warnings = vec![Warning::NotSignalable];
+    )
+    .process(process("php-fpm8.2", "www-data", 7200))
+    .warnings(&[Warning::NotSignalable]);
     let stale = entry(
         "/run/old-daemon.pid",
         Status::Stale,
         Some(4242),
         "No process has PID 4242",
     );
-    let mut reused = entry(
+    let reused = entry(
         "/run/cron.pid",
         Status::Reused,
         Some(77),
         "PID 77 is now sleep, which started 2h0m after the file was last written",
-    );
-    reused.process = process("sleep", "root", 60);
-    reused.file = file(7260);
-    let mut zombie = entry(
+    )
+    .process(process("sleep", "root", 60))
+    .file(file(7260));
+    let zombie = entry(
         "/run/worker.pid",
         Status::Zombie,
         Some(5150),
         "PID 5150 (worker) has exited but is not reaped by its parent 5100",
-    );
-    zombie.process = process("worker", "root", 600);
-    std::sync::Arc::make_mut(zombie.process.as_mut().unwrap()).state =
-        pidscope::probe::identity::ProcessState::Zombie;
-    let mut invalid = entry(
+    )
+    .process(process("worker", "root", 600).zombie());
+    let invalid = entry(
         "/run/starting.pid",
         Status::Invalid,
         None,
         "The file is empty",
-    );
-    invalid.first_line = Some(String::new());
-    let mut unreadable = entry(
+    )
+    .first_line(Some(""));
+    let unreadable = entry(
         "/run/control.pid",
         Status::Unreadable,
         None,
         "Cannot read the file: not a regular file: FIFO",
-    );
-    unreadable.first_line = None;
+    )
+    .first_line(None);
     Report {
         roots: vec![PathBuf::from("/run")],
-        entries: vec![nginx, php, stale, reused, zombie, invalid, unreadable],
+        entries: [nginx, php, stale, reused, zombie, invalid, unreadable]
+            .map(EntryBuilder::build)
+            .to_vec(),
         errors: Vec::new(),
         started_at: at(0),
         duration: Duration::from_millis(3),
@@ -202,12 +175,9 @@ fn problems_sort_first_and_selection_follows_the_pidfile_across_refreshes() {
     select(&mut app, "/run/old-daemon.pid");
     // A refresh where a new problem sorts above it: the selection stays on the same file.
     let mut report = every_status();
-    report.entries.push(entry(
-        "/run/aaa.pid",
-        Status::Invalid,
-        None,
-        "The file is empty",
-    ));
+    report
+        .entries
+        .push(entry("/run/aaa.pid", Status::Invalid, None, "The file is empty").build());
     app.update(Msg::Scanned(report));
     assert_eq!(selected(&app), "/run/old-daemon.pid");
 }
@@ -505,15 +475,14 @@ fn an_untrusted_pidfile_needs_a_second_confirmation_before_signalling() {
 fn pid_1_and_kernel_threads_are_never_offered() {
     let mut report = every_status();
     report.entries[0].pid = Some(1);
-    let mut kthread = entry(
+    let kthread = entry(
         "/run/kthread.pid",
         Status::Alive,
         Some(2),
         "PID 2 is kthreadd",
-    );
-    kthread.process = process("kthreadd", "root", 100);
-    std::sync::Arc::make_mut(kthread.process.as_mut().unwrap()).kernel_thread = true;
-    report.entries.push(kthread);
+    )
+    .process(process("kthreadd", "root", 100).kernel_thread());
+    report.entries.push(kthread.build());
     let mut app = app_with(report, false, true);
     select(&mut app, "/run/nginx.pid");
     press(&mut app, "k");

@@ -47,26 +47,6 @@ const COOKED_FLAGS: [&str; 6] = ["icanon", "echo", "isig", "iexten", "icrnl", "o
 // The harness
 // ---------------------------------------------------------------------------
 
-/// Runs `cmd` with piped output, failing the test (instead of hanging) after 10 s.
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
-    let deadline = Instant::now() + SCREEN_TIMEOUT;
-    while child.try_wait().expect("waitpid").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {SCREEN_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("read the output")
-}
-
 /// `s` quoted for `sh`.
 fn sh_quote(s: &OsStr) -> String {
     let s = s
@@ -512,10 +492,6 @@ fn dialog_open(screen: &str) -> bool {
     ]
     .iter()
     .any(|title| screen.contains(title))
-}
-
-fn alive(pid: i32) -> bool {
-    kill(Pid::from_raw(pid), None).is_ok()
 }
 
 /// A temp dir with `stale.pid` (naming a dead PID) and `sleep.pid` (naming a

@@ -27,7 +27,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::thread;
@@ -331,6 +331,19 @@ pub fn process_ppid(pid: i32) -> Option<i32> {
 /// PID it identifies a process even across PID reuse.
 pub fn process_starttime(pid: i32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// Whether `kill(pid, 0)` finds `pid`: a process (zombies included) or a
+/// thread, whoever owns it.
+pub fn alive(pid: i32) -> bool {
+    matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
+}
+
+/// The command name of `pid` (`/proc/PID/comm` without its newline), or an
+/// empty string if there is no such process.
+pub fn comm(pid: i32) -> String {
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    comm.strip_suffix('\n').unwrap_or(&comm).to_owned()
 }
 
 /// SIGKILLs a process that is not our child (so cannot be reaped by us) when
@@ -712,8 +725,104 @@ os.execvp("sleep", ["sleep", "1000"])
 }
 
 // ---------------------------------------------------------------------------
+// Running commands
+// ---------------------------------------------------------------------------
+
+/// How long [`run`] lets a command take before failing the test.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `cmd.output()` that fails the test instead of hanging it: runs `cmd` with
+/// stdin from `/dev/null`, stdout and stderr captured, as the leader of a new
+/// process group, and waits for it with [`wait_output`] up to [`RUN_TIMEOUT`].
+pub fn run(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+    wait_output(child, &format!("{cmd:?}"), RUN_TIMEOUT)
+}
+
+/// Waits up to `timeout` for `child` to exit and collects what it wrote to
+/// its piped stdout and stderr (empty for a stream not piped, or already
+/// taken). `what` names the command in failure messages.
+///
+/// Panics if the child runs longer: it is SIGKILLed with its process group
+/// (when it leads one, as [`run`]'s children do) and reaped first, and the
+/// message shows what it printed until then. Also panics if, once the child
+/// has exited, its output stays open for [`TIMEOUT`] (a process it left
+/// behind holds it); that process group is killed too.
+pub fn wait_output(mut child: Child, what: &str, timeout: Duration) -> Output {
+    let pid = Pid::from_raw(child.id() as i32);
+    let stdout = read_all_in_thread(child.stdout.take());
+    let stderr = read_all_in_thread(child.stderr.take());
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => panic!("waitpid({pid}) for {what} failed: {e}"),
+        }
+        if Instant::now() >= deadline {
+            // Not reaped yet, so neither the PID nor the group ID can have been reused.
+            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = kill(pid, Signal::SIGKILL);
+            let status = child.wait();
+            let shown = |rx: mpsc::Receiver<Vec<u8>>| {
+                rx.recv_timeout(TIMEOUT)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_else(|_| "(still held open)".into())
+            };
+            panic!(
+                "{what} did not finish within {timeout:?}: killed it and its process \
+                 group ({status:?})\n--- stdout until then:\n{}\n--- stderr until then:\n{}",
+                shown(stdout),
+                shown(stderr)
+            );
+        }
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
+    };
+    let collect = |rx: mpsc::Receiver<Vec<u8>>| {
+        rx.recv_timeout(TIMEOUT).unwrap_or_else(|_| {
+            let _ = killpg(pid, Signal::SIGKILL);
+            panic!(
+                "{what} exited ({status}) but left processes holding its output open for {TIMEOUT:?}"
+            )
+        })
+    };
+    Output {
+        status,
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    }
+}
+
+/// Reads `pipe` to its end in a helper thread; the receiver gets the bytes
+/// (nothing at all for `None`).
+fn read_all_in_thread<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+// ---------------------------------------------------------------------------
 // Files
 // ---------------------------------------------------------------------------
+
+/// A new temporary directory, removed when dropped (panics if it cannot be created).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
+}
 
 /// Writes `content` verbatim (no newline added) to `dir/name` and returns
 /// that path. Panics on error.
@@ -828,11 +937,7 @@ pub fn command_env<'a>(cmd: &'a Command, key: &str) -> Option<&'a OsStr> {
 
 /// `pidscope audit --json PATH`: the entry for PATH.
 pub fn audit_entry(path: &Path) -> serde_json::Value {
-    let out = bin()
-        .args(["audit", "--json"])
-        .arg(path)
-        .output()
-        .expect("run pidscope audit");
+    let out = run(bin().args(["audit", "--json"]).arg(path));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "audit printed no JSON ({e}): {}",
