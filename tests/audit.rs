@@ -217,7 +217,7 @@ fn later_lines_are_ignored_like_postgres_postmaster_pid() {
 #[test]
 fn eperm_is_alive_and_not_signalable() {
     if !is_root() {
-        eprintln!("skipped: needs root to run processes as other users");
+        skip("needs root to run processes as other users");
         return;
     }
     // A process of uid 1 (daemon), inspected by pidscope running as uid 65534 (nobody).
@@ -670,7 +670,7 @@ fn table_output_is_plain_under_no_color() {
 #[test]
 fn a_foreign_symlink_to_a_private_file_is_not_followed() {
     if !is_root() {
-        eprintln!("skipped: needs root to own a symlink as another user");
+        skip("needs root to own a symlink as another user");
         return;
     }
     let dir = tempdir();
@@ -700,7 +700,7 @@ fn a_foreign_symlink_to_a_private_file_is_not_followed() {
 #[test]
 fn hidden_proc_entries_do_not_make_live_processes_stale() {
     if !is_root() {
-        eprintln!("skipped: needs root to mount /proc with hidepid");
+        skip("needs root to mount /proc with hidepid");
         return;
     }
     let sleeper = spawn_sleep();
@@ -718,10 +718,10 @@ fn hidden_proc_entries_do_not_make_live_processes_stale() {
         .args(["-m", "--propagation", "private", "sh", "-c", &script])
         .env("PIDSCOPE_CONFIG", "/dev/null"));
     if out.status.code() == Some(77) || out.stdout.is_empty() {
-        eprintln!(
-            "skipped: cannot mount /proc in a new namespace here: {}",
+        skip(&format!(
+            "cannot mount /proc in a new namespace here: {}",
             String::from_utf8_lossy(&out.stderr)
-        );
+        ));
         return;
     }
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -241,7 +241,7 @@ fn holders_create_a_missing_file() {
 #[test]
 fn spawn_as_changes_uid_gid_and_groups() {
     if !is_root() {
-        eprintln!("skipped: spawn_as needs root");
+        skip("spawn_as needs root");
         return;
     }
     let proc = spawn_as(65534, &["sleep", "1000"]);
@@ -293,6 +293,12 @@ fn is_root_matches_id_u() {
     let out = Command::new("id").arg("-u").output().expect("id -u");
     let uid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert_eq!(is_root(), uid == "0", "id -u says {uid}");
+}
+
+#[test]
+fn skip_fails_the_test_under_ci_and_only_there() {
+    let skipped = std::panic::catch_unwind(|| skip("a check of skip itself"));
+    assert_eq!(skipped.is_err(), in_ci(), "CI={:?}", std::env::var("CI"));
 }
 
 #[test]

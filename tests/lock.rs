@@ -517,7 +517,7 @@ fn a_live_writer_without_locks_is_never_stolen_from() {
 #[test]
 fn an_owner_we_may_not_signal_eperm_counts_as_alive() {
     if !is_root() {
-        eprintln!("skipped: needs root to run a locker as another user");
+        skip("needs root to run a locker as another user");
         return;
     }
     // Root can signal anything, so the locker runs as nobody (65534), and the
@@ -781,7 +781,7 @@ fn a_write_that_fails_leaves_no_empty_file_behind() {
     // A full file system: the file can be created but not written. Left
     // empty, it would look like a locker mid-start (busy) for 10 s.
     if !is_root() {
-        eprintln!("skipped: needs root to mount a tiny tmpfs");
+        skip("needs root to mount a tiny tmpfs");
         return;
     }
     let dir = tempdir();
@@ -793,7 +793,7 @@ fn a_write_that_fails_leaves_no_empty_file_behind() {
         .status()
         .unwrap();
     if !mounted.success() {
-        eprintln!("skipped: cannot mount a tmpfs here");
+        skip("cannot mount a tmpfs here");
         return;
     }
     struct Unmount<'a>(&'a Path);

@@ -1,9 +1,13 @@
 //! The Debian package: its metadata names files that exist (or that
-//! scripts/build-deb.sh generates), and, where cargo-deb is installed, the
-//! package is built and its contents inspected.
+//! scripts/build-deb.sh generates), and, where cargo-deb is installed (it
+//! must be under CI), the package is built and its contents inspected.
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
+
+use common::skip;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -57,7 +61,7 @@ fn the_package_builds_where_cargo_deb_is_installed() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !available {
-        eprintln!("skipped: cargo-deb is not installed (cargo install cargo-deb)");
+        skip("cargo-deb is not installed (cargo install cargo-deb)");
         return;
     }
     let out = Command::new(Path::new(ROOT).join("scripts/build-deb.sh"))

@@ -862,6 +862,20 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Whether the tests run under continuous integration (`CI` set, and not to
+/// `""`, `0` or `false`), where every test must run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// For a test that cannot run here (`why` says what it needs): fails it
+/// under CI ([`in_ci`]), else says on stderr that it is skipped. The caller
+/// returns right after.
+pub fn skip(why: &str) {
+    assert!(!in_ci(), "cannot be skipped under CI: {why}");
+    eprintln!("skipped: {why}");
+}
+
 /// Path of the tests' config file, created once per test binary in
 /// `$TMPDIR/pidscope-tests-uid<EUID>/config.toml` (directory mode 0700): every
 /// key at its default but `action_log`, which points into the same directory.
