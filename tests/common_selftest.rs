@@ -132,6 +132,33 @@ fn process_state_splits_after_the_last_paren() {
 }
 
 #[test]
+fn wait_for_handler_returns_once_the_trap_is_set() {
+    let usr1 = 1u64 << (libc::SIGUSR1 - 1);
+    let sleeper = spawn_sleep();
+    assert_eq!(caught_signals(sleeper.pid()).map(|m| m & usr1), Some(0));
+    let mut shell = Proc::spawn(
+        Command::new("sh").args(["-c", "trap 'exit 3' USR1; while :; do sleep 0.05; done"]),
+    );
+    wait_for_handler(shell.pid(), nix::sys::signal::Signal::SIGUSR1);
+    assert_ne!(caught_signals(shell.pid()).unwrap() & usr1, 0);
+    // So the signal now runs the trap instead of killing the shell.
+    kill(
+        Pid::from_raw(shell.pid()),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .expect("kill");
+    assert_eq!(shell.wait().code(), Some(3));
+    assert_eq!(caught_signals(dead_pid()), None);
+}
+
+#[test]
+#[should_panic(expected = "ended before installing a handler for SIGUSR1")]
+fn wait_for_handler_fails_at_once_for_a_process_that_ends() {
+    let proc = Proc::spawn(&mut Command::new("true"));
+    wait_for_handler(proc.pid(), nix::sys::signal::Signal::SIGUSR1);
+}
+
+#[test]
 fn hold_flock_shows_the_flock_process() {
     let dir = tempdir();
     let path = write_pidfile(dir.path(), "a.pid", "1\n");

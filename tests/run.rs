@@ -60,7 +60,9 @@ struct Running {
 }
 
 /// Start `pidscope run --pidfile PIDFILE -- COMMAND` and wait until the
-/// pidfile names COMMAND (a child of the wrapper whose `comm` is `comm`).
+/// pidfile names COMMAND (a child of the wrapper whose `comm` is `job_comm`).
+/// That only says COMMAND has exec'd: before signalling a job that catches
+/// the signal, wait for its handler too ([`wait_for_handler`]).
 fn start(pidfile: &Path, command: &[&str], job_comm: &str) -> Running {
     let wrapper = Proc::spawn(&mut run_cmd(pidfile, command));
     let mut job = None;
@@ -345,6 +347,9 @@ fn a_command_that_handles_a_forwarded_signal_decides_the_status() {
         ],
         "sh",
     );
+    // `comm` is `sh` as soon as the shell has exec'd, before it has run its
+    // `trap`: until then USR1 would kill it (status 138).
+    wait_for_handler(running.job, Signal::SIGUSR1);
     signal(running.wrapper.pid(), Signal::SIGUSR1);
     let status = finish(&mut running.wrapper);
     assert_eq!(status.code(), Some(3), "wrapper: {status}");

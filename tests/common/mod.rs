@@ -346,6 +346,47 @@ pub fn comm(pid: i32) -> String {
     comm.strip_suffix('\n').unwrap_or(&comm).to_owned()
 }
 
+/// The signals `pid` has a handler installed for: the `SigCgt:` mask of
+/// `/proc/PID/status` (bit N-1 set for signal N), or `None` if there is no
+/// such process.
+pub fn caught_signals(pid: i32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+    u64::from_str_radix(mask.trim(), 16).ok()
+}
+
+/// Waits up to [`TIMEOUT`] until `pid` has a handler installed for `signal`
+/// (its bit in [`caught_signals`]); panics if that does not happen in time or
+/// if the process ends first.
+///
+/// A process that has exec'd is not yet ready for a signal it means to catch:
+/// until, say, `sh -c "trap 'exit 3' USR1; ..."` has run its `trap`, the
+/// signal still has its default action and kills the shell. Call this
+/// between starting such a process and signalling it.
+pub fn wait_for_handler(pid: i32, signal: Signal) {
+    // nix's `Signal` values are libc's signal numbers (`SIGUSR1` is `libc::SIGUSR1`).
+    let bit = 1u64 << (signal as libc::c_int - 1);
+    let mut mask = None;
+    let mut ended = false;
+    let caught = wait_until(TIMEOUT, || {
+        mask = caught_signals(pid);
+        ended = matches!(process_state(pid), None | Some('Z' | 'X' | 'x'));
+        ended || mask.is_some_and(|m| m & bit != 0)
+    });
+    if caught && !ended {
+        return;
+    }
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let mask = mask.map_or("unreadable".to_owned(), |m| format!("{m:016x}"));
+    if ended {
+        panic!("PID {pid} ended before installing a handler for {signal} (SigCgt: {mask})");
+    }
+    panic!(
+        "PID {pid} ({}) had no handler for {signal} after {TIMEOUT:?} (SigCgt: {mask})",
+        comm.trim_end()
+    );
+}
+
 /// SIGKILLs a process that is not our child (so cannot be reaped by us) when
 /// dropped, then waits up to [`TIMEOUT`] until it is dead (gone or a zombie,
 /// so its files, and locks, are released).
