@@ -139,47 +139,22 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixture;
     use crate::probe::locks::{LockInfo, LockKind};
     use crate::probe::process::ProcessProbe;
     use crate::scan::parse::InvalidPid;
     use std::time::Duration;
 
     fn file(mtime: SystemTime) -> FileInfo {
-        FileInfo {
-            uid: 0,
-            owner: None,
-            gid: 0,
-            mode: 0o644,
-            size: 5,
-            mtime,
-            dev: 1,
-            ino: 2,
-        }
+        fixture::file().mtime(mtime).build()
     }
 
     fn process(name: &str, start: SystemTime) -> ProcessInfo {
-        ProcessInfo {
-            name: name.into(),
-            uid: Some(0),
-            user: Some("root".into()),
-            start_time: Some(start),
-            cmdline: vec![format!("/usr/sbin/{name}")],
-            exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
-            state: crate::probe::identity::ProcessState::Sleeping,
-            parent_pid: Some(1),
-            memory_bytes: 1,
-            cpu_percent: 0.0,
-            kernel_thread: false,
-            start_ticks: 1,
-            thread_of: None,
-        }
+        fixture::process(name).started(start).build()
     }
 
     fn probe(liveness: Liveness, info: Option<ProcessInfo>) -> ProcessProbe {
-        ProcessProbe {
-            liveness,
-            info: info.map(std::sync::Arc::new),
-        }
+        fixture::probe(liveness, info)
     }
 
     struct Case {

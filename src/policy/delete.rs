@@ -86,38 +86,18 @@ pub fn may_delete(entry: &Entry, grace: Duration, now: SystemTime) -> Deletion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::locks::{LockInfo, LockKind};
-    use crate::scan::read::FileInfo;
+    use crate::fixture;
+    use crate::probe::locks::LockKind;
 
     fn entry(status: Status, age: Duration, holders: &[i32]) -> (Entry, SystemTime) {
         let now = SystemTime::now();
-        let entry = Entry {
-            path: "/run/x.pid".into(),
-            aliases: Vec::new(),
-            status,
-            pid: Some(10),
-            reason: String::new(),
-            warnings: Vec::new(),
-            file: Some(FileInfo {
-                uid: 0,
-                owner: None,
-                gid: 0,
-                mode: 0o644,
-                size: 3,
-                mtime: now - age,
-                dev: 1,
-                ino: 2,
-            }),
-            first_line: None,
-            process: None,
-            lock: (!holders.is_empty()).then(|| LockInfo {
-                holder_pid: Some(holders[0]),
-                kind: LockKind::Flock,
-                holders: holders.to_vec(),
-            }),
-            location: None,
-        };
-        (entry, now)
+        let mut entry = fixture::entry("/run/x.pid", status)
+            .pid(10)
+            .file(fixture::file().mtime(now - age));
+        if !holders.is_empty() {
+            entry = entry.lock(fixture::lock(LockKind::Flock, holders));
+        }
+        (entry.build(), now)
     }
 
     #[test]

@@ -90,21 +90,7 @@ mod tests {
 
     #[test]
     fn names_relate_by_substring_and_shared_words() {
-        let info = |name: &str| ProcessInfo {
-            name: name.into(),
-            uid: Some(0),
-            user: None,
-            start_time: None,
-            cmdline: vec![format!("/usr/sbin/{name}")],
-            exe: Some(format!("/usr/sbin/{name}").into()),
-            state: crate::probe::identity::ProcessState::Sleeping,
-            parent_pid: Some(1),
-            memory_bytes: 0,
-            cpu_percent: 0.0,
-            kernel_thread: false,
-            start_ticks: 1,
-            thread_of: None,
-        };
+        let info = |name: &str| crate::fixture::process(name).build();
         let names_relate =
             |path: &Path, info: &ProcessInfo| names_relate(path, &ProcessNames::of_info(info));
         assert!(names_relate(Path::new("/run/crond.pid"), &info("cron")));

@@ -62,38 +62,14 @@ fn refused(why: &str) -> Signalling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::identity::ProcessState;
-    use crate::probe::process::ProcessInfo;
+    use crate::fixture;
     use std::sync::Arc;
 
     fn entry(status: Status, pid: i32) -> Entry {
-        Entry {
-            path: "/run/x.pid".into(),
-            aliases: Vec::new(),
-            status,
-            pid: Some(pid),
-            reason: String::new(),
-            warnings: Vec::new(),
-            file: None,
-            first_line: None,
-            process: Some(Arc::new(ProcessInfo {
-                name: "x".into(),
-                uid: Some(0),
-                user: None,
-                start_time: None,
-                cmdline: Vec::new(),
-                exe: None,
-                state: ProcessState::Sleeping,
-                parent_pid: Some(1),
-                memory_bytes: 0,
-                cpu_percent: 0.0,
-                kernel_thread: false,
-                start_ticks: 1,
-                thread_of: None,
-            })),
-            lock: None,
-            location: None,
-        }
+        fixture::entry("/run/x.pid", status)
+            .pid(pid)
+            .process(fixture::process("x"))
+            .build()
     }
 
     #[test]
