@@ -57,6 +57,8 @@ fn classify_alive(bencher: Bencher) {
             file: Some(&file),
             probe: Some(&probe),
             lock: None,
+            open_check: None,
+            partial_pid_view: false,
         }))
     });
 }
@@ -88,6 +90,7 @@ fn report(n: usize) -> Report {
         errors: Vec::new(),
         started_at: SystemTime::now(),
         duration: Duration::from_millis(50),
+        pid_namespace: pidscope::probe::namespace::PidNamespace::Initial,
     }
 }
 

@@ -37,6 +37,10 @@ pub struct Config {
     pub action_log: Option<PathBuf>,
     /// Invalid pidfiles younger than this are never deleted.
     pub invalid_grace: Duration,
+    /// The pidfiles' PIDs belong to the PID namespace pidscope runs in, even a
+    /// nested one (a sidecar sharing its pod's namespace): stale verdicts may
+    /// then be acted on there.
+    pub same_namespace: bool,
     /// The file the configuration came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -53,6 +57,7 @@ impl Default for Config {
             mouse: true,
             action_log: None,
             invalid_grace: crate::policy::delete::DEFAULT_GRACE,
+            same_namespace: false,
             source: None,
         }
     }
@@ -98,6 +103,7 @@ struct RawConfig {
     mouse: Option<bool>,
     action_log: Option<PathBuf>,
     invalid_grace: Option<DurationValue>,
+    same_namespace: Option<bool>,
 }
 
 /// A duration written as seconds (`2`, `0.5`) or with a unit (`"500ms"`, `"2s"`, `"1m"`).
@@ -195,6 +201,7 @@ impl Config {
             mouse: raw.mouse.unwrap_or(defaults.mouse),
             action_log: raw.action_log,
             invalid_grace: raw.invalid_grace.map_or(defaults.invalid_grace, |d| d.0),
+            same_namespace: raw.same_namespace.unwrap_or(defaults.same_namespace),
             source: Some(path.to_path_buf()),
         };
         if config.patterns.is_empty() {

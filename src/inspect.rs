@@ -8,14 +8,16 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use crate::policy::classify;
+use crate::probe::fds::has_open;
 use crate::probe::locks::{FileKey, LockInfo, LockTable, resolve_all};
+use crate::probe::namespace::PidNamespace;
 use crate::probe::process::{Prober, ProcessProbe};
 use crate::report::Report;
 use crate::scan::discover::{Candidate, Rules, discover};
 use crate::scan::parse::{MAX_READ, parse_pid, read_pid_max};
 use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
 use crate::scan::{Location, ScanError};
-use crate::verdict::{Content, Entry, Evidence, Status};
+use crate::verdict::{Content, Entry, Evidence, OpenCheck, Status};
 
 /// Scans a fixed set of roots, again and again. Keeps the process prober
 /// between scans (CPU use over the interval, cached user names).
@@ -28,6 +30,9 @@ pub struct Scanner {
     cache: HashMap<PathBuf, Cached>,
     /// Keep `cache` at all: only worth its memory when scanning repeatedly.
     remember: bool,
+    /// The operator stated that the pidfiles' PIDs belong to the PID
+    /// namespace pidscope runs in, even a nested one.
+    same_namespace: bool,
 }
 
 /// A regular pidfile's parsed content, valid while its identity and mtime hold.
@@ -48,7 +53,16 @@ impl Scanner {
             prober: Prober::new(),
             cache: HashMap::new(),
             remember: false,
+            same_namespace: false,
         }
+    }
+
+    /// State that the pidfiles' PIDs belong to the PID namespace pidscope
+    /// runs in (a sidecar sharing its pod's namespace): then even in a
+    /// nested namespace a PID that is not seen is stale.
+    pub fn same_namespace(mut self, same: bool) -> Self {
+        self.same_namespace = same;
+        self
     }
 
     /// Remember what each scan read, so the next scan re-reads only the
@@ -61,13 +75,20 @@ impl Scanner {
     /// Inspect one file now, whatever its name: the fresh verdict an action
     /// re-verifies against. `None` when the path no longer exists.
     pub fn inspect_file(path: &std::path::Path) -> Option<Entry> {
+        Self::inspect_one(path, false)
+    }
+
+    /// [`inspect_file`](Self::inspect_file), stating (`same_namespace`) or not
+    /// that the file's PID belongs to this PID namespace.
+    pub fn inspect_one(path: &std::path::Path, same_namespace: bool) -> Option<Entry> {
         let rules = Rules {
             patterns: globset::GlobSet::empty(),
             exclude: globset::GlobSet::empty(),
             max_depth: 1,
         };
-        let report = Scanner::new(vec![path.to_path_buf()], rules).scan();
-        report.entries.into_iter().next()
+        let mut scanner =
+            Scanner::new(vec![path.to_path_buf()], rules).same_namespace(same_namespace);
+        scanner.scan().entries.into_iter().next()
     }
 
     /// The roots this scanner walks.
@@ -83,13 +104,16 @@ impl Scanner {
         let mut errors = Vec::new();
         let candidates = discover(&self.roots, &self.rules, &mut errors);
         let mut scan = self.collect(candidates, &mut errors);
-        self.judge(&mut scan);
+        let pid_namespace = PidNamespace::current();
+        let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
+        self.judge(&mut scan, partial);
         Report {
             roots: self.roots.clone(),
             entries: scan.entries,
             errors,
             started_at,
             duration: timer.elapsed(),
+            pid_namespace,
         }
     }
 }
@@ -169,8 +193,9 @@ impl Scanner {
         scan
     }
 
-    /// Probe every PID and resolve every lock at once, then give each entry its verdict.
-    fn judge(&mut self, scan: &mut ScanInProgress) {
+    /// Probe every PID and resolve every lock at once, then give each entry
+    /// its verdict; `partial`: PIDs outside this namespace cannot be seen.
+    fn judge(&mut self, scan: &mut ScanInProgress, partial: bool) {
         let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
         let probes = self.prober.probe(&pids);
         let keys: Vec<(FileKey, Option<i32>)> = scan
@@ -192,7 +217,7 @@ impl Scanner {
                     .cloned()
             });
             let probe = pid.and_then(|p| probes.get(&p));
-            fill_verdict(entry, content, probe, lock);
+            fill_verdict(entry, content, (probe, lock), partial);
         }
     }
 }
@@ -204,9 +229,14 @@ impl Scanner {
 fn fill_verdict(
     entry: &mut Entry,
     content: &Content,
-    probe: Option<&ProcessProbe>,
-    lock: Option<LockInfo>,
+    (probe, lock): (Option<&ProcessProbe>, Option<LockInfo>),
+    partial_pid_view: bool,
 ) {
+    let file_id = entry.file.as_ref().map(|f| (f.dev, f.ino));
+    let open_check = || match (content.pid(), file_id) {
+        (Some(pid), Some((dev, ino))) => has_open(pid, dev, ino),
+        _ => false,
+    };
     let verdict = classify(&Evidence {
         path: &entry.path,
         aliases: &entry.aliases,
@@ -214,6 +244,8 @@ fn fill_verdict(
         file: entry.file.as_ref(),
         probe,
         lock: lock.as_ref(),
+        open_check: Some(OpenCheck(&open_check)),
+        partial_pid_view,
     });
     entry.status = verdict.status;
     entry.pid = content.pid();

@@ -74,6 +74,14 @@ pub enum Warning {
     /// The file is writable by a non-root user other than the process's owner
     /// (or by everyone): its PID could point root at any process.
     UntrustedFile,
+    /// The process started after the file was last written, but owns it (by
+    /// its lock, an open descriptor or its name): the wall clock was stepped
+    /// since the write, so the times cannot be compared.
+    ClockSkew,
+    /// pidscope runs in a nested PID namespace: a PID it cannot see (stale),
+    /// or sees as another process (reused), may belong to a live process
+    /// outside it. Never deleted without `--same-namespace`.
+    Unverifiable,
 }
 
 impl Warning {
@@ -84,6 +92,8 @@ impl Warning {
             Warning::NameMismatch => "name-mismatch",
             Warning::LockHolderMismatch => "lock-holder-mismatch",
             Warning::UntrustedFile => "untrusted-file",
+            Warning::ClockSkew => "clock-skew",
+            Warning::Unverifiable => "unverifiable",
         }
     }
 }
@@ -160,6 +170,24 @@ pub struct Evidence<'a> {
     pub probe: Option<&'a ProcessProbe>,
     /// The lock holders.
     pub lock: Option<&'a LockInfo>,
+    /// Whether the process the file names has the file open. Asked only when
+    /// the clocks disagree, as it costs a walk of `/proc/PID/fd`; `None`
+    /// when nobody can ask (the file as a fixture).
+    pub open_check: Option<OpenCheck<'a>>,
+    /// Only part of the system's processes can be seen: pidscope runs in a
+    /// nested PID namespace, and the operator has not stated that the files
+    /// belong to it. A PID that is not seen proves nothing then.
+    pub partial_pid_view: bool,
+}
+
+/// A look at the system a rule takes only when it needs it.
+#[derive(Clone, Copy)]
+pub struct OpenCheck<'a>(pub &'a dyn Fn() -> bool);
+
+impl fmt::Debug for OpenCheck<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OpenCheck(..)")
+    }
 }
 
 /// The decision: status, reason and warnings.

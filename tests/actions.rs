@@ -477,7 +477,7 @@ fn clean_yes_removes_stale_and_reused_only() {
     let fresh = spawn_sleep();
     let zombie = Zombie::spawn();
     let stale = write_pidfile(d, "stale.pid", &format!("{}\n", dead_pid()));
-    let reused = write_pidfile(d, "sleep-reused.pid", &format!("{}\n", fresh.pid()));
+    let reused = write_pidfile(d, "old-daemon.pid", &format!("{}\n", fresh.pid()));
     set_mtime_ago(&reused, 3600);
     let alive = write_pidfile(d, "sleep.pid", &format!("{}\n", live.pid()));
     let zombie_file = write_pidfile(d, "zombie.pid", &format!("{}\n", zombie.pid));

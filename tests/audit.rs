@@ -64,7 +64,7 @@ fn every_status_against_real_processes() {
     let alive = write_pidfile(d, "sleep.pid", &format!("{}\n", sleeper.pid()));
     let stale = write_pidfile(d, "gone.pid", &format!("{}\n", dead_pid()));
     let fresh = spawn_sleep();
-    let reused = write_pidfile(d, "sleep-old.pid", &format!("{}\n", fresh.pid()));
+    let reused = write_pidfile(d, "old-daemon.pid", &format!("{}\n", fresh.pid()));
     set_mtime_ago(&reused, 3600);
     let zombie = Zombie::spawn();
     let zombie_file = write_pidfile(d, "sleep-zombie.pid", &format!("{}\n", zombie.pid));

@@ -31,7 +31,7 @@ use pidscope::probe::process::Liveness;
 use pidscope::report::{Report, json, prometheus, table};
 use pidscope::scan::ScanError;
 use pidscope::scan::parse::InvalidPid;
-use pidscope::verdict::{Content, Evidence, Status, Warning};
+use pidscope::verdict::{Content, Evidence, OpenCheck, Status, Warning};
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
@@ -303,6 +303,7 @@ fn report_at(now: SystemTime) -> Report {
         ],
         started_at: now,
         duration: Duration::from_micros(3500),
+        pid_namespace: pidscope::probe::namespace::PidNamespace::Initial,
     }
 }
 
@@ -313,6 +314,7 @@ fn empty_report(now: SystemTime) -> Report {
         errors: Vec::new(),
         started_at: now,
         duration: Duration::from_micros(120),
+        pid_namespace: pidscope::probe::namespace::PidNamespace::Initial,
     }
 }
 
@@ -392,6 +394,10 @@ struct Case {
     /// The details the probe found, if any.
     process: Option<ProcessBuilder>,
     lock: Option<LockInfo>,
+    /// What the open-descriptor check answers; `None`: nobody can ask.
+    open: Option<bool>,
+    /// Seen from a nested PID namespace nobody vouched for.
+    partial: bool,
 }
 
 impl Case {
@@ -407,7 +413,19 @@ impl Case {
             liveness: Some(Liveness::Exists),
             process: Some(process("nginx", start)),
             lock: None,
+            open: None,
+            partial: false,
         }
+    }
+
+    fn open(mut self, open: bool) -> Case {
+        self.open = Some(open);
+        self
+    }
+
+    fn nested(mut self) -> Case {
+        self.partial = true;
+        self
     }
 
     fn info(mut self, change: impl FnOnce(ProcessBuilder) -> ProcessBuilder) -> Case {
@@ -456,6 +474,7 @@ impl Case {
         let probe = self
             .liveness
             .map(|l| fixture::probe(l, self.process.clone().map(ProcessBuilder::build)));
+        let open = || self.open.unwrap_or(false);
         let verdict = classify(&Evidence {
             path: &self.path,
             aliases: &self.aliases,
@@ -463,6 +482,8 @@ impl Case {
             file: file.as_ref(),
             probe: probe.as_ref(),
             lock: self.lock.as_ref(),
+            open_check: self.open.map(|_| OpenCheck(&open)),
+            partial_pid_view: self.partial,
         });
         let warnings: Vec<&str> = verdict.warnings.iter().map(|w| w.as_str()).collect();
         format!(
@@ -519,7 +540,30 @@ fn reasons() {
             c.liveness = None;
             c
         },
-        case("reused-by-start-time").file(|f| f.mtime(start - Duration::from_secs(HOUR))),
+        // An unrelated name, no lock, the file not open: time alone decides.
+        case("reused-by-start-time")
+            .path("/run/other.pid")
+            .file(|f| f.mtime(start - Duration::from_secs(HOUR))),
+        case("clock-skew-owner-by-name").file(|f| f.mtime(start - Duration::from_secs(HOUR))),
+        case("clock-skew-owner-by-lock")
+            .path("/run/other.pid")
+            .file(|f| f.mtime(start - Duration::from_secs(HOUR)))
+            .locked(LockKind::Flock, &[10]),
+        case("clock-skew-owner-by-open-file")
+            .path("/run/other.pid")
+            .file(|f| f.mtime(start - Duration::from_secs(HOUR)))
+            .open(true),
+        case("reused-locked-by-others-despite-name")
+            .file(|f| f.mtime(start - Duration::from_secs(HOUR)))
+            .locked(LockKind::Posix, &[11]),
+        case("unverifiable-stale-in-nested-namespace")
+            .gone()
+            .nested(),
+        case("unverifiable-reused-in-nested-namespace")
+            .path("/run/other.pid")
+            .file(|f| f.mtime(start - Duration::from_secs(HOUR)))
+            .nested(),
+        case("alive-in-nested-namespace").nested(),
         case("within-reuse-tolerance").file(|f| f.mtime(start - Duration::from_millis(1500))),
         case("kernel-thread").info(|i| i.name("kthreadd").kernel_thread()),
         case("thread-of-another-process").info(|i| i.name("java").thread_of(9)),

@@ -111,6 +111,7 @@ fn every_status() -> Report {
         errors: Vec::new(),
         started_at: at(0),
         duration: Duration::from_millis(3),
+        pid_namespace: pidscope::probe::namespace::PidNamespace::Initial,
     }
 }
 

@@ -21,23 +21,22 @@ use nix::fcntl::{
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use super::{ActionError, reverify};
+use super::ActionError;
 use crate::policy::delete::{Deletion, may_delete};
 use crate::scan::Location;
 use crate::verdict::Entry;
 
-/// Delete the pidfile the operator saw as `seen`, after re-verifying it and
-/// asking the rules ([`may_delete`]) about what is there now: a lock in use,
-/// or an invalid pidfile younger than `grace`, keeps it.
-pub(super) fn delete_pidfile(seen: &Entry, grace: std::time::Duration) -> Result<(), ActionError> {
-    let fresh = reverify(seen)?;
-    if let Deletion::Refused(keep) = may_delete(&fresh, grace, std::time::SystemTime::now()) {
+/// Delete the pidfile `fresh`, just re-verified against what the operator
+/// saw, after asking the rules ([`may_delete`]) about it: a lock in use, an
+/// unverifiable verdict or an invalid pidfile younger than `grace` keeps it.
+pub(super) fn delete_pidfile(fresh: &Entry, grace: std::time::Duration) -> Result<(), ActionError> {
+    if let Deletion::Refused(keep) = may_delete(fresh, grace, std::time::SystemTime::now()) {
         return Err(ActionError::refused(
-            &seen.path,
+            &fresh.path,
             format!("{}: {keep}", fresh.status),
         ));
     }
-    let target = Target::open(&fresh)?;
+    let target = Target::open(fresh)?;
     // Hold the file's flock from here to the removal, as careful lockers do:
     // a locker that has just taken it (and may be writing its PID) makes us
     // refuse, and one that comes after finds the lock taken, then the file gone.

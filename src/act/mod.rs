@@ -200,6 +200,7 @@ impl Confirmed {
 pub struct Executor {
     log: log::ActionLog,
     grace: Duration,
+    same_namespace: bool,
 }
 
 /// The result of one action and of recording it.
@@ -234,7 +235,18 @@ impl Executor {
     /// Record actions in `log`; `grace` protects young invalid pidfiles (a
     /// daemon that has created its pidfile but not yet written its PID).
     pub fn new(log: log::ActionLog, grace: Duration) -> Self {
-        Executor { log, grace }
+        Executor {
+            log,
+            grace,
+            same_namespace: false,
+        }
+    }
+
+    /// Re-verify as the operator stated: the pidfiles' PIDs belong to the
+    /// PID namespace pidscope runs in, even a nested one.
+    pub fn same_namespace(mut self, same: bool) -> Self {
+        self.same_namespace = same;
+        self
     }
 
     /// Check the confirmation against the rules, re-verify, act, and record
@@ -243,7 +255,7 @@ impl Executor {
         let seen = &confirmed.target;
         let result = match confirmed.action {
             Action::Delete => self.delete(seen, confirmed.consent),
-            Action::Signal(sig) => Self::signal(seen, sig, confirmed.consent),
+            Action::Signal(sig) => self.signal(seen, sig, confirmed.consent),
         };
         self.record(confirmed, result)
     }
@@ -259,11 +271,12 @@ impl Executor {
                 ),
             ));
         }
-        delete::delete_pidfile(seen, self.grace)
+        let fresh = reverify(seen, self.same_namespace)?;
+        delete::delete_pidfile(&fresh, self.grace)
             .map(|()| format!("deleted {}", seen.path.display()))
     }
 
-    fn signal(seen: &Entry, sig: Signal, consent: Consent) -> Result<String, ActionError> {
+    fn signal(&self, seen: &Entry, sig: Signal, consent: Consent) -> Result<String, ActionError> {
         match may_signal(seen, std::process::id() as i32) {
             Signalling::Refused(why) => return Err(ActionError::refused(&seen.path, why)),
             Signalling::NeedsSecondConfirmation if consent != Consent::Twice => {
@@ -274,6 +287,8 @@ impl Executor {
             }
             Signalling::Allowed | Signalling::NeedsSecondConfirmation => {}
         }
+        // The pidfile must still say what the operator saw (a restarted daemon writes a new PID).
+        reverify(seen, self.same_namespace)?;
         signal::signal_owner(seen, sig).map(|sent| sent.to_string())
     }
 
@@ -367,9 +382,9 @@ impl Basis {
 }
 
 /// Re-inspect `seen.path` now; error when anything its verdict rested on changed.
-fn reverify(seen: &Entry) -> Result<Entry, ActionError> {
+fn reverify(seen: &Entry, same_namespace: bool) -> Result<Entry, ActionError> {
     let changed = |what: String| ActionError::changed(&seen.path, what);
-    let fresh = crate::inspect::Scanner::inspect_file(&seen.path)
+    let fresh = crate::inspect::Scanner::inspect_one(&seen.path, same_namespace)
         .ok_or_else(|| changed("the file is gone".into()))?;
     match Basis::of(seen).difference(&Basis::of(&fresh)) {
         Some(what) => Err(changed(what)),

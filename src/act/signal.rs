@@ -77,7 +77,8 @@ impl fmt::Display for Sent {
 }
 
 /// Send `signal` to the process the operator saw as the owner of `seen`; the
-/// executor has already checked [`crate::policy::signal::may_signal`].
+/// executor has already checked [`crate::policy::signal::may_signal`] and
+/// that the pidfile still says what the operator saw.
 pub(super) fn signal_owner(seen: &Entry, signal: Signal) -> Result<Sent, ActionError> {
     let path = &seen.path;
     let refused = |why: String| ActionError::refused(path, why);
@@ -86,9 +87,6 @@ pub(super) fn signal_owner(seen: &Entry, signal: Signal) -> Result<Sent, ActionE
     let (Some(pid), Some(process)) = (seen.pid, seen.process.as_ref()) else {
         return Err(refused("no process".into()));
     };
-    // The pidfile must still say what the operator saw (a restarted daemon writes a new PID).
-    super::reverify(seen)?;
-
     let pidfd = match rustix::process::Pid::from_raw(pid)
         .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()))
     {

@@ -18,7 +18,11 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let roots = config.roots_for(args.paths);
-    let report = Scanner::new(roots, rules).scan();
+    let same_namespace = args.namespace.same(config);
+    let report = Scanner::new(roots, rules)
+        .same_namespace(same_namespace)
+        .scan();
+    super::warn_partial_view(report.pid_namespace, same_namespace);
 
     let format = if args.json {
         Format::Json

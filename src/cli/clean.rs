@@ -38,6 +38,9 @@ pub(super) struct CleanArgs {
     #[arg(long)]
     json: bool,
 
+    #[command(flatten)]
+    namespace: super::NamespaceArgs,
+
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -99,7 +102,11 @@ pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let roots = config.roots_for(args.paths.clone());
-    let report = Scanner::new(roots, rules).scan();
+    let same_namespace = args.namespace.same(config);
+    let report = Scanner::new(roots, rules)
+        .same_namespace(same_namespace)
+        .scan();
+    super::warn_partial_view(report.pid_namespace, same_namespace);
     let grace = args.grace.unwrap_or(config.invalid_grace);
     let now = SystemTime::now();
 
@@ -120,7 +127,7 @@ pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
         }
     }
 
-    let executor = executor(config, grace);
+    let executor = executor(config, grace).same_namespace(same_namespace);
     let mut log_failed = false;
     for entry in targets {
         let row = if args.dry_run {
@@ -211,7 +218,7 @@ fn plan(
     let mut kept = Vec::new();
     for entry in entries {
         let why = match may_delete(entry, grace, now) {
-            Deletion::Refused(keep @ Keep::Locked { .. }) => {
+            Deletion::Refused(keep @ (Keep::Locked { .. } | Keep::Unverifiable)) => {
                 Some(format!("{}: {keep}", entry.status))
             }
             _ if entry.status == Status::Invalid && !include_invalid => Some(format!(

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pidscope::config::Config;
+use pidscope::probe::namespace::PidNamespace;
 
 /// Exit statuses monitoring can rely on.
 pub mod exit {
@@ -87,6 +88,9 @@ struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
 
+    #[command(flatten)]
+    namespace: NamespaceArgs,
+
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -106,10 +110,40 @@ struct TuiArgs {
     #[arg(long)]
     no_mouse: bool,
 
+    #[command(flatten)]
+    namespace: NamespaceArgs,
+
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
+
+/// Whether the pidfiles' PIDs belong to pidscope's own PID namespace.
+#[derive(Debug, clap::Args, Default, Clone, Copy)]
+pub(crate) struct NamespaceArgs {
+    /// The pidfiles' PIDs belong to the PID namespace pidscope runs in, even a nested one
+    /// (a sidecar sharing its pod's namespace): stale verdicts may then be acted on there.
+    #[arg(long)]
+    same_namespace: bool,
+}
+
+impl NamespaceArgs {
+    /// The operator's statement, from this flag or the config's `same_namespace`.
+    pub(crate) fn same(self, config: &Config) -> bool {
+        self.same_namespace || config.same_namespace
+    }
+}
+
+/// Say once on stderr when the scan saw processes from a nested PID namespace
+/// and nothing stated that the pidfiles belong to it.
+pub(crate) fn warn_partial_view(namespace: PidNamespace, same_namespace: bool) {
+    if namespace == PidNamespace::Nested && !same_namespace {
+        warn(PARTIAL_VIEW);
+    }
+}
+
+/// What a nested PID namespace means for the verdicts, in one line.
+pub(crate) const PARTIAL_VIEW: &str = "running in a nested PID namespace: processes outside it are invisible, so stale and reused verdicts are unverifiable and never deleted (run with the host's PID namespace, or --same-namespace if the pidfiles belong to this one)";
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let d = pidscope::config::parse_duration(text)?;
@@ -147,6 +181,7 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let read_only = args.read_only || config.read_only;
+    let same_namespace = args.namespace.same(config);
     let options = pidscope::tui::Options {
         roots: config.roots_for(args.paths),
         rules,
@@ -155,7 +190,9 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         read_only,
         mouse: config.mouse && !args.no_mouse,
         color: color_allowed(),
-        executor: (!read_only).then(|| executor(config, config.invalid_grace)),
+        executor: (!read_only)
+            .then(|| executor(config, config.invalid_grace).same_namespace(same_namespace)),
+        same_namespace,
     };
     match pidscope::tui::run(options) {
         Ok(()) => ExitCode::from(exit::HEALTHY),

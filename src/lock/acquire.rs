@@ -1,17 +1,21 @@
 //! Taking a pidfile: open or create it, take its `flock`, check the path
 //! still names the locked inode, and recover stale content in place.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::file::{
     is_recent, names_inode, read_named_pid, read_pid, try_flock, write_pid_at_start,
 };
 use super::{LockError, MAX_ATTEMPTS, OWNER_READ_PATIENCE, PidFile, PidFileGuard};
-use crate::policy::owner::{Owner, ProcessFacts, judge};
-use crate::probe::identity::Clock;
+use crate::policy::names::{ProcessNames, names_relate};
+use crate::policy::owner::{LockSign, Owner, ProcessFacts, Signs, judge};
+use crate::probe::fds::has_open;
+use crate::probe::identity::{Clock, read_exe_and_arg0};
+use crate::probe::locks::{FileKey, LockTable, resolve_all};
 use crate::probe::process::{Liveness, probe_liveness, sight};
 use crate::scan::parse::InvalidPid;
 
@@ -73,9 +77,14 @@ impl PidFile {
     ) -> Result<PidFileGuard, LockError> {
         let meta = file.metadata().map_err(|e| self.io_error("inspect", e))?;
         let parsed = read_pid(&file).map_err(|e| self.io_error("read", e))?;
+        let recovered = parsed
+            .as_ref()
+            .ok()
+            .copied()
+            .filter(|named| ![me, pid].contains(named));
         match parsed {
             Ok(named) => {
-                if owned_by_another(named, meta.modified().ok(), &[me, pid]) {
+                if owned_by_another(named, &self.path, &meta, &[me, pid]) {
                     return Err(LockError::Busy {
                         path: self.path.clone(),
                         owner: Some(named),
@@ -114,6 +123,7 @@ impl PidFile {
             ino: meta.ino(),
             pid,
             owner_process: std::process::id(),
+            recovered,
             file: Some(file),
         })
     }
@@ -187,21 +197,47 @@ impl PidFile {
     }
 }
 
-/// Does the PID `named`, found in an unlocked file last written at `mtime`,
-/// belong to a live process other than us (`ours`: this process, and the PID
-/// the locker is about to write)? The inspector's owner rule decides
-/// ([`crate::policy::owner`]): a zombie, a reused PID, a thread or a kernel
-/// thread owns nothing, and `EPERM` from `kill` counts as alive.
-pub(super) fn owned_by_another(named: i32, mtime: Option<SystemTime>, ours: &[i32]) -> bool {
-    !ours.contains(&named) && judge_pid(named, mtime).is_live()
+/// Does the PID `named`, found in the unlocked file `path` (`meta`), belong
+/// to a live process other than us (`ours`: this process, and the PID the
+/// locker is about to write)? The inspector's owner rule decides
+/// ([`crate::policy::owner`]): a zombie, a thread or a kernel thread owns
+/// nothing, `EPERM` from `kill` counts as alive, and a process that started
+/// after the file's last write still owns it if it holds a lock on it, has it
+/// open, or is named after it (the wall clock may have been stepped since).
+pub(super) fn owned_by_another(named: i32, path: &Path, meta: &Metadata, ours: &[i32]) -> bool {
+    !ours.contains(&named) && judge_pid(named, path, Some(meta), ours).is_live()
 }
 
-/// Judge the process `pid` names now, for a file last written at `mtime`.
-pub(super) fn judge_pid(pid: i32, mtime: Option<SystemTime>) -> Owner {
+/// Judge the process `pid` names now, for the file `path` (`meta`, when known).
+pub(super) fn judge_pid(pid: i32, path: &Path, meta: Option<&Metadata>, ours: &[i32]) -> Owner {
     let seen = sight(pid);
     let facts = seen
         .identity
         .as_ref()
         .map(|identity| ProcessFacts::of_identity(pid, identity, &Clock::now()));
-    judge(seen.liveness, facts.as_ref(), mtime)
+    let written = meta.and_then(|m| m.modified().ok());
+    judge(seen.liveness, facts.as_ref(), written, || Signs {
+        lock: meta.map_or(LockSign::Unlocked, |m| lock_sign(pid, m, ours)),
+        has_open: meta.is_some_and(|m| has_open(pid, m.dev(), m.ino())),
+        name_relates: seen.identity.as_ref().is_some_and(|id| {
+            let (exe, arg0) = read_exe_and_arg0(pid);
+            let names = ProcessNames {
+                name: &id.comm,
+                exe: exe.as_deref(),
+                arg0: arg0.as_deref(),
+            };
+            names_relate(path, &names)
+        }),
+    })
+}
+
+/// Who besides us holds a lock on the file: the named process, others only, or nobody.
+fn lock_sign(pid: i32, meta: &Metadata, ours: &[i32]) -> LockSign {
+    let key = FileKey::from_dev_ino(meta.dev(), meta.ino());
+    let mut holders = resolve_all(&LockTable::read(), &[(key, Some(pid))])
+        .remove(&key)
+        .map(|lock| lock.holders)
+        .unwrap_or_default();
+    holders.retain(|h| !ours.contains(h));
+    LockSign::of(&holders, pid)
 }

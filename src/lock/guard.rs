@@ -32,12 +32,20 @@ pub struct PidFileGuard {
     pub(super) pid: i32,
     /// The process that took the lock (a forked child must not remove the file).
     pub(super) owner_process: u32,
+    /// The PID a stale file named when this lock took it over.
+    pub(super) recovered: Option<i32>,
 }
 
 impl PidFileGuard {
     /// The pidfile's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The PID the file named when this lock took it over as stale (dead, a
+    /// zombie, or a reused PID); `None` when the file was new, empty, or ours.
+    pub fn recovered(&self) -> Option<i32> {
+        self.recovered
     }
 
     /// The PID the file names (and must still name for [`unlock`](Self::unlock) to remove it).

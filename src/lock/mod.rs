@@ -21,14 +21,17 @@
 //!    again for up to 100 ms, as BSD `pidfile_open` does, and starts over if
 //!    the file was removed. If the `flock` is granted but the file names a
 //!    live process (an `EPERM` from `kill` counts as alive) that is neither a
-//!    reused PID nor us, a writer that does not use locks owns it: busy too,
+//!    reused PID nor us (a process that started after the file was written
+//!    still owns it if it locks it, keeps it open, or is named after it: the
+//!    wall clock may have been stepped since), a writer that does not use locks owns it: busy too,
 //!    never stolen. So is an empty file younger than [`EMPTY_GRACE`] that this
 //!    locker did not create, once it has stayed empty for 100 ms (looked at
 //!    without holding the lock, which its creator may need to write its PID).
-//! 3. **Stale**: otherwise (no such process, a zombie, a PID now used by a
-//!    process that started more than [`REUSE_TOLERANCE`] after the file was
-//!    written, a kernel thread or a thread of another process, or an empty
-//!    file older than [`EMPTY_GRACE`]) the file is recovered *in place*: the PID and a newline are
+//! 3. **Stale**: otherwise (no such process, a zombie, a kernel thread or a
+//!    thread of another process, a PID now used by a process that started more
+//!    than [`REUSE_TOLERANCE`](crate::policy::owner::REUSE_TOLERANCE) after the
+//!    file was written and shows no sign of owning it, or an empty file older
+//!    than [`EMPTY_GRACE`]) the file is recovered *in place*: the PID and a newline are
 //!    written at offset 0, the file is truncated to that length and fsynced.
 //!    Writing before truncating means a concurrent reader never sees an empty
 //!    file. Nothing is ever unlinked while recovering, so two recoverers cannot
@@ -50,7 +53,7 @@
 //! `pidscope audit` reports it `stale` in the meantime.
 //!
 //! The lock belongs to the open file description, so it is shared with any
-//! child that inherits the descriptor (see [`PidFileGuard`]'s [`AsFd`]); it is
+//! child that inherits the descriptor (see [`PidFileGuard`]'s [`AsFd`](std::os::fd::AsFd)); it is
 //! never released with `LOCK_UN`, which would release it for those children
 //! too, only by closing.
 //!
@@ -271,23 +274,40 @@ mod tests {
     #[test]
     fn own_pid_and_dead_pid_are_not_live_owners() {
         let me = std::process::id() as i32;
-        assert!(!owned_by_another(me, None, &[me]), "ours");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        let meta = fs::File::create(&path).unwrap().metadata().unwrap();
+        assert!(!owned_by_another(me, &path, &meta, &[me]), "ours");
         // pid_max is at most 2^22, so this PID never exists.
-        assert_eq!(judge_pid(i32::MAX, None), Owner::Gone);
-        assert!(!owned_by_another(i32::MAX, None, &[me]));
+        assert_eq!(judge_pid(i32::MAX, &path, None, &[]), Owner::Gone);
+        assert!(!owned_by_another(i32::MAX, &path, &meta, &[me]));
     }
 
     #[test]
     fn a_process_started_after_the_write_is_a_reused_pid() {
         let me = std::process::id() as i32;
+        let dir = tempfile::tempdir().unwrap();
+        // A name unrelated to this test process, a file it neither locks nor keeps open.
+        let path = dir.path().join("unrelated.pid");
+        let file = fs::File::create(&path).unwrap();
         let long_ago = SystemTime::now() - Duration::from_secs(3600 * 24 * 365 * 30);
+        file.set_modified(long_ago).unwrap();
+        drop(file);
+        let meta = fs::metadata(&path).unwrap();
         assert!(matches!(
-            judge_pid(me, Some(long_ago)),
+            judge_pid(me, &path, Some(&meta), &[]),
             Owner::StartedAfter(_)
         ));
-        assert!(!owned_by_another(me, Some(long_ago), &[]));
-        assert_eq!(judge_pid(me, Some(SystemTime::now())), Owner::Live);
-        assert!(owned_by_another(me, Some(SystemTime::now()), &[]));
+        assert!(!owned_by_another(me, &path, &meta, &[]));
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(SystemTime::now())
+            .unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!(judge_pid(me, &path, Some(&meta), &[]), Owner::Live);
+        assert!(owned_by_another(me, &path, &meta, &[]));
     }
 
     #[test]

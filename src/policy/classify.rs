@@ -6,11 +6,14 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::names::{ProcessNames, names_relate};
-use super::owner::{Owner, ProcessFacts, judge};
+use super::owner::{LockSign, Owner, ProcessFacts, Signs, judge};
 use crate::display::{human_duration, lock_kind_name, pid_list};
 use crate::probe::process::{Liveness, ProcessInfo};
 use crate::scan::read::FileInfo;
 use crate::verdict::{Content, Evidence, Status, Verdict, Warning};
+
+/// Why a stale or reused verdict proves nothing from a nested PID namespace.
+const UNVERIFIABLE: &str = "; unverifiable: pidscope runs in a nested PID namespace, where the PID may belong to a live process outside it";
 
 /// Decide the verdict on one pidfile.
 pub fn classify(ev: &Evidence<'_>) -> Verdict {
@@ -33,6 +36,10 @@ pub fn classify(ev: &Evidence<'_>) -> Verdict {
             ));
         }
     }
+    if ev.partial_pid_view && matches!(status, Status::Stale | Status::Reused) {
+        warnings.push(Warning::Unverifiable);
+        reason.push_str(UNVERIFIABLE);
+    }
     warnings.sort_unstable();
     warnings.dedup();
     Verdict {
@@ -49,6 +56,7 @@ fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (St
         liveness,
         info.map(ProcessFacts::of_info).as_ref(),
         ev.file.map(|f| f.mtime),
+        || signs(pid, ev, info),
     );
     if owner != Owner::Gone && liveness == Liveness::NotSignalable {
         warnings.push(Warning::NotSignalable);
@@ -82,6 +90,18 @@ fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (St
                 human_duration(later)
             ),
         ),
+        Owner::ClockStepped(later, sign) => {
+            owned_file_warnings(ev, info, warnings);
+            warnings.push(Warning::ClockSkew);
+            (
+                Status::Alive,
+                format!(
+                    "PID {pid} is {name}, started {} after the file was last written, but {}: the clock was probably stepped since",
+                    human_duration(later),
+                    sign.phrase()
+                ),
+            )
+        }
         Owner::Exited | Owner::Live | Owner::Unidentified | Owner::Gone => {
             owned_file_warnings(ev, info, warnings);
             if owner == Owner::Exited {
@@ -104,6 +124,24 @@ fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (St
     }
 }
 
+/// What shows the process `pid` owns the file whatever the clocks say: its
+/// lock, an open descriptor, its name (see [`super::owner::Signs`]).
+fn signs(pid: i32, ev: &Evidence<'_>, info: Option<&ProcessInfo>) -> Signs {
+    let holders = ev.lock.map_or(&[][..], |l| &l.holders[..]);
+    Signs {
+        lock: LockSign::of(holders, pid),
+        has_open: ev.open_check.is_some_and(|check| (check.0)()),
+        name_relates: info.is_some_and(|info| any_path_relates(ev, info)),
+    }
+}
+
+/// Does the file's name, or any other name of it, relate to the process's?
+fn any_path_relates(ev: &Evidence<'_>, info: &ProcessInfo) -> bool {
+    std::iter::once(ev.path)
+        .chain(ev.aliases.iter().map(PathBuf::as_path))
+        .any(|p| names_relate(p, &ProcessNames::of_info(info)))
+}
+
 /// The warnings about a file whose process may be its writer: who else can
 /// write it, and whether its name relates to the process at all.
 fn owned_file_warnings(ev: &Evidence<'_>, info: &ProcessInfo, warnings: &mut Vec<Warning>) {
@@ -112,10 +150,7 @@ fn owned_file_warnings(ev: &Evidence<'_>, info: &ProcessInfo, warnings: &mut Vec
     {
         warnings.push(Warning::UntrustedFile);
     }
-    if !std::iter::once(ev.path)
-        .chain(ev.aliases.iter().map(PathBuf::as_path))
-        .any(|p| names_relate(p, &ProcessNames::of_info(info)))
-    {
+    if !any_path_relates(ev, info) {
         warnings.push(Warning::NameMismatch);
     }
 }
@@ -143,6 +178,7 @@ mod tests {
     use crate::probe::locks::{LockInfo, LockKind};
     use crate::probe::process::ProcessProbe;
     use crate::scan::parse::InvalidPid;
+    use crate::verdict::OpenCheck;
     use std::time::Duration;
 
     fn file(mtime: SystemTime) -> FileInfo {
@@ -163,6 +199,9 @@ mod tests {
         file: Option<FileInfo>,
         probe: Option<ProcessProbe>,
         lock: Option<LockInfo>,
+        /// What the open-descriptor check answers.
+        open: bool,
+        partial: bool,
     }
 
     impl Case {
@@ -183,9 +222,12 @@ mod tests {
                     Some(process("nginx", now - Duration::from_secs(1))),
                 )),
                 lock: None,
+                open: false,
+                partial: false,
             }
         }
         fn verdict(&self) -> Verdict {
+            let open = || self.open;
             classify(&Evidence {
                 path: &self.path,
                 aliases: &[],
@@ -193,6 +235,8 @@ mod tests {
                 file: self.file.as_ref(),
                 probe: self.probe.as_ref(),
                 lock: self.lock.as_ref(),
+                open_check: Some(OpenCheck(&open)),
+                partial_pid_view: self.partial,
             })
         }
     }
@@ -228,7 +272,8 @@ mod tests {
 
     #[test]
     fn a_process_started_after_the_write_is_reused() {
-        let mut case = Case::new("/run/nginx.pid", 10);
+        // An unrelated name, no lock, the file not open: only time speaks.
+        let mut case = Case::new("/run/other.pid", 10);
         let written = SystemTime::now() - Duration::from_secs(3600);
         case.file = Some(file(written));
         let v = case.verdict();
@@ -237,6 +282,79 @@ mod tests {
         // Within the tolerance it is still the writer.
         case.file = Some(file(SystemTime::now() - Duration::from_millis(2500)));
         assert_eq!(case.verdict().status, Status::Alive);
+    }
+
+    #[test]
+    fn a_stepped_clock_never_makes_an_owner_reused() {
+        let fifteen_hours_ago = SystemTime::now() - Duration::from_secs(15 * 3600);
+        // By name: nginx.pid names nginx.
+        let mut by_name = Case::new("/run/nginx.pid", 10);
+        by_name.file = Some(file(fifteen_hours_ago));
+        // By lock: an unrelated name, but nginx holds the file's lock.
+        let mut by_lock = Case::new("/run/other.pid", 10);
+        by_lock.file = Some(file(fifteen_hours_ago));
+        by_lock.lock = Some(LockInfo {
+            holder_pid: Some(10),
+            kind: LockKind::Flock,
+            holders: vec![10],
+        });
+        // By an open descriptor.
+        let mut by_open = Case::new("/run/other.pid", 10);
+        by_open.file = Some(file(fifteen_hours_ago));
+        by_open.open = true;
+        for (case, sign) in [
+            (by_name, "its name matches the file's"),
+            (by_lock, "holds its lock"),
+            (by_open, "has it open"),
+        ] {
+            let v = case.verdict();
+            assert_eq!(v.status, Status::Alive, "{v:?}");
+            assert!(v.warnings.contains(&Warning::ClockSkew), "{v:?}");
+            assert!(
+                v.reason.starts_with(
+                    "PID 10 is nginx, started 14h59m after the file was last written, but "
+                ) && v.reason.contains(sign)
+                    && v.reason.contains("the clock was probably stepped since"),
+                "{}",
+                v.reason
+            );
+        }
+        // A lock held only by others is hard evidence: reused, whatever the name says.
+        let mut others = Case::new("/run/nginx.pid", 10);
+        others.file = Some(file(fifteen_hours_ago));
+        others.lock = Some(LockInfo {
+            holder_pid: Some(11),
+            kind: LockKind::Flock,
+            holders: vec![11],
+        });
+        assert_eq!(others.verdict().status, Status::Reused);
+    }
+
+    #[test]
+    fn from_a_nested_namespace_stale_and_reused_are_unverifiable() {
+        let mut stale = Case::new("/run/nginx.pid", 10);
+        stale.probe = Some(probe(Liveness::Gone, None));
+        stale.partial = true;
+        let v = stale.verdict();
+        assert_eq!(v.status, Status::Stale);
+        assert_eq!(v.warnings, vec![Warning::Unverifiable]);
+        assert!(
+            v.reason
+                .starts_with("No process has PID 10; unverifiable: ")
+                && v.reason.contains("nested PID namespace"),
+            "{}",
+            v.reason
+        );
+        let mut reused = Case::new("/run/other.pid", 10);
+        reused.file = Some(file(SystemTime::now() - Duration::from_secs(3600)));
+        reused.partial = true;
+        let v = reused.verdict();
+        assert_eq!(v.status, Status::Reused);
+        assert!(v.warnings.contains(&Warning::Unverifiable), "{v:?}");
+        // Alive needs no such warning: a process that is seen exists.
+        let mut alive = Case::new("/run/nginx.pid", 10);
+        alive.partial = true;
+        assert!(alive.verdict().warnings.is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::display::{age, human_duration, pid_numbers};
-use crate::verdict::{Entry, Status};
+use crate::verdict::{Entry, Status, Warning};
 
 /// How long an invalid pidfile is left alone by default: an empty pidfile is
 /// normal for a daemon that has created it but not yet written its PID.
@@ -31,6 +31,9 @@ pub enum Keep {
         /// The lock holders.
         holders: Vec<i32>,
     },
+    /// Stale or reused as seen from a nested PID namespace: its PID may
+    /// belong to a live process outside it.
+    Unverifiable,
     /// Invalid, but younger than the grace period: a daemon may still be writing it.
     Young {
         /// Time since its last write.
@@ -46,6 +49,9 @@ impl fmt::Display for Keep {
             Keep::Locked { holders } => {
                 write!(f, "locked by PID {}: in use", pid_numbers(holders))
             }
+            Keep::Unverifiable => f.write_str(
+                "unverifiable from a nested PID namespace: its PID may belong to a live process outside it (--same-namespace if the pidfiles belong to this one)",
+            ),
             Keep::Young { age, grace } => write!(
                 f,
                 "only {} old (grace {})",
@@ -63,12 +69,16 @@ pub fn needs_second_confirmation(status: Status) -> bool {
 }
 
 /// Decide whether `entry` may be deleted `now`; invalid pidfiles younger than
-/// `grace` stay. A lock held on the file outranks every other reason.
+/// `grace` stay. A lock held on the file outranks every other reason; a
+/// verdict that could not be verified (warning `unverifiable`) is never enough.
 pub fn may_delete(entry: &Entry, grace: Duration, now: SystemTime) -> Deletion {
     if let Some(lock) = entry.lock.as_ref().filter(|l| !l.holders.is_empty()) {
         return Deletion::Refused(Keep::Locked {
             holders: lock.holders.clone(),
         });
+    }
+    if entry.warnings.contains(&Warning::Unverifiable) {
+        return Deletion::Refused(Keep::Unverifiable);
     }
     if entry.status == Status::Invalid {
         let age = age(entry.file.as_ref().map(|f| f.mtime), now).unwrap_or_default();
@@ -136,6 +146,15 @@ mod tests {
         ] {
             let (e, now) = entry(status, age, holders);
             assert_eq!(may_delete(&e, grace, now), expected, "{status} {age:?}");
+        }
+        for status in [Status::Stale, Status::Reused] {
+            let (mut e, now) = entry(status, old, &[]);
+            e.warnings.push(Warning::Unverifiable);
+            assert_eq!(
+                may_delete(&e, grace, now),
+                Deletion::Refused(Keep::Unverifiable),
+                "{status}"
+            );
         }
     }
 

@@ -4,7 +4,7 @@
 //! lock, `clean`, the inspector, the action executor) uses it.
 //!
 //! - [`owner`]: is the process a pidfile names the one that wrote it?
-//! - [`classify`]: the verdict on one pidfile ([`crate::verdict::Status`],
+//! - [`classify`](mod@classify): the verdict on one pidfile ([`crate::verdict::Status`],
 //!   reason, warnings).
 //! - [`names`]: does a pidfile's name relate to a process's?
 //! - [`delete`]: may a pidfile be deleted, and on how many confirmations?

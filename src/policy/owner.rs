@@ -58,8 +58,13 @@ pub enum Owner {
     ThreadOf(i32),
     /// The PID is a kernel thread.
     KernelThread,
-    /// The process started this long after the file was last written.
+    /// The process started this long after the file was last written, and
+    /// nothing shows it owns the file: a reused PID.
     StartedAfter(Duration),
+    /// The process started this long after the file was last written, but
+    /// owns it by `.1`: the wall clock was stepped forward since the write
+    /// (NTP at boot, a resumed VM), so the times cannot be compared.
+    ClockStepped(Duration, Sign),
     /// The process has exited but is not reaped (a zombie).
     Exited,
     /// A live process that may have written the file.
@@ -70,19 +75,101 @@ impl Owner {
     /// May the process have written the file and still be running? Only then
     /// does the file belong to someone: everything else can be recovered.
     pub fn is_live(self) -> bool {
-        matches!(self, Owner::Live | Owner::Unidentified)
+        matches!(
+            self,
+            Owner::Live | Owner::Unidentified | Owner::ClockStepped(..)
+        )
+    }
+}
+
+/// Who holds a lock on the pidfile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LockSign {
+    /// Nobody (or nobody that could be seen).
+    #[default]
+    Unlocked,
+    /// The process the file names, perhaps with others.
+    ByNamed,
+    /// Only processes other than the one the file names.
+    ByOthers,
+}
+
+impl LockSign {
+    /// The sign given by the lock holders `holders` of a file naming `pid`.
+    pub fn of(holders: &[i32], pid: i32) -> Self {
+        if holders.contains(&pid) {
+            LockSign::ByNamed
+        } else if holders.is_empty() {
+            LockSign::Unlocked
+        } else {
+            LockSign::ByOthers
+        }
+    }
+}
+
+/// What shows that the process a pidfile names owns the file, whatever the
+/// clocks say. Gathered only when the start time says the process came after
+/// the write, since two of them cost a look at the system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Signs {
+    /// Who holds a lock on the file.
+    pub lock: LockSign,
+    /// The process has the file open (one of its descriptors is the file).
+    pub has_open: bool,
+    /// The process's name or executable relates to the file's name or directory.
+    pub name_relates: bool,
+}
+
+/// The sign by which a process owns its pidfile although the clocks disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    /// It holds a lock on the file.
+    HoldsLock,
+    /// It has the file open.
+    HasOpen,
+    /// Its name relates to the file's.
+    NameRelates,
+}
+
+impl Sign {
+    /// The sign as the end of a sentence about the process.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Sign::HoldsLock => "holds its lock",
+            Sign::HasOpen => "has it open",
+            Sign::NameRelates => "its name matches the file's",
+        }
+    }
+}
+
+impl Signs {
+    /// The strongest sign of ownership, if any. A lock held only by other
+    /// processes is hard evidence against the named one: no other sign counts then.
+    pub fn ownership(&self) -> Option<Sign> {
+        match self.lock {
+            LockSign::ByNamed => Some(Sign::HoldsLock),
+            LockSign::ByOthers => None,
+            LockSign::Unlocked if self.has_open => Some(Sign::HasOpen),
+            LockSign::Unlocked if self.name_relates => Some(Sign::NameRelates),
+            LockSign::Unlocked => None,
+        }
     }
 }
 
 /// Judge the process a pidfile last written at `written` names: `liveness`
 /// from `kill(pid, 0)` (EPERM counts as alive), `process` from `/proc`.
-/// Threads, kernel threads and processes started more than [`REUSE_TOLERANCE`]
-/// after the write cannot be the writer; those rules come before the zombie
+///
+/// Threads and kernel threads never write pidfiles: hard evidence. A process
+/// that started more than [`REUSE_TOLERANCE`] after the write is a reused
+/// PID only when `signs` (asked for only then) show no ownership: the wall
+/// clock steps (NTP at boot, a device without a real-time clock, a resumed
+/// VM), so time alone never decides. Those rules come before the zombie
 /// rule, so a zombie that is not the writer is reported as what it is.
 pub fn judge(
     liveness: Liveness,
     process: Option<&ProcessFacts>,
     written: Option<SystemTime>,
+    signs: impl FnOnce() -> Signs,
 ) -> Owner {
     if liveness == Liveness::Gone {
         return Owner::Gone;
@@ -100,7 +187,11 @@ pub fn judge(
         && let Ok(later) = start.duration_since(written)
         && later > REUSE_TOLERANCE
     {
-        return Owner::StartedAfter(later);
+        return match signs().ownership() {
+            Some(_) if process.state.has_exited() => Owner::Exited,
+            Some(sign) => Owner::ClockStepped(later, sign),
+            None => Owner::StartedAfter(later),
+        };
     }
     if process.state.has_exited() {
         return Owner::Exited;
@@ -164,18 +255,71 @@ mod tests {
                 Owner::Live,
             ),
         ];
+        let no_signs = || -> Signs { panic!("signs are only asked for when the clocks disagree") };
         for (liveness, process, written, expected) in cases {
-            assert_eq!(judge(liveness, process, written), expected, "{process:?}");
+            assert_eq!(
+                judge(liveness, process, written, no_signs),
+                expected,
+                "{process:?}"
+            );
         }
         assert!(matches!(
-            judge(Liveness::Exists, Some(&live), Some(hour_ago)),
+            judge(Liveness::Exists, Some(&live), Some(hour_ago), Signs::default),
             Owner::StartedAfter(d) if d > Duration::from_secs(3500)
         ));
         // A zombie that started after the write is not the writer either way.
         assert!(matches!(
-            judge(Liveness::Exists, Some(&zombie), Some(hour_ago)),
+            judge(
+                Liveness::Exists,
+                Some(&zombie),
+                Some(hour_ago),
+                Signs::default
+            ),
             Owner::StartedAfter(_)
         ));
+    }
+
+    #[test]
+    fn any_sign_of_ownership_outranks_the_clock_but_not_a_lock_held_by_others() {
+        let live = facts();
+        let zombie = ProcessFacts {
+            state: ProcessState::Zombie,
+            ..live
+        };
+        let written = Some(SystemTime::now() - Duration::from_secs(15 * 3600));
+        let judged = |process: &ProcessFacts, signs: Signs| {
+            judge(Liveness::Exists, Some(process), written, || signs)
+        };
+        let by = |lock, has_open, name_relates| Signs {
+            lock,
+            has_open,
+            name_relates,
+        };
+        use LockSign::*;
+        for (signs, sign) in [
+            (by(ByNamed, false, false), Some(Sign::HoldsLock)),
+            (by(ByNamed, true, true), Some(Sign::HoldsLock)),
+            (by(Unlocked, true, false), Some(Sign::HasOpen)),
+            (by(Unlocked, true, true), Some(Sign::HasOpen)),
+            (by(Unlocked, false, true), Some(Sign::NameRelates)),
+            (by(Unlocked, false, false), None),
+            (by(ByOthers, true, true), None),
+        ] {
+            match (judged(&live, signs), sign) {
+                (Owner::ClockStepped(later, got), Some(want)) => {
+                    assert_eq!(got, want, "{signs:?}");
+                    assert!(later > Duration::from_secs(14 * 3600), "{later:?}");
+                }
+                (Owner::StartedAfter(_), None) => {}
+                (other, _) => panic!("{signs:?}: {other:?}"),
+            }
+        }
+        // An owner that has exited since is a zombie, clocks or not.
+        assert_eq!(judged(&zombie, by(ByNamed, false, false)), Owner::Exited);
+        assert_eq!(LockSign::of(&[], 5), LockSign::Unlocked);
+        assert_eq!(LockSign::of(&[4, 5], 5), LockSign::ByNamed);
+        assert_eq!(LockSign::of(&[4], 5), LockSign::ByOthers);
+        assert_eq!(Sign::HoldsLock.phrase(), "holds its lock");
     }
 
     #[test]
@@ -188,6 +332,10 @@ mod tests {
             (Owner::StartedAfter(Duration::from_secs(3)), false),
             (Owner::Exited, false),
             (Owner::Live, true),
+            (
+                Owner::ClockStepped(Duration::from_secs(3), Sign::HasOpen),
+                true,
+            ),
         ] {
             assert_eq!(owner.is_live(), live, "{owner:?}");
         }

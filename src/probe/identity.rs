@@ -51,6 +51,18 @@ pub fn read_identity(pid: i32) -> io::Result<Identity> {
     Ok(identity)
 }
 
+/// The executable's path and `argv[0]` of `pid`, when `/proc` lets us read them.
+pub fn read_exe_and_arg0(pid: i32) -> (Option<std::path::PathBuf>, Option<String>) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let arg0 = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .and_then(|cmdline| {
+            let first = cmdline.split(|&b| b == 0).next()?;
+            (!first.is_empty()).then(|| String::from_utf8_lossy(first).into_owned())
+        });
+    (exe, arg0)
+}
+
 /// Parse `/proc/PID/stat`. The command name may hold spaces and parentheses,
 /// so fields are counted after the LAST `)`.
 pub fn parse_stat(stat: &[u8]) -> Option<Identity> {

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 
 use super::{Report, Summary};
+use crate::probe::namespace::PidNamespace;
 use crate::scan::ScanError;
 use crate::verdict::Entry;
 
@@ -16,6 +17,7 @@ struct Document<'a> {
     #[serde(serialize_with = "crate::serial::epoch_seconds")]
     scanned_at: SystemTime,
     duration_seconds: f64,
+    pid_namespace: PidNamespace,
     entries: &'a [Entry],
     errors: &'a [ScanError],
     summary: Summary,
@@ -36,6 +38,7 @@ pub fn write(report: &Report, mut out: impl std::io::Write) -> std::io::Result<(
         roots: &report.roots,
         scanned_at: report.started_at,
         duration_seconds: report.duration.as_secs_f64(),
+        pid_namespace: report.pid_namespace,
         entries: &report.entries,
         errors: &report.errors,
         summary: report.summary(),

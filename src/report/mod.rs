@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::probe::namespace::PidNamespace;
 use crate::scan::ScanError;
 use crate::verdict::{Entry, Status};
 
@@ -26,6 +27,9 @@ pub struct Report {
     pub started_at: SystemTime,
     /// How long it took.
     pub duration: Duration,
+    /// The PID namespace the scan saw processes from: in a nested one, a PID
+    /// that was not seen proves nothing.
+    pub pid_namespace: PidNamespace,
 }
 
 /// How many pidfiles have each status.

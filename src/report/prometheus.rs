@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::time::UNIX_EPOCH;
 
 use super::Report;
+use crate::probe::namespace::PidNamespace;
 use crate::verdict::Status;
 
 /// Render the report in the Prometheus text format (version 0.0.4).
@@ -40,6 +41,16 @@ pub fn render(report: &Report) -> String {
         "Errors met during the scan (unreadable directories, missing roots).",
     );
     let _ = writeln!(out, "pidscope_scan_errors {}", report.errors.len());
+    metric(
+        &mut out,
+        "pidscope_pid_namespace_nested",
+        "1 when the scan saw processes from a nested PID namespace: stale and reused verdicts are then unverifiable.",
+    );
+    let _ = writeln!(
+        out,
+        "pidscope_pid_namespace_nested {}",
+        u8::from(report.pid_namespace == PidNamespace::Nested)
+    );
     metric(
         &mut out,
         "pidscope_scan_duration_seconds",

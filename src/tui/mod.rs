@@ -45,6 +45,8 @@ pub struct Options {
     /// Carries out and records confirmed deletions and signals; `None` in
     /// read-only mode, where nothing can act.
     pub executor: Option<Executor>,
+    /// The pidfiles' PIDs belong to pidscope's own PID namespace, even a nested one.
+    pub same_namespace: bool,
 }
 
 /// Why the inspector could not run.
@@ -108,13 +110,16 @@ fn event_loop(
         options.color,
     );
     app.mouse = options.mouse;
+    app.same_namespace = options.same_namespace;
     app.utc_offset = local_utc_offset();
     let size = terminal.size().map_err(TuiError::Terminal)?;
     app.update(Msg::Resize(size.width, size.height));
 
     spawn_input_thread(tx.clone());
     let jobs = spawn_worker(
-        Scanner::new(options.roots, options.rules).remembering(),
+        Scanner::new(options.roots, options.rules)
+            .same_namespace(options.same_namespace)
+            .remembering(),
         options.executor,
         tx,
     );

@@ -44,6 +44,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use pidscope::lock::{LockError, PidFile, PidFileGuard};
+use pidscope::probe::namespace::PidNamespace;
 use pidscope::probe::process::{Liveness, probe_liveness};
 
 use super::warn;
@@ -125,6 +126,14 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(status::FAILED);
         }
     };
+    if let Some(old) = guard.recovered()
+        && PidNamespace::current() == PidNamespace::Nested
+    {
+        warn(&format!(
+            "{}: took it over from PID {old}, judged not its owner from inside a nested PID namespace, where processes outside the namespace are invisible to the check",
+            args.pidfile.display()
+        ));
+    }
     ExitCode::from(supervise(guard, &args.command))
 }
 

@@ -84,7 +84,7 @@ pub enum Mode {
         targets: Vec<Entry>,
         /// Rows that cannot be signalled, with why.
         skipped: Vec<(PathBuf, String)>,
-        /// Highlighted entry of [`MENU`](crate::act::signal::MENU).
+        /// Highlighted entry of [`MENU`](crate::act::MENU).
         index: usize,
     },
 }
@@ -138,6 +138,9 @@ pub struct App {
     pub read_only: bool,
     /// Mouse support on.
     pub mouse: bool,
+    /// The operator stated that the pidfiles belong to pidscope's own PID
+    /// namespace (`--same-namespace`), nested or not.
+    pub same_namespace: bool,
     /// Use colour (false: bold and reverse video only).
     pub color: bool,
     /// The footer's message: the last action's result.
@@ -171,6 +174,7 @@ impl App {
             mode: Mode::Normal,
             read_only,
             mouse: true,
+            same_namespace: false,
             color,
             message: None,
             now: SystemTime::now(),

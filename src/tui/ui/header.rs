@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use crate::display::{clock, display_path};
+use crate::probe::namespace::PidNamespace;
 use crate::tui::app::{App, Mode};
 use crate::verdict::Status;
 
@@ -48,6 +49,14 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         if !report.errors.is_empty() {
             second.push(Span::styled(
                 format!("errors {}", report.errors.len()),
+                theme.danger(),
+            ));
+            second.push(Span::raw("  "));
+        }
+        if report.pid_namespace == PidNamespace::Nested && !app.same_namespace {
+            // Stale and reused rows are unverifiable here, and never deleted.
+            second.push(Span::styled(
+                "nested PID namespace: unverifiable",
                 theme.danger(),
             ));
             second.push(Span::raw("  "));
