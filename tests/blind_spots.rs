@@ -201,8 +201,8 @@ struct Case {
     content: String,
     /// The verdict's ownership sign, as the reason phrases it (`None`: no sign).
     sign: Option<&'static str>,
-    /// `try_lock` meets a held `flock`.
-    flocked: bool,
+    /// `try_lock` meets a held lock: a `flock`, or a POSIX or OFD lock.
+    locked: bool,
     _keep: Vec<Box<dyn std::any::Any>>,
 }
 
@@ -231,7 +231,7 @@ fn renamed_daemon(scene: &Scene) -> Case {
         pid,
         content,
         sign: Some("its name matches the file's"),
-        flocked: false,
+        locked: false,
         _keep: vec![Box::new(daemon)],
     }
 }
@@ -249,7 +249,7 @@ fn flock_holder(scene: &Scene) -> Case {
         pid,
         content,
         sign: Some("holds its lock"),
-        flocked: true,
+        locked: true,
         _keep: vec![Box::new(holder)],
     }
 }
@@ -271,13 +271,13 @@ fn inherited_flock_holder(scene: &Scene) -> Case {
         pid,
         content,
         sign: Some("holds its lock"),
-        flocked: true,
+        locked: true,
         _keep: vec![Box::new(guard)],
     }
 }
 
 /// Case 2, a variant: a POSIX record lock, which a `flock` does not
-/// conflict with, so the lockers must judge the owner themselves.
+/// conflict with: the lockers ask the kernel about it and find the file locked.
 fn posix_lock_holder(scene: &Scene) -> Case {
     let path = scene.run_dir().join("indexer.pid");
     let holder = hold_posix_lock(&path);
@@ -289,7 +289,7 @@ fn posix_lock_holder(scene: &Scene) -> Case {
         pid,
         content,
         sign: Some("holds its lock"),
-        flocked: false,
+        locked: true,
         _keep: vec![Box::new(holder)],
     }
 }
@@ -325,7 +325,7 @@ fn open_holder(scene: &Scene) -> Case {
         pid,
         content,
         sign: Some("has it open"),
-        flocked: false,
+        locked: false,
         _keep: vec![Box::new(holder)],
     }
 }
@@ -342,7 +342,7 @@ fn unrelated(scene: &Scene) -> Case {
         pid,
         content,
         sign: None,
-        flocked: false,
+        locked: false,
         _keep: vec![Box::new(sleeper)],
     }
 }
@@ -479,7 +479,7 @@ fn lockers_never_take_over_a_pidfile_its_process_owns_after_a_clock_step() {
         match PidFile::new(&case.path).try_lock() {
             Err(LockError::Busy { owner, locked, .. }) => {
                 assert_eq!(owner, Some(case.pid), "{what}");
-                assert_eq!(locked, case.flocked, "{what}");
+                assert_eq!(locked, case.locked, "{what}");
             }
             Ok(guard) => panic!(
                 "try_lock took over {what} (recovered {:?})",

@@ -573,6 +573,42 @@ fn a_reused_pid_file_older_than_the_process_is_recovered() {
 }
 
 #[test]
+fn a_posix_or_ofd_lock_on_a_dead_pid_file_keeps_it_busy() {
+    // A daemon that locks with lockf(3) or F_OFD_SETLK, not flock: our flock is
+    // granted, but the file is in use, whatever PID it names (as clean sees it).
+    for (kind, hold) in [
+        ("posix", hold_posix_lock as fn(&Path) -> Proc),
+        ("ofd", hold_ofd_lock),
+    ] {
+        let dir = tempdir();
+        let path = dir.path().join("lockf.pid");
+        let holder = hold(&path);
+        let content = format!("{}\n", dead_pid());
+        fs::write(&path, &content).unwrap();
+        match PidFile::new(&path).try_lock() {
+            Err(LockError::Busy { owner, locked, .. }) => {
+                assert!(locked, "{kind}");
+                if kind == "posix" {
+                    assert_eq!(owner, Some(holder.pid()), "the holder is named");
+                }
+            }
+            other => panic!("{kind}: expected busy, got {other:?}"),
+        }
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            content,
+            "{kind}: file touched"
+        );
+        drop(holder);
+        // Released: the dead PID is recovered as before.
+        let guard = PidFile::new(&path)
+            .try_lock()
+            .expect("recovered once unlocked");
+        guard.unlock().unwrap();
+    }
+}
+
+#[test]
 fn a_zombie_or_a_thread_id_is_not_a_live_owner() {
     let dir = tempdir();
     let zombie = spawn_zombie();

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::file::{
-    is_recent, names_inode, read_named_pid, read_pid, try_flock, write_pid_at_start,
+    byte_range_lock_holder, is_recent, names_inode, read_named_pid, read_pid, try_flock,
+    write_pid_at_start,
 };
 use super::{LockError, MAX_ATTEMPTS, OWNER_READ_PATIENCE, PidFile, PidFileGuard};
 use crate::policy::names::{ProcessNames, names_relate};
@@ -77,6 +78,15 @@ impl PidFile {
     ) -> Result<PidFileGuard, LockError> {
         let meta = file.metadata().map_err(|e| self.io_error("inspect", e))?;
         let parsed = read_pid(&file).map_err(|e| self.io_error("read", e))?;
+        // Our flock says nothing about POSIX (lockf, fcntl) or OFD locks: a
+        // daemon holding one of those has the file in use, whatever it names.
+        if let Some(holder) = byte_range_lock_holder(&file) {
+            return Err(LockError::Busy {
+                path: self.path.clone(),
+                owner: holder.or(parsed.as_ref().ok().copied()),
+                locked: true,
+            });
+        }
         let recovered = parsed
             .as_ref()
             .ok()

@@ -17,7 +17,8 @@ pub enum LockError {
         path: PathBuf,
         /// The PID the file names, when it names one.
         owner: Option<i32>,
-        /// `true`: the `flock` was refused. `false`: nobody holds a lock, but
+        /// `true`: the file is locked (its `flock` was refused, or another
+        /// process holds a POSIX or OFD lock on it). `false`: nobody holds a lock, but
         /// the file names a live process (a writer that does not use locks),
         /// or (`owner` `None`) it is empty and younger than [`EMPTY_GRACE`].
         locked: bool,

@@ -14,8 +14,10 @@
 //!    guard's whole life; then check that the path still names the locked
 //!    inode, and start again if not (its holder removed it in between, so the
 //!    lock is on a file nobody can see).
-//! 2. **Busy**: if the `flock` is refused, [`LockError::Busy`] carries the PID
-//!    the file names. While the file names no live process (empty: its holder
+//! 2. **Busy**: if the `flock` is refused, or another process holds a POSIX
+//!    (`lockf`, `fcntl`) or OFD lock on the file (asked with `F_OFD_GETLK`
+//!    once the `flock` is ours), [`LockError::Busy`] carries the PID the file
+//!    names (for a POSIX lock, its holder). While the file names no live process (empty: its holder
 //!    is between creating and writing it; a dead PID: a recoverer about to
 //!    write its own, or `pidscope clean` about to remove it), the locker looks
 //!    again for up to 100 ms, as BSD `pidfile_open` does, and starts over if
