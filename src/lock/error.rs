@@ -86,7 +86,7 @@ impl fmt::Display for LockError {
                 f,
                 "{} is empty and new: a process may be about to write its PID (taken over once {} old)",
                 path.display(),
-                humantime::format_duration(EMPTY_GRACE)
+                crate::display::human_duration(EMPTY_GRACE)
             ),
             LockError::Busy {
                 path,

@@ -103,7 +103,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         Err(err) if err.is_busy() => {
             let waited = args
                 .wait
-                .map(|d| format!(" after waiting {}", humantime::format_duration(d)))
+                .map(|d| format!(" after waiting {}", pidscope::display::human_duration(d)))
                 .unwrap_or_default();
             // A lock held while the file names a finished job: processes it left behind.
             let leftovers = match err {
