@@ -10,19 +10,18 @@
 //! 4. Only then unlink the moved name.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{
-    AtFlags, FcntlArg, Flock, FlockArg, OFlag, RenameFlags, fcntl, open, openat, renameat2,
-};
+use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, RenameFlags, open, openat, renameat2};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use super::ActionError;
 use crate::policy::delete::{Deletion, may_delete};
+use crate::probe::locks::byte_range_lock_holder;
 use crate::scan::Location;
 use crate::verdict::Entry;
 
@@ -210,21 +209,10 @@ fn lock_for_removal(
             ));
         }
     };
-    let mut probe = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    if fcntl(&fd, FcntlArg::F_OFD_GETLK(&mut probe)).is_ok()
-        && probe.l_type != libc::F_UNLCK as libc::c_short
-    {
-        return Err(in_use(&if probe.l_pid > 0 {
-            format!("PID {} holds a POSIX lock on it", probe.l_pid)
-        } else {
-            "a process holds a lock on it".to_owned()
-        }));
+    match byte_range_lock_holder(fd.as_fd()) {
+        Some(Some(pid)) => return Err(in_use(&format!("PID {pid} holds a POSIX lock on it"))),
+        Some(None) => return Err(in_use("a process holds a lock on it")),
+        None => {}
     }
     match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => Ok(Some(lock)),

@@ -3,20 +3,20 @@
 
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::file::{
-    byte_range_lock_holder, is_recent, names_inode, read_named_pid, read_pid, try_flock,
-    write_pid_at_start,
+    is_recent, names_inode, read_named_pid, read_pid, try_flock, write_pid_at_start,
 };
 use super::{LockError, MAX_ATTEMPTS, OWNER_READ_PATIENCE, PidFile, PidFileGuard};
 use crate::policy::names::{ProcessNames, names_relate};
 use crate::policy::owner::{LockSign, Owner, ProcessFacts, Signs, judge};
 use crate::probe::fds::has_open;
 use crate::probe::identity::{Clock, read_exe_and_arg0};
-use crate::probe::locks::{FileKey, LockTable, resolve_all};
+use crate::probe::locks::{FileKey, LockTable, byte_range_lock_holder, resolve_all};
 use crate::probe::process::{Liveness, probe_liveness, sight};
 use crate::scan::parse::InvalidPid;
 
@@ -80,7 +80,7 @@ impl PidFile {
         let parsed = read_pid(&file).map_err(|e| self.io_error("read", e))?;
         // Our flock says nothing about POSIX (lockf, fcntl) or OFD locks: a
         // daemon holding one of those has the file in use, whatever it names.
-        if let Some(holder) = byte_range_lock_holder(&file) {
+        if let Some(holder) = byte_range_lock_holder(file.as_fd()) {
             return Err(LockError::Busy {
                 path: self.path.clone(),
                 owner: holder.or(parsed.as_ref().ok().copied()),

@@ -99,21 +99,3 @@ pub(super) fn jittered(pause: Duration) -> Duration {
     let seed = nanos ^ std::process::id().wrapping_mul(2_654_435_761);
     pause / 2 + pause.mul_f64(f64::from(seed % 1000) / 2000.0)
 }
-
-/// Whether another process (or open file description) holds a POSIX or OFD
-/// lock on any part of `file`, asked with `F_OFD_GETLK`: `Some(Some(pid))`
-/// for a POSIX lock, whose holder the kernel names, `Some(None)` for an OFD
-/// lock, `None` when nothing conflicts (or the file system cannot say).
-pub(super) fn byte_range_lock_holder(file: &File) -> Option<Option<i32>> {
-    let mut probe = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    // SAFETY: fcntl(F_OFD_GETLK) on a descriptor `file` owns, writing only into `probe`.
-    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut probe) };
-    (rc == 0 && probe.l_type != libc::F_UNLCK as libc::c_short)
-        .then_some((probe.l_pid > 0).then_some(probe.l_pid))
-}

@@ -11,10 +11,32 @@
 mod holders;
 mod table;
 
+use std::os::fd::{AsRawFd, BorrowedFd};
+
 use serde::Serialize;
 
 pub use holders::resolve_all;
 pub use table::{LockTable, parse_lock_line};
+
+/// Whether a POSIX or OFD lock held through another open file description
+/// covers any part of the file `fd` is open on, asked of the kernel with
+/// `F_OFD_GETLK` (`/proc/locks` is not consulted): `Some(Some(pid))` for a
+/// POSIX lock, whose holder the kernel names, `Some(None)` for an OFD lock,
+/// `None` when nothing conflicts or the file system cannot say. A `flock`
+/// never shows here.
+pub fn byte_range_lock_holder(fd: BorrowedFd<'_>) -> Option<Option<i32>> {
+    let mut probe = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // SAFETY: fcntl(F_OFD_GETLK) on a borrowed, open descriptor; it writes only into `probe`.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_GETLK, &mut probe) };
+    (rc == 0 && probe.l_type != libc::F_UNLCK as libc::c_short)
+        .then_some((probe.l_pid > 0).then_some(probe.l_pid))
+}
 
 /// The kind of advisory lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
