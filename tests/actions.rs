@@ -426,6 +426,24 @@ fn pid_1_self_and_kernel_threads_are_refused() {
 }
 
 #[test]
+fn a_pidfile_made_untrusted_after_the_scan_needs_the_second_confirmation() {
+    // chmod changes no mtime, so the file still looks as the operator saw it:
+    // the rules must be asked again about what is there now.
+    let dir = tempdir();
+    let mut live = spawn_sleep();
+    let path = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", live.pid()));
+    let entry = seen(&path);
+    assert!(entry.warnings.is_empty(), "{:?}", entry.warnings);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+    let err = signal_owner(&entry, Signal::SIGTERM, Consent::Once).unwrap_err();
+    assert!(
+        matches!(err, ActionError::Refused { .. }) && err.to_string().contains("untrusted-file"),
+        "{err}"
+    );
+    assert!(live.try_wait().is_none(), "nothing was sent");
+}
+
+#[test]
 fn an_untrusted_pidfile_needs_the_second_confirmation_to_signal() {
     let dir = tempdir();
     let mut live = spawn_sleep();

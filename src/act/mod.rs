@@ -277,18 +277,12 @@ impl Executor {
     }
 
     fn signal(&self, seen: &Entry, sig: Signal, consent: Consent) -> Result<String, ActionError> {
-        match may_signal(seen, std::process::id() as i32) {
-            Signalling::Refused(why) => return Err(ActionError::refused(&seen.path, why)),
-            Signalling::NeedsSecondConfirmation if consent != Consent::Twice => {
-                return Err(ActionError::refused(
-                    &seen.path,
-                    format!("{UNTRUSTED}; signalling needs the second confirmation"),
-                ));
-            }
-            Signalling::Allowed | Signalling::NeedsSecondConfirmation => {}
-        }
-        // The pidfile must still say what the operator saw (a restarted daemon writes a new PID).
-        reverify(seen, self.same_namespace)?;
+        may_signal_with(seen, consent)?;
+        // The pidfile must still say what the operator saw (a restarted daemon
+        // writes a new PID), and the rules must still allow it as it is now (a
+        // chmod since makes the file untrusted without changing its mtime).
+        let fresh = reverify(seen, self.same_namespace)?;
+        may_signal_with(&fresh, consent)?;
         signal::signal_owner(seen, sig).map(|sent| sent.to_string())
     }
 
@@ -320,6 +314,21 @@ impl Executor {
             log_error: self.log.append(&record).err(),
             result,
         }
+    }
+}
+
+/// May the owner of `entry` be signalled with this consent? The rules'
+/// refusal, or the second confirmation it lacks, as an error.
+fn may_signal_with(entry: &Entry, consent: Consent) -> Result<(), ActionError> {
+    match may_signal(entry, std::process::id() as i32) {
+        Signalling::Refused(why) => Err(ActionError::refused(&entry.path, why)),
+        Signalling::NeedsSecondConfirmation if consent != Consent::Twice => {
+            Err(ActionError::refused(
+                &entry.path,
+                format!("{UNTRUSTED}; signalling needs the second confirmation"),
+            ))
+        }
+        Signalling::Allowed | Signalling::NeedsSecondConfirmation => Ok(()),
     }
 }
 
