@@ -3,12 +3,13 @@
 //! The single scanner behind `audit`, the TUI and every action: a fix made
 //! here is made everywhere.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use crate::policy::classify;
-use crate::probe::fds::has_open;
+use crate::probe::fds;
 use crate::probe::locks::{FileKey, LockInfo, LockTable, resolve_all};
 use crate::probe::namespace::PidNamespace;
 use crate::probe::process::{Prober, ProcessProbe};
@@ -72,14 +73,15 @@ impl Scanner {
         self
     }
 
-    /// Inspect one file now, whatever its name: the fresh verdict an action
-    /// re-verifies against. `None` when the path no longer exists.
+    /// Inspect one file now, whatever its name, with no statement about
+    /// the PID namespace. `None` when the path no longer exists.
     pub fn inspect_file(path: &std::path::Path) -> Option<Entry> {
         Self::inspect_one(path, false)
     }
 
-    /// [`inspect_file`](Self::inspect_file), stating (`same_namespace`) or not
-    /// that the file's PID belongs to this PID namespace.
+    /// Inspect one file now, stating (`same_namespace`) or not that its PID
+    /// belongs to this PID namespace: the fresh verdict an action re-verifies
+    /// against.
     pub fn inspect_one(path: &std::path::Path, same_namespace: bool) -> Option<Entry> {
         let rules = Rules {
             patterns: globset::GlobSet::empty(),
@@ -209,6 +211,7 @@ impl Scanner {
             .collect();
         let locks = resolve_all(&LockTable::read(), &keys);
 
+        let open_files = OpenFiles::default();
         for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
             let pid = content.pid();
             let lock = entry.file.as_ref().and_then(|file| {
@@ -217,10 +220,14 @@ impl Scanner {
                     .cloned()
             });
             let probe = pid.and_then(|p| probes.get(&p));
-            fill_verdict(entry, content, (probe, lock), partial);
+            fill_verdict(entry, content, (probe, lock), partial, &open_files);
         }
     }
 }
+
+/// The files each PID has open, walked at most once per scan and only for
+/// the PIDs a rule asks about.
+type OpenFiles = RefCell<HashMap<i32, HashSet<(u64, u64)>>>;
 
 /// Fill in one entry's verdict from the evidence gathered for it.
 ///
@@ -231,10 +238,15 @@ fn fill_verdict(
     content: &Content,
     (probe, lock): (Option<&ProcessProbe>, Option<LockInfo>),
     partial_pid_view: bool,
+    open_files: &OpenFiles,
 ) {
     let file_id = entry.file.as_ref().map(|f| (f.dev, f.ino));
     let open_check = || match (content.pid(), file_id) {
-        (Some(pid), Some((dev, ino))) => has_open(pid, dev, ino),
+        (Some(pid), Some(id)) => open_files
+            .borrow_mut()
+            .entry(pid)
+            .or_insert_with(|| fds::open_files(pid))
+            .contains(&id),
         _ => false,
     };
     let verdict = classify(&Evidence {

@@ -83,7 +83,7 @@ impl PidFile {
         if let Some(holder) = byte_range_lock_holder(file.as_fd()) {
             return Err(LockError::Busy {
                 path: self.path.clone(),
-                owner: holder.or(parsed.as_ref().ok().copied()),
+                owner: holder,
                 locked: true,
             });
         }
@@ -226,18 +226,22 @@ pub(super) fn judge_pid(pid: i32, path: &Path, meta: Option<&Metadata>, ours: &[
         .as_ref()
         .map(|identity| ProcessFacts::of_identity(pid, identity, &Clock::now()));
     let written = meta.and_then(|m| m.modified().ok());
-    judge(seen.liveness, facts.as_ref(), written, || Signs {
-        lock: meta.map_or(LockSign::Unlocked, |m| lock_sign(pid, m, ours)),
-        has_open: meta.is_some_and(|m| has_open(pid, m.dev(), m.ino())),
-        name_relates: seen.identity.as_ref().is_some_and(|id| {
-            let (exe, arg0) = read_exe_and_arg0(pid);
-            let names = ProcessNames {
-                name: &id.comm,
-                exe: exe.as_deref(),
-                arg0: arg0.as_deref(),
-            };
-            names_relate(path, &names)
-        }),
+    judge(seen.liveness, facts.as_ref(), written, || {
+        Signs::gather(
+            meta.map_or(LockSign::Unlocked, |m| lock_sign(pid, m, ours)),
+            || {
+                seen.identity.as_ref().is_some_and(|id| {
+                    let (exe, arg0) = read_exe_and_arg0(pid);
+                    let names = ProcessNames {
+                        name: &id.comm,
+                        exe: exe.as_deref(),
+                        arg0: arg0.as_deref(),
+                    };
+                    names_relate(path, &names)
+                })
+            },
+            || meta.is_some_and(|m| has_open(pid, m.dev(), m.ino())),
+        )
     })
 }
 

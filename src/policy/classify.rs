@@ -128,11 +128,11 @@ fn classify_pid(pid: i32, ev: &Evidence<'_>, warnings: &mut Vec<Warning>) -> (St
 /// lock, an open descriptor, its name (see [`super::owner::Signs`]).
 fn signs(pid: i32, ev: &Evidence<'_>, info: Option<&ProcessInfo>) -> Signs {
     let holders = ev.lock.map_or(&[][..], |l| &l.holders[..]);
-    Signs {
-        lock: LockSign::of(holders, pid),
-        has_open: ev.open_check.is_some_and(|check| (check.0)()),
-        name_relates: info.is_some_and(|info| any_path_relates(ev, info)),
-    }
+    Signs::gather(
+        LockSign::of(holders, pid),
+        || info.is_some_and(|info| any_path_relates(ev, info)),
+        || ev.open_check.is_some_and(|check| (check.0)()),
+    )
 }
 
 /// Does the file's name, or any other name of it, relate to the process's?

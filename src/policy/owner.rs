@@ -149,10 +149,29 @@ impl Signs {
         match self.lock {
             LockSign::ByNamed => Some(Sign::HoldsLock),
             LockSign::ByOthers => None,
-            LockSign::Unlocked if self.has_open => Some(Sign::HasOpen),
             LockSign::Unlocked if self.name_relates => Some(Sign::NameRelates),
+            LockSign::Unlocked if self.has_open => Some(Sign::HasOpen),
             LockSign::Unlocked => None,
         }
+    }
+
+    /// Gather the signs cheapest first and stop at the first that decides:
+    /// the lock (already known), then the name, and only then `has_open`,
+    /// which costs a walk of the process's descriptors.
+    pub fn gather(
+        lock: LockSign,
+        name_relates: impl FnOnce() -> bool,
+        has_open: impl FnOnce() -> bool,
+    ) -> Signs {
+        let mut signs = Signs {
+            lock,
+            ..Signs::default()
+        };
+        if lock == LockSign::Unlocked {
+            signs.name_relates = name_relates();
+            signs.has_open = !signs.name_relates && has_open();
+        }
+        signs
     }
 }
 
@@ -300,7 +319,7 @@ mod tests {
             (by(ByNamed, false, false), Some(Sign::HoldsLock)),
             (by(ByNamed, true, true), Some(Sign::HoldsLock)),
             (by(Unlocked, true, false), Some(Sign::HasOpen)),
-            (by(Unlocked, true, true), Some(Sign::HasOpen)),
+            (by(Unlocked, true, true), Some(Sign::NameRelates)),
             (by(Unlocked, false, true), Some(Sign::NameRelates)),
             (by(Unlocked, false, false), None),
             (by(ByOthers, true, true), None),
@@ -320,6 +339,21 @@ mod tests {
         assert_eq!(LockSign::of(&[4, 5], 5), LockSign::ByNamed);
         assert_eq!(LockSign::of(&[4], 5), LockSign::ByOthers);
         assert_eq!(Sign::HoldsLock.phrase(), "holds its lock");
+        // The costly look is skipped once a cheaper sign decides.
+        let costly = || -> bool { panic!("the descriptors were walked") };
+        assert_eq!(
+            Signs::gather(ByNamed, || false, costly).ownership(),
+            Some(Sign::HoldsLock)
+        );
+        assert_eq!(Signs::gather(ByOthers, || true, costly).ownership(), None);
+        assert_eq!(
+            Signs::gather(Unlocked, || true, costly).ownership(),
+            Some(Sign::NameRelates)
+        );
+        assert_eq!(
+            Signs::gather(Unlocked, || false, || true).ownership(),
+            Some(Sign::HasOpen)
+        );
     }
 
     #[test]
