@@ -6,9 +6,14 @@
 //! - [`scan`]: find pidfiles ([`scan::discover`]), read them without ever
 //!   blocking ([`scan::read`]) and parse the PID strictly ([`scan::parse`]);
 //! - [`probe`]: ask the system whether the PID lives ([`probe::process`]), who it
-//!   really is ([`probe::identity`]) and who holds a lock on the file ([`probe::locks`]);
-//! - [`verdict`]: the pure rules that turn that evidence into a [`verdict::Status`];
+//!   really is ([`probe::identity`]), who holds a lock on the file ([`probe::locks`])
+//!   and which PID namespace it is seen from ([`probe::namespace`]);
+//! - [`verdict`]: the words of a verdict ([`verdict::Status`], [`verdict::Warning`]);
+//! - [`policy`]: every rule, pure: who owns a pidfile, its verdict, whether it
+//!   may be deleted, whether its owner may be signalled;
+//! - [`display`]: how durations, ages, paths and statuses read;
 //! - [`inspect::Scanner`]: all of the above in one call, producing a [`report::Report`];
+//! - [`act`]: the one gate for deleting and signalling, on confirmed actions only;
 //! - [`lock`]: take a pidfile the careful way ([`lock::PidFile::try_lock`]), so that
 //!   applications stop leaving the stale pidfiles the inspector finds.
 //!

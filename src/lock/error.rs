@@ -15,7 +15,8 @@ pub enum LockError {
     Busy {
         /// The pidfile.
         path: PathBuf,
-        /// The PID the file names, when it names one.
+        /// The owner's PID: the one the file names, or the holder of a POSIX
+        /// lock on it; `None` when neither is known (an OFD lock's holder).
         owner: Option<i32>,
         /// `true`: the file is locked (its `flock` was refused, or another
         /// process holds a POSIX or OFD lock on it). `false`: nobody holds a lock, but
@@ -51,7 +52,7 @@ impl LockError {
         }
     }
 
-    /// For [`Busy`](LockError::Busy), the PID of the owner when the file names one.
+    /// For [`Busy`](LockError::Busy), the PID of the owner when it is known.
     pub fn owner(&self) -> Option<i32> {
         match self {
             LockError::Busy { owner, .. } => *owner,
