@@ -396,12 +396,40 @@ fn the_seen_owner_is_signalled_through_a_pidfd() {
     assert_eq!(live.wait().signal(), Some(15));
 }
 
+/// A kernel thread running now: the lowest PID whose `/proc/PID/stat` flags
+/// (field 9) carry `PF_KTHREAD`, or `None` when this PID namespace shows none.
+/// The lowest one is normally `kthreadd` or an early per-CPU thread, which
+/// live as long as the machine does.
+fn a_kernel_thread() -> Option<i32> {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let mut pids: Vec<i32> = fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids.into_iter().find(|pid| {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // After the last `)`: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+        let flags = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(6)?.parse::<u64>().ok());
+        flags.is_some_and(|f| f & PF_KTHREAD != 0)
+    })
+}
+
 #[test]
 fn pid_1_self_and_kernel_threads_are_refused() {
+    let Some(kpid) = a_kernel_thread() else {
+        skip("no kernel thread is visible in /proc (a PID namespace of its own?)");
+        return;
+    };
+    let kstart = process_starttime(kpid).expect("the kernel thread's start time");
     let dir = tempdir();
     let init = write_pidfile(dir.path(), "init.pid", "1\n");
     let me = write_pidfile(dir.path(), "me.pid", &format!("{}\n", std::process::id()));
-    let kthread = write_pidfile(dir.path(), "kthreadd.pid", "2\n");
+    let kthread = write_pidfile(dir.path(), "kthread.pid", &format!("{kpid}\n"));
     for path in [&init, &me, &kthread] {
         let entry = seen(path);
         let err = signal_owner(&entry, Signal::SIGTERM, Consent::Twice).unwrap_err();
@@ -422,6 +450,36 @@ fn pid_1_self_and_kernel_threads_are_refused() {
             .unwrap_err()
             .to_string()
             .contains("pidscope itself")
+    );
+
+    // A pidfile naming a kernel thread is `reused` by the verdict rules, so the
+    // refusal above is the `reused` one. The kernel-thread rule must hold on
+    // its own too: shown an entry the operator saw as alive, owned by that
+    // kernel thread, the executor still refuses before it re-verifies or sends.
+    let mut entry = seen(&kthread);
+    assert_eq!(entry.status, Status::Reused, "{entry:?}");
+    let process = entry.process.as_mut().expect("the kernel thread was read");
+    assert!(
+        process.kernel_thread,
+        "PID {kpid} is a kernel thread: {process:?}"
+    );
+    entry.status = Status::Alive;
+    let err = signal_owner(&entry, Signal::SIGKILL, Consent::Twice).unwrap_err();
+    assert!(matches!(err, ActionError::Refused { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("kernel threads are never signalled"),
+        "{err}"
+    );
+    // Nothing was sent: the kernel thread is the same one, still there.
+    assert_eq!(
+        process_starttime(kpid),
+        Some(kstart),
+        "PID {kpid} is unchanged"
+    );
+    assert!(
+        !matches!(process_state(kpid), None | Some('Z' | 'X' | 'x')),
+        "PID {kpid} is still running"
     );
 }
 
