@@ -110,13 +110,17 @@ fn a_stale_pidfile_replaced_by_a_live_one_is_never_removed() {
     let fresh = dir.path().join("daemon.pid.new");
     let rounds = 300;
     let mut removed_stale = 0;
+    // How clean reported the pidfile: removed (the stale file, before the
+    // replacement), kept (it saw the live one), refused (it saw the stale one,
+    // then found the file changed).
+    let (mut removed, mut kept, mut refused) = (0, 0, 0);
     for round in 0..rounds {
         fs::write(&path, format!("{}\n", dead_pid())).unwrap();
         let child = bin()
-            .args(["clean", "--yes"])
+            .args(["clean", "--yes", "--json"])
             .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // Spread the replacement over the run: 0 to ~6 ms after the start.
@@ -124,16 +128,55 @@ fn a_stale_pidfile_replaced_by_a_live_one_is_never_removed() {
         let existed_before = path.exists();
         fs::write(&fresh, format!("{}\n", live.pid())).unwrap();
         fs::rename(&fresh, &path).unwrap();
-        wait_output(child, "pidscope clean --yes", RUN_TIMEOUT);
+        let out = wait_output(child, "pidscope clean --yes --json", RUN_TIMEOUT);
         let content = fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("round {round}: the live pidfile was lost: {e}"));
         assert_eq!(content.trim(), live.pid().to_string(), "round {round}");
         if !existed_before {
             removed_stale += 1;
         }
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "round {round}: clean printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let code = out.status.code();
+        let action = action_of(&doc, &path);
+        match action.as_str() {
+            "removed" => removed += 1,
+            "kept" => kept += 1,
+            "refused" => refused += 1,
+            other => panic!("round {round}: {other}: {doc:#}"),
+        }
+        // A refusal is a problem clean reports with exit 1; otherwise all went well.
+        let want = if action == "refused" { 1 } else { 0 };
+        assert_eq!(code, Some(want), "round {round}: {doc:#}");
+        // The stale file was gone before the replacement: clean removed it, and
+        // said so.
+        if !existed_before {
+            assert_eq!(action, "removed", "round {round}: {doc:#}");
+        }
+        // Nothing else was ever removed: the live pidfile is there, and is the only one.
+        let results = doc["results"].as_array().expect("results");
+        assert_eq!(results.len(), 1, "round {round}: {doc:#}");
+        assert_eq!(
+            doc["summary"]["removed"],
+            u64::from(action == "removed"),
+            "round {round}: {doc:#}"
+        );
     }
     // The race was real: some rounds removed the stale file before the replacement.
     eprintln!("{removed_stale} of {rounds} rounds removed the stale file before the replacement");
+    eprintln!("clean reported: {removed} removed, {kept} kept, {refused} refused");
+    assert_eq!(removed + kept + refused, rounds);
+    // Clean acted on the stale file in some rounds (removed, or refused once
+    // it saw the change): the replacement did land inside its run, not
+    // always before its scan.
+    assert!(
+        removed + refused > 0,
+        "every round saw the live pidfile: the replacement never raced the removal"
+    );
 }
 
 #[test]
