@@ -681,7 +681,7 @@ fn instances_racing_for_one_pidfile_start_exactly_one_command() {
             .iter()
             .map(|err| {
                 Proc::spawn(
-                    &mut behind_barrier(&barrier, &run_cmd(&path, &["sh", "-c", &script]))
+                    behind_barrier(&barrier, &run_cmd(&path, &["sh", "-c", &script]))
                         .stderr(fs::File::create(err).unwrap()),
                 )
             })
