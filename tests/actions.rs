@@ -110,13 +110,17 @@ fn a_stale_pidfile_replaced_by_a_live_one_is_never_removed() {
     let fresh = dir.path().join("daemon.pid.new");
     let rounds = 300;
     let mut removed_stale = 0;
+    // How clean reported the pidfile: removed (the stale file, before the
+    // replacement), kept (it saw the live one), refused (it saw the stale one,
+    // then found the file changed).
+    let (mut removed, mut kept, mut refused) = (0, 0, 0);
     for round in 0..rounds {
         fs::write(&path, format!("{}\n", dead_pid())).unwrap();
         let child = bin()
-            .args(["clean", "--yes"])
+            .args(["clean", "--yes", "--json"])
             .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // Spread the replacement over the run: 0 to ~6 ms after the start.
@@ -124,16 +128,55 @@ fn a_stale_pidfile_replaced_by_a_live_one_is_never_removed() {
         let existed_before = path.exists();
         fs::write(&fresh, format!("{}\n", live.pid())).unwrap();
         fs::rename(&fresh, &path).unwrap();
-        wait_output(child, "pidscope clean --yes", RUN_TIMEOUT);
+        let out = wait_output(child, "pidscope clean --yes --json", RUN_TIMEOUT);
         let content = fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("round {round}: the live pidfile was lost: {e}"));
         assert_eq!(content.trim(), live.pid().to_string(), "round {round}");
         if !existed_before {
             removed_stale += 1;
         }
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "round {round}: clean printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let code = out.status.code();
+        let action = action_of(&doc, &path);
+        match action.as_str() {
+            "removed" => removed += 1,
+            "kept" => kept += 1,
+            "refused" => refused += 1,
+            other => panic!("round {round}: {other}: {doc:#}"),
+        }
+        // A refusal is a problem clean reports with exit 1; otherwise all went well.
+        let want = if action == "refused" { 1 } else { 0 };
+        assert_eq!(code, Some(want), "round {round}: {doc:#}");
+        // The stale file was gone before the replacement: clean removed it, and
+        // said so.
+        if !existed_before {
+            assert_eq!(action, "removed", "round {round}: {doc:#}");
+        }
+        // Nothing else was ever removed: the live pidfile is there, and is the only one.
+        let results = doc["results"].as_array().expect("results");
+        assert_eq!(results.len(), 1, "round {round}: {doc:#}");
+        assert_eq!(
+            doc["summary"]["removed"],
+            u64::from(action == "removed"),
+            "round {round}: {doc:#}"
+        );
     }
     // The race was real: some rounds removed the stale file before the replacement.
     eprintln!("{removed_stale} of {rounds} rounds removed the stale file before the replacement");
+    eprintln!("clean reported: {removed} removed, {kept} kept, {refused} refused");
+    assert_eq!(removed + kept + refused, rounds);
+    // Clean acted on the stale file in some rounds (removed, or refused once
+    // it saw the change): the replacement did land inside its run, not
+    // always before its scan.
+    assert!(
+        removed + refused > 0,
+        "every round saw the live pidfile: the replacement never raced the removal"
+    );
 }
 
 #[test]
@@ -396,12 +439,40 @@ fn the_seen_owner_is_signalled_through_a_pidfd() {
     assert_eq!(live.wait().signal(), Some(15));
 }
 
+/// A kernel thread running now: the lowest PID whose `/proc/PID/stat` flags
+/// (field 9) carry `PF_KTHREAD`, or `None` when this PID namespace shows none.
+/// The lowest one is normally `kthreadd` or an early per-CPU thread, which
+/// live as long as the machine does.
+fn a_kernel_thread() -> Option<i32> {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let mut pids: Vec<i32> = fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids.into_iter().find(|pid| {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // After the last `)`: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+        let flags = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(6)?.parse::<u64>().ok());
+        flags.is_some_and(|f| f & PF_KTHREAD != 0)
+    })
+}
+
 #[test]
 fn pid_1_self_and_kernel_threads_are_refused() {
+    let Some(kpid) = a_kernel_thread() else {
+        skip("no kernel thread is visible in /proc (a PID namespace of its own?)");
+        return;
+    };
+    let kstart = process_starttime(kpid).expect("the kernel thread's start time");
     let dir = tempdir();
     let init = write_pidfile(dir.path(), "init.pid", "1\n");
     let me = write_pidfile(dir.path(), "me.pid", &format!("{}\n", std::process::id()));
-    let kthread = write_pidfile(dir.path(), "kthreadd.pid", "2\n");
+    let kthread = write_pidfile(dir.path(), "kthread.pid", &format!("{kpid}\n"));
     for path in [&init, &me, &kthread] {
         let entry = seen(path);
         let err = signal_owner(&entry, Signal::SIGTERM, Consent::Twice).unwrap_err();
@@ -422,6 +493,36 @@ fn pid_1_self_and_kernel_threads_are_refused() {
             .unwrap_err()
             .to_string()
             .contains("pidscope itself")
+    );
+
+    // A pidfile naming a kernel thread is `reused` by the verdict rules, so the
+    // refusal above is the `reused` one. The kernel-thread rule must hold on
+    // its own too: shown an entry the operator saw as alive, owned by that
+    // kernel thread, the executor still refuses before it re-verifies or sends.
+    let mut entry = seen(&kthread);
+    assert_eq!(entry.status, Status::Reused, "{entry:?}");
+    let process = entry.process.as_mut().expect("the kernel thread was read");
+    assert!(
+        process.kernel_thread,
+        "PID {kpid} is a kernel thread: {process:?}"
+    );
+    entry.status = Status::Alive;
+    let err = signal_owner(&entry, Signal::SIGKILL, Consent::Twice).unwrap_err();
+    assert!(matches!(err, ActionError::Refused { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("kernel threads are never signalled"),
+        "{err}"
+    );
+    // Nothing was sent: the kernel thread is the same one, still there.
+    assert_eq!(
+        process_starttime(kpid),
+        Some(kstart),
+        "PID {kpid} is unchanged"
+    );
+    assert!(
+        !matches!(process_state(kpid), None | Some('Z' | 'X' | 'x')),
+        "PID {kpid} is still running"
     );
 }
 

@@ -482,20 +482,37 @@ fn unreadable_directory_is_an_error_and_the_scan_goes_on() {
 
 #[test]
 fn unreadable_file_is_unreadable() {
-    if is_root() {
-        // Root reads every file; the unreadable-directory test covers permissions as nobody.
-        return;
-    }
     let dir = tempdir();
     let path = write_pidfile(dir.path(), "secret.pid", "1\n");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
-    let (doc, _) = audit_dir(dir.path());
-    assert_eq!(status_of(&doc, &path), "unreadable");
+    let doc = if is_root() {
+        // Root reads every file: audit as nobody, who may enter the directory
+        // but not read the file.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = public_binary(&dir);
+        let out = run(Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&copy)
+            .args(["audit", "--json"])
+            .arg(dir.path())
+            .env("PIDSCOPE_CONFIG", "/dev/null"));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "audit as nobody printed no JSON ({e}): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    } else {
+        audit_dir(dir.path()).0
+    };
+    assert_eq!(status_of(&doc, &path), "unreadable", "{doc:#}");
     assert!(
         entry(&doc, &path)["reason"]
             .as_str()
             .unwrap()
-            .contains("permission denied")
+            .contains("permission denied"),
+        "{doc:#}"
     );
 }
 
@@ -708,22 +725,36 @@ fn hidden_proc_entries_do_not_make_live_processes_stale() {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let path = write_pidfile(dir.path(), "sleep.pid", &format!("{}\n", sleeper.pid()));
     let copy = public_binary(&dir);
+    // Created once /proc is mounted with hidepid: from then on pidscope runs,
+    // and any failure is its own.
+    let mounted = dir.path().join("proc-mounted");
     let script = format!(
         "mount -t proc -o hidepid=invisible proc /proc || exit 77; \
+         : > {} || exit 77; \
          exec setpriv --reuid=65534 --regid=65534 --clear-groups -- {} audit --json {}",
+        mounted.display(),
         copy.display(),
         path.display()
     );
     let out = run(Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", &script])
         .env("PIDSCOPE_CONFIG", "/dev/null"));
-    if out.status.code() == Some(77) || out.stdout.is_empty() {
+    if out.status.code() == Some(77) || !mounted.exists() {
         skip(&format!(
-            "cannot mount /proc in a new namespace here: {}",
+            "cannot mount /proc in a new namespace here ({}): {}",
+            out.status,
             String::from_utf8_lossy(&out.stderr)
         ));
         return;
     }
+    // pidscope ran: it must have finished its audit (0 or 1), not crashed.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)) && !out.stdout.is_empty(),
+        "pidscope audit under hidepid failed ({}): stdout {:?}, stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status_of(&doc, &path), "alive", "{doc:#}");
     assert_eq!(warnings_of(&doc, &path), vec!["not-signalable"]);

@@ -619,6 +619,25 @@ fn wait_takes_over_when_the_running_instance_ends_and_gives_up_in_time() {
     assert!(!path.exists());
 }
 
+/// `sh -c ': < BARRIER; exec CMD...'`: `cmd` (program, arguments and
+/// environment) started once the FIFO `barrier` has been opened for writing.
+/// `exec` keeps the PID, so the spawned process's PID is `cmd`'s.
+fn behind_barrier(barrier: &Path, cmd: &Command) -> Command {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", ": < \"$0\"; exec \"$@\""])
+        .arg(barrier)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => sh.env(key, value),
+            None => sh.env_remove(key),
+        };
+    }
+    sh
+}
+
 #[test]
 fn instances_racing_for_one_pidfile_start_exactly_one_command() {
     let started = Instant::now();
@@ -626,6 +645,7 @@ fn instances_racing_for_one_pidfile_start_exactly_one_command() {
     let path = dir.path().join("race.pid");
     let go = dir.path().join("go");
     let log = dir.path().join("ran");
+    let barrier = dir.path().join("barrier");
     // The job records that it ran, then waits for the test to let it finish.
     let script = format!(
         "echo $$ >> '{}'; while [ ! -e '{}' ]; do sleep 0.01; done",
@@ -653,14 +673,40 @@ fn instances_racing_for_one_pidfile_start_exactly_one_command() {
         let errs: Vec<_> = (0..RACERS)
             .map(|i| dir.path().join(format!("err{i}")))
             .collect();
+        // Every racer waits at a barrier before exec'ing `pidscope run`: the
+        // opening of a FIFO, which blocks until the test opens its other end.
+        let _ = fs::remove_file(&barrier);
+        nix::unistd::mkfifo(&barrier, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let mut racers: Vec<Proc> = errs
             .iter()
             .map(|err| {
                 Proc::spawn(
-                    run_cmd(&path, &["sh", "-c", &script]).stderr(fs::File::create(err).unwrap()),
+                    behind_barrier(&barrier, &run_cmd(&path, &["sh", "-c", &script]))
+                        .stderr(fs::File::create(err).unwrap()),
                 )
             })
             .collect();
+        let mut waiting = Vec::new();
+        let all_waiting = wait_until(TIMEOUT, || {
+            waiting = racers
+                .iter()
+                .map(|r| fs::read_to_string(format!("/proc/{}/wchan", r.pid())).unwrap_or_default())
+                .collect();
+            // Where the kernel blocks the opening of a FIFO with no writer yet.
+            waiting
+                .iter()
+                .all(|w| matches!(w.as_str(), "wait_for_partner" | "fifo_open"))
+        });
+        assert!(
+            all_waiting,
+            "round {round}: not every racer reached the barrier (wchan {waiting:?})"
+        );
+        // Release them all at once; keep the FIFO open until each has gone past
+        // it (a racer that opened it after the close would wait forever).
+        let release = fs::OpenOptions::new().write(true).open(&barrier).unwrap();
+        let past = wait_until(TIMEOUT, || racers.iter().all(|r| comm(r.pid()) != "sh"));
+        assert!(past, "round {round}: racers stuck at the barrier");
+        drop(release);
         // All but one give up at once.
         let mut finished = vec![None; RACERS];
         assert!(
@@ -700,7 +746,11 @@ fn instances_racing_for_one_pidfile_start_exactly_one_command() {
                 .iter()
                 .flatten()
                 .any(|p| err.contains(&format!("PID {p} ")) || err.contains(&format!("PID {p}:")))
-                || err.contains("another process");
+                || err.contains("another process")
+                // Released together, a racer may open the file another has
+                // just created and flock it before its creator does: the file
+                // is then empty, and it refuses rather than take it over.
+                || (stale.is_none() && err.contains("is empty and new"));
             assert!(named, "round {round}: loser said {err:?}");
         }
         fs::write(&go, "").unwrap();

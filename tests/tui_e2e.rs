@@ -620,9 +620,9 @@ fn delete_removes_a_stale_pidfile_and_a_live_one_needs_a_second_confirmation() {
     let screen = tui.wait_footer(&format!("deleted {stale}"));
     assert!(!dialog_open(&screen), "a dialog is still open:\n{screen}");
     assert!(Path::new(&live).exists(), "the live pidfile went too");
-    assert_ne!(
+    assert_eq!(
         tui.logged_ok("delete", &stale),
-        Some(false),
+        Some(true),
         "the deletion is not in the action log: {:?}",
         tui.action_log()
     );
@@ -670,10 +670,11 @@ fn delete_removes_a_stale_pidfile_and_a_live_one_needs_a_second_confirmation() {
     thread::sleep(Duration::from_millis(1000));
     assert!(Path::new(&live).exists(), "the live pidfile was deleted");
     assert!(fx.sleeper.try_wait().is_none(), "the sleep process died");
-    assert_ne!(
+    assert_eq!(
         tui.logged_ok("delete", &live),
-        Some(true),
-        "the action log records deleting the kept pidfile"
+        Some(false),
+        "the action log records deleting the kept pidfile: {:?}",
+        tui.action_log()
     );
     let screen = tui.screen();
     assert!(
@@ -877,9 +878,9 @@ fn k_enter_y_sends_sigterm_to_the_live_owner() {
     assert_eq!(status.signal(), Some(15), "sleep ended with {status}");
     let screen = tui.wait_footer(&format!("sent SIGTERM to PID {pid}"));
     assert!(!dialog_open(&screen), "{screen}");
-    assert_ne!(
+    assert_eq!(
         tui.logged_ok("signal", &fx.path("sleep.pid")),
-        Some(false),
+        Some(true),
         "the signal is not in the action log: {:?}",
         tui.action_log()
     );
