@@ -1,0 +1,131 @@
+//! The fuzz targets' entry points and invariants, shared by the targets in
+//! `fuzz/fuzz_targets/` (built by cargo-fuzz on nightly) and by
+//! `tests/fuzz_corpus.rs`, which replays the checked-in corpora on stable. An
+//! input that breaks an invariant panics here, under either harness.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use pidscope::config::Config;
+use pidscope::probe::identity::parse_stat;
+use pidscope::probe::locks::{LockTable, parse_lock_line};
+use pidscope::scan::parse::{InvalidPid, MAX_READ, parse_pid};
+use pidscope::scan::read::{EntryKind, ReadOutcome, read_pidfile};
+
+/// The kernel's default `pid_max` on 64-bit systems.
+const DEFAULT_PID_MAX: u32 = 4_194_304;
+
+/// `parse_pid`. The first byte chooses `truncated` (bit 0) and whether the
+/// next four bytes are `pid_max` (bit 1, little-endian; else the default).
+pub fn parse_pid_check(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let truncated = flags & 1 != 0;
+    let (pid_max, content) = match rest.split_first_chunk::<4>() {
+        Some((max, content)) if flags & 2 != 0 => (u32::from_le_bytes(*max), content),
+        _ => (DEFAULT_PID_MAX, rest),
+    };
+    match parse_pid(content, truncated, pid_max) {
+        Ok(pid) => {
+            assert!(pid >= 1, "accepted {pid}");
+            assert!(pid as u32 <= pid_max, "accepted {pid} above {pid_max}");
+        }
+        Err(err) => {
+            assert_eq!(content.is_empty(), err == InvalidPid::Empty, "{err:?}");
+            if err == InvalidPid::LineTooLong {
+                assert!(truncated && !content.contains(&b'\n'));
+            }
+            let reason = err.to_string();
+            assert!(!reason.contains('\n'), "reason spans lines: {reason:?}");
+            assert!(reason.chars().count() < 480, "reason too long: {reason:?}");
+        }
+    }
+}
+
+/// `read_pidfile` on a regular file written at `scratch`. The first byte
+/// chooses the entry kind (bits 0-1) and how many times the rest is repeated
+/// (1 to 64, bits 2-7), so files larger than [`MAX_READ`] are tried too.
+pub fn read_pidfile_check(data: &[u8], scratch: &Path) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let kind = match flags & 3 {
+        0 => EntryKind::Regular,
+        1 => EntryKind::Symlink,
+        _ => EntryKind::Unknown,
+    };
+    let written = rest.repeat(1 + usize::from(flags >> 2));
+    std::fs::write(scratch, &written).expect("write the scratch file");
+    match read_pidfile(scratch, kind) {
+        ReadOutcome::Read {
+            file,
+            content,
+            truncated,
+        } => {
+            assert!(content.len() <= MAX_READ, "read {} bytes", content.len());
+            assert_eq!(file.size, written.len() as u64);
+            assert_eq!(truncated, written.len() > MAX_READ);
+            assert_eq!(content[..], written[..written.len().min(MAX_READ)]);
+        }
+        other => panic!("a regular file was not read: {other:?}"),
+    }
+}
+
+/// `parse_lock_line` on every line and `LockTable::parse` on the whole text
+/// (lossy UTF-8, as `/proc/locks` is read): every record a line yields is in
+/// the table under its file.
+pub fn proc_locks_check(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let table = LockTable::parse(&text);
+    for line in text.lines() {
+        if let Some(record) = parse_lock_line(line) {
+            assert!(
+                table.on(record.key).contains(&record),
+                "{record:?} from {line:?} is missing from the table"
+            );
+        }
+    }
+}
+
+/// `parse_stat`: the command name is what lies between the first `(` and the last `)`.
+pub fn proc_stat_check(data: &[u8]) {
+    if let Some(identity) = parse_stat(data) {
+        let open = data.iter().position(|&b| b == b'(').expect("has (");
+        let close = data.iter().rposition(|&b| b == b')').expect("has )");
+        assert_eq!(
+            identity.comm,
+            String::from_utf8_lossy(&data[open + 1..close])
+        );
+        assert_eq!((identity.tgid, identity.uid), (None, None));
+    }
+}
+
+/// `Config::from_toml` on UTF-8 text: an error names a line of the text, a
+/// configuration accepted is one that can be used.
+pub fn config_check(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Config::from_toml(Path::new("fuzz.toml"), text) {
+        Ok(config) => {
+            assert!(!config.patterns.is_empty());
+            assert!(config.max_depth >= 1);
+            assert!(config.refresh_interval.as_millis() >= 100);
+            config
+                .rules()
+                .expect("an accepted configuration has valid globs");
+        }
+        Err(err) => {
+            if let Some(line) = err.line {
+                assert!(
+                    (1..=text.lines().count() + 1).contains(&line),
+                    "line {line} of a {}-line text",
+                    text.lines().count()
+                );
+            }
+            let _ = err.to_string();
+        }
+    }
+}
