@@ -80,7 +80,8 @@ pub fn parse_stat(stat: &[u8]) -> Option<Identity> {
         ppid: field(4)?.parse().ok()?,
         kernel_thread: num(9)? & PF_KTHREAD != 0,
         start_ticks: num(22)?,
-        cpu_ticks: num(14)? + num(15)?,
+        // Saturating: a corrupt or hostile stat must not overflow (found by fuzzing).
+        cpu_ticks: num(14)?.saturating_add(num(15)?),
         tgid: None,
         uid: None,
     })
