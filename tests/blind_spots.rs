@@ -27,10 +27,10 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
+use common::tmux::{Pane, sh_quote};
 use common::*;
 use pidscope::lock::{LockError, PidFile};
 use serde_json::Value;
@@ -207,6 +207,26 @@ struct Case {
 }
 
 impl Case {
+    /// Writes `pid` to `path` as a file last written before a clock step
+    /// ([`write_stepped`]), with what keeps `pid`'s process running.
+    fn stepped(
+        path: PathBuf,
+        pid: i32,
+        sign: Option<&'static str>,
+        locked: bool,
+        keep: impl std::any::Any,
+    ) -> Case {
+        let content = write_stepped(&path, pid);
+        Case {
+            path,
+            pid,
+            content,
+            sign,
+            locked,
+            _keep: vec![Box::new(keep)],
+        }
+    }
+
     fn unchanged(&self) -> bool {
         fs::read_to_string(&self.path).ok().as_deref() == Some(self.content.as_str())
     }
@@ -225,15 +245,13 @@ fn renamed_daemon(scene: &Scene) -> Case {
     let pid = daemon.pid();
     assert_eq!(comm(pid), "mydaemon");
     let path = scene.run_dir().join("mydaemon.pid");
-    let content = write_stepped(&path, pid);
-    Case {
+    Case::stepped(
         path,
         pid,
-        content,
-        sign: Some("its name matches the file's"),
-        locked: false,
-        _keep: vec![Box::new(daemon)],
-    }
+        Some("its name matches the file's"),
+        false,
+        daemon,
+    )
 }
 
 /// Case 2: util-linux `flock FILE sleep 1000`; the file names the `flock`
@@ -243,15 +261,7 @@ fn flock_holder(scene: &Scene) -> Case {
     let holder = hold_flock(&path);
     let pid = holder.pid();
     assert_eq!(comm(pid), "flock");
-    let content = write_stepped(&path, pid);
-    Case {
-        path,
-        pid,
-        content,
-        sign: Some("holds its lock"),
-        locked: true,
-        _keep: vec![Box::new(holder)],
-    }
+    Case::stepped(path, pid, Some("holds its lock"), true, holder)
 }
 
 /// Case 2, a variant: the `flock` was taken by a process that has exited
@@ -265,15 +275,7 @@ fn inherited_flock_holder(scene: &Scene) -> Case {
         proc_locks_for(&path).iter().all(|l| l.pid != pid),
         "/proc/locks should name the exited locker, not its child"
     );
-    let content = write_stepped(&path, pid);
-    Case {
-        path,
-        pid,
-        content,
-        sign: Some("holds its lock"),
-        locked: true,
-        _keep: vec![Box::new(guard)],
-    }
+    Case::stepped(path, pid, Some("holds its lock"), true, guard)
 }
 
 /// Case 2, a variant: a POSIX record lock, which a `flock` does not
@@ -283,15 +285,7 @@ fn posix_lock_holder(scene: &Scene) -> Case {
     let holder = hold_posix_lock(&path);
     let pid = holder.pid();
     assert_eq!(comm(pid), "sleep");
-    let content = write_stepped(&path, pid);
-    Case {
-        path,
-        pid,
-        content,
-        sign: Some("holds its lock"),
-        locked: true,
-        _keep: vec![Box::new(holder)],
-    }
+    Case::stepped(path, pid, Some("holds its lock"), true, holder)
 }
 
 /// Case 3: `sleep` holding the file open on descriptor 3, without a lock.
@@ -317,17 +311,10 @@ fn open_holder(scene: &Scene) -> Case {
         path.display()
     );
     // Same inode: the descriptor stays on the file.
-    let content = write_stepped(&path, pid);
+    let case = Case::stepped(path, pid, Some("has it open"), false, holder);
     assert!(holds_it());
-    assert!(proc_locks_for(&path).is_empty(), "nobody may lock it");
-    Case {
-        path,
-        pid,
-        content,
-        sign: Some("has it open"),
-        locked: false,
-        _keep: vec![Box::new(holder)],
-    }
+    assert!(proc_locks_for(&case.path).is_empty(), "nobody may lock it");
+    case
 }
 
 /// Case 4: a `sleep` that has nothing to do with `mailer.pid`.
@@ -335,16 +322,9 @@ fn unrelated(scene: &Scene) -> Case {
     let sleeper = spawn_sleep();
     let pid = sleeper.pid();
     let path = scene.run_dir().join("mailer.pid");
-    let content = write_stepped(&path, pid);
-    assert!(proc_locks_for(&path).is_empty());
-    Case {
-        path,
-        pid,
-        content,
-        sign: None,
-        locked: false,
-        _keep: vec![Box::new(sleeper)],
-    }
+    let case = Case::stepped(path, pid, None, false, sleeper);
+    assert!(proc_locks_for(&case.path).is_empty());
+    case
 }
 
 /// `audit --json` on an owned case: `alive`, `clock-skew`, and a reason that
@@ -854,14 +834,7 @@ fn from_a_nested_pid_namespace_stale_verdicts_are_unverifiable_and_kept() {
 // The inspector in a nested PID namespace, in a real terminal (tmux)
 // ---------------------------------------------------------------------------
 
-const SCREEN_TIMEOUT: Duration = Duration::from_secs(10);
 const ROWS: usize = 30;
-
-/// `s` quoted for `sh`.
-fn sh_quote(s: &OsStr) -> String {
-    let s = s.to_str().expect("UTF-8 shell word");
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 /// `cmd` as one `sh` command line, its environment changes through `env`.
 fn sh_words(cmd: &Command) -> String {
@@ -882,92 +855,10 @@ fn sh_words(cmd: &Command) -> String {
     words.join(" ")
 }
 
-/// A private tmux server whose one 120x30 pane runs a command; killed on drop.
-struct Tmux {
-    socket: String,
-    _scratch: TempDir,
-}
-
-impl Tmux {
-    fn start(label: &str, cmd: &Command) -> Tmux {
-        let socket = format!("pidscope-blind-{}-{label}", std::process::id());
-        let scratch = tempdir();
-        let script = format!("{}; echo EXIT=$?; exec sleep 1000", sh_words(cmd));
-        let log = |name: &str| fs::File::create(scratch.path().join(name)).expect("log file");
-        let status = Command::new("tmux")
-            .env_remove("TMUX")
-            .args(["-L", &socket, "-f", "/dev/null"])
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                "120",
-                "-y",
-                &ROWS.to_string(),
-            ])
-            .args(["--", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(log("tmux.out"))
-            .stderr(log("tmux.err"))
-            .status()
-            .expect("run tmux (is it installed?)");
-        assert!(
-            status.success(),
-            "tmux new-session failed ({status}): {}",
-            fs::read_to_string(scratch.path().join("tmux.err")).unwrap_or_default()
-        );
-        Tmux {
-            socket,
-            _scratch: scratch,
-        }
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        run(Command::new("tmux")
-            .env_remove("TMUX")
-            .args(["-L", &self.socket])
-            .args(args))
-    }
-
-    fn screen(&self) -> String {
-        let out = self.tmux(&["capture-pane", "-p", "-t", "t"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Polls the screen until `ready` accepts it; panics with the last screen otherwise.
-    fn wait_for(&self, what: &str, mut ready: impl FnMut(&str) -> bool) -> String {
-        let deadline = Instant::now() + SCREEN_TIMEOUT;
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn key(&self, key: &str) {
-        let out = self.tmux(&["send-keys", "-t", "t", key]);
-        assert!(out.status.success(), "send-keys {key}: {out:?}");
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .env_remove("TMUX")
-            .args(["-L", &self.socket, "kill-server"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+/// `cmd` running in a 120x30 tmux pane of its own.
+fn start_in_pane(label: &str, cmd: &Command) -> Pane {
+    let script = format!("{}; echo EXIT=$?; exec sleep 1000", sh_words(cmd));
+    Pane::start(label, (120, ROWS as u16), tempdir(), &script)
 }
 
 /// The footer's message line (the last line holds the key hints).
@@ -997,7 +888,7 @@ fn the_inspector_in_a_nested_pid_namespace_refuses_to_delete() {
     let dead = fx.dead.to_str().expect("UTF-8").to_string();
     let mut cmd = fx.scene.pidscope();
     cmd.args(["--interval", "500ms"]).arg(fx.scene.run_dir());
-    let tui = Tmux::start("nested", &in_namespace(cmd));
+    let tui = start_in_pane("nested", &in_namespace(cmd));
 
     let screen = tui.wait_for("both rows and the namespace warning", |s| {
         s.contains("host.pid") && s.contains("dead.pid") && s.contains("stale 2")

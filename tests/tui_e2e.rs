@@ -22,20 +22,16 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::tmux::{Pane, SCREEN_TIMEOUT, sh_quote};
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
-
-/// How long to wait for something to show up on screen (or happen on the system).
-const SCREEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The footer message of a refused action in read-only mode.
 const READ_ONLY_MESSAGE: &str = "read-only mode: deleting and signalling are disabled";
@@ -46,14 +42,6 @@ const COOKED_FLAGS: [&str; 6] = ["icanon", "echo", "isig", "iexten", "icrnl", "o
 // ---------------------------------------------------------------------------
 // The harness
 // ---------------------------------------------------------------------------
-
-/// `s` quoted for `sh`.
-fn sh_quote(s: &OsStr) -> String {
-    let s = s
-        .to_str()
-        .unwrap_or_else(|| panic!("not UTF-8, cannot quote: {s:?}"));
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 /// Whether this pidscope knows the `action_log` config key (where every
 /// delete and signal is recorded; by default `/var/log/pidscope/actions.log`
@@ -114,13 +102,17 @@ fn pidscope_words(config: &Path, args: &[&OsStr], env: &[(&str, Option<&str>)]) 
     words.join(" ")
 }
 
-/// A tmux server of its own, with one 100x30 pane running pidscope.
+/// pidscope in a 100x30 tmux pane of its own (see [`Pane`]), with its
+/// config, action log and `stty -a` output in the pane's scratch directory.
 struct Tui {
-    socket: String,
-    /// The socket file (tmux leaves it behind when the server is killed).
-    socket_path: Option<PathBuf>,
-    /// Scratch files of the harness (the `stty -a` output, tmux's own output).
-    scratch: TempDir,
+    pane: Pane,
+}
+
+impl std::ops::Deref for Tui {
+    type Target = Pane;
+    fn deref(&self) -> &Pane {
+        &self.pane
+    }
 }
 
 impl Tui {
@@ -142,9 +134,6 @@ impl Tui {
     }
 
     fn launch(label: &str, args: &[&OsStr], redirect: &str, env: &[(&str, Option<&str>)]) -> Tui {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let socket = format!("pidscope-e2e-{}-{n}-{label}", std::process::id());
         let scratch = tempfile::Builder::new()
             .prefix("pidscope-e2e-")
             .tempdir()
@@ -162,31 +151,9 @@ impl Tui {
             "{} {redirect}; echo EXIT=$?; stty -a > {stty}; echo STTY-SAVED; exec sleep 1000",
             pidscope_words(&config, args, env)
         );
-        let mut tui = Tui {
-            socket,
-            socket_path: None,
-            scratch,
-        };
-        // The server outlives this client: give it files, not pipes, so that
-        // nothing waits for it to close them.
-        let log = |name: &str| fs::File::create(tui.scratch.path().join(name)).expect("log file");
-        let status = Command::new("tmux")
-            .env_remove("TMUX")
-            .args(["-L", &tui.socket, "-f", "/dev/null"])
-            .args(["new-session", "-d", "-s", "t", "-x", "100", "-y", "30"])
-            .args(["--", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(log("tmux.out"))
-            .stderr(log("tmux.err"))
-            .status()
-            .expect("run tmux (is it installed?)");
-        assert!(
-            status.success(),
-            "tmux new-session failed ({status}): {}",
-            fs::read_to_string(tui.scratch.path().join("tmux.err")).unwrap_or_default()
-        );
-        tui.socket_path = Some(PathBuf::from(tui.format("#{socket_path}")));
-        tui
+        Tui {
+            pane: Pane::start(label, (100, 30), scratch, &script),
+        }
     }
 
     /// The action log's lines, when this pidscope keeps one (`None` otherwise).
@@ -194,7 +161,7 @@ impl Tui {
         if !action_log_supported() {
             return None;
         }
-        let text = fs::read_to_string(self.scratch.path().join("actions.log")).unwrap_or_default();
+        let text = fs::read_to_string(self.scratch().join("actions.log")).unwrap_or_default();
         Some(text.lines().map(str::to_string).collect())
     }
 
@@ -209,43 +176,6 @@ impl Tui {
         }))
     }
 
-    /// Runs a tmux command against this server.
-    fn tmux(&self, args: &[&str]) -> Output {
-        run(Command::new("tmux")
-            .env_remove("TMUX")
-            .args(["-L", &self.socket])
-            .args(args))
-    }
-
-    /// The screen as text, one line per terminal row.
-    fn screen(&self) -> String {
-        let out = self.tmux(&["capture-pane", "-p", "-t", "t"]);
-        if out.status.success() {
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        } else {
-            format!(
-                "<capture-pane failed: {}>",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )
-        }
-    }
-
-    /// Polls the screen until `ready` accepts it and returns it; panics with
-    /// the last screen after [`SCREEN_TIMEOUT`].
-    fn wait_for(&self, what: &str, mut ready: impl FnMut(&str) -> bool) -> String {
-        let deadline = Instant::now() + SCREEN_TIMEOUT;
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            if Instant::now() >= deadline {
-                panic!("timed out after {SCREEN_TIMEOUT:?} waiting for {what}; screen:\n{screen}");
-            }
-            thread::sleep(Duration::from_millis(25));
-        }
-    }
-
     /// Waits for `text` anywhere on screen.
     fn wait_text(&self, text: &str) -> String {
         self.wait_for(&format!("{text:?} on screen"), |s| s.contains(text))
@@ -256,16 +186,6 @@ impl Tui {
         self.wait_for(&format!("footer message {message:?}"), |s| {
             footer(s).as_deref() == Some(message)
         })
-    }
-
-    /// Sends one key (a tmux key name such as `Down`, `Enter`, `Escape`, or a character).
-    fn key(&self, key: &str) {
-        let out = self.tmux(&["send-keys", "-t", "t", key]);
-        assert!(
-            out.status.success(),
-            "send-keys {key:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     /// The label of the focused dialog button (drawn reversed): `Cancel` in
@@ -303,17 +223,6 @@ impl Tui {
         }
     }
 
-    /// A tmux format (`#{...}`) evaluated for the pane.
-    fn format(&self, format: &str) -> String {
-        let out = self.tmux(&["display-message", "-p", "-t", "t", format]);
-        assert!(
-            out.status.success(),
-            "display-message failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
     /// The PID of pidscope: the child of the pane's `sh` whose name is `pidscope`.
     fn pidscope_pid(&self) -> i32 {
         let shell: i32 = self.format("#{pane_pid}").parse().expect("pane_pid");
@@ -344,7 +253,7 @@ impl Tui {
     /// The words of `stty -a` as run in the pane right after pidscope ended.
     fn stty_after_exit(&self) -> Vec<String> {
         self.wait_text("STTY-SAVED");
-        let path = self.scratch.path().join("stty.txt");
+        let path = self.scratch().join("stty.txt");
         let text = fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         text.split(|c: char| c.is_whitespace() || c == ';')
@@ -390,22 +299,6 @@ impl Tui {
                 && !screen.contains("Details"),
             "pidscope's screen is still shown after it exited:\n{screen}"
         );
-    }
-}
-
-impl Drop for Tui {
-    fn drop(&mut self) {
-        // SIGHUPs everything in the pane (pidscope exits on it; so does the shell).
-        let _ = Command::new("tmux")
-            .env_remove("TMUX")
-            .args(["-L", &self.socket, "kill-server"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if let Some(path) = &self.socket_path {
-            let _ = fs::remove_file(path);
-        }
     }
 }
 
