@@ -19,7 +19,7 @@ use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, RenameFlags, open, openat, ren
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use super::ActionError;
+use super::{ActionError, pause_for_race_tests};
 use crate::policy::delete::{Deletion, may_delete};
 use crate::probe::locks::byte_range_lock_holder;
 use crate::scan::Location;
@@ -225,23 +225,6 @@ fn lock_for_removal(
             format!("cannot lock it: {}", e.desc()),
         )),
     }
-}
-
-/// Debug builds only: `PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS` (between the
-/// re-verification and taking the file's locks) and
-/// `PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS` (between the last check and the
-/// removal) widen those windows, so the race tests can land a change in them
-/// every time instead of once in thousands of rounds; a line on stderr says
-/// when a pause starts. Release builds have no such pauses.
-fn pause_for_race_tests(variable: &str) {
-    #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var(variable).ok().and_then(|v| v.parse().ok()) {
-        // Tests wait for this line to act inside the window, however slow the machine.
-        eprintln!("pidscope: pausing at {variable}");
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = variable;
 }
 
 fn split(path: &Path) -> Option<(&Path, &OsStr)> {

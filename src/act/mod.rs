@@ -400,3 +400,28 @@ fn reverify(seen: &Entry, same_namespace: bool) -> Result<Entry, ActionError> {
         None => Ok(fresh),
     }
 }
+
+/// Debug builds only: widen one window between a check and the act it
+/// guards, so the race tests can land a change in it every time instead of
+/// once in thousands of rounds. `variable` names the window and holds the
+/// pause in milliseconds:
+///
+/// - `PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS`: a delete, between the
+///   re-verification and taking the file's locks;
+/// - `PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS`: a delete, between the last check
+///   and the removal;
+/// - `PIDSCOPE_TEST_PAUSE_BEFORE_PIDFD_MS`: a signal, between the
+///   re-verification and opening the pidfd (whose start-time check is then
+///   the only one left to catch a reused PID).
+///
+/// A line on stderr says when a pause starts. Release builds have no such pauses.
+fn pause_for_race_tests(variable: &str) {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var(variable).ok().and_then(|v| v.parse().ok()) {
+        // Tests wait for this line to act inside the window, however slow the machine.
+        eprintln!("pidscope: pausing at {variable}");
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = variable;
+}

@@ -10,7 +10,7 @@ use std::os::fd::OwnedFd;
 
 use nix::sys::signal::Signal;
 
-use super::ActionError;
+use super::{ActionError, pause_for_race_tests};
 use crate::probe::identity::read_identity;
 use crate::verdict::Entry;
 
@@ -87,6 +87,7 @@ pub(super) fn signal_owner(seen: &Entry, signal: Signal) -> Result<Sent, ActionE
     let (Some(pid), Some(process)) = (seen.pid, seen.process.as_ref()) else {
         return Err(refused("no process".into()));
     };
+    pause_for_race_tests("PIDSCOPE_TEST_PAUSE_BEFORE_PIDFD_MS");
     let pidfd = match rustix::process::Pid::from_raw(pid)
         .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()))
     {

@@ -21,6 +21,7 @@
 
 #![allow(dead_code)]
 
+pub mod pidns;
 pub mod tmux;
 
 use std::ffi::OsStr;
