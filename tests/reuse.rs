@@ -392,12 +392,12 @@ fn the_inspector_never_signals_a_process_that_took_the_pid_while_its_dialog_was_
     let newcomer = reuse(&ns, &scene, seen, &[]);
     tui.pane.key("y");
     let record = tui.record(&path);
-    assert_eq!(record["result"], "changed", "{record:#}");
     assert_eq!(
         newcomer.barrier(),
         Vec::<String>::new(),
         "the newcomer was signalled"
     );
+    assert_eq!(record["result"], "changed", "{record:#}");
     tui.wait_changed(&path);
 }
 
@@ -421,13 +421,6 @@ fn reverify_refuses_a_signal_once_the_pidfile_names_another_process() {
     fs::write(&path, format!("{}\n", successor.pid)).expect("rewrite the pidfile");
     tui.pane.key("y");
     let record = tui.record(&path);
-    assert_eq!(record["result"], "changed", "{record:#}");
-    assert!(
-        record["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("(the file was rewritten)")),
-        "{record:#}"
-    );
     assert_eq!(
         seen.barrier(),
         Vec::<String>::new(),
@@ -437,6 +430,13 @@ fn reverify_refuses_a_signal_once_the_pidfile_names_another_process() {
         successor.barrier(),
         Vec::<String>::new(),
         "the new one was signalled"
+    );
+    assert_eq!(record["result"], "changed", "{record:#}");
+    assert!(
+        record["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("(the file was rewritten)")),
+        "{record:#}"
     );
     tui.wait_changed(&path);
 }
@@ -464,16 +464,16 @@ fn the_pidfd_start_time_check_stops_a_reuse_landed_after_reverify() {
     tui.wait_pause(pause);
     let newcomer = reuse(&ns, &scene, seen, &[]);
     let record = tui.record(&path);
+    assert_eq!(
+        newcomer.barrier(),
+        Vec::<String>::new(),
+        "the newcomer was signalled"
+    );
     assert_eq!(record["result"], "changed", "{record:#}");
     let detail = record["detail"].as_str().expect("detail");
     assert!(
         detail.contains("(the PID now belongs to another process)"),
         "the reuse did not land inside the {PIDFD_PAUSE_MS} ms pause (raise it?): {detail}"
-    );
-    assert_eq!(
-        newcomer.barrier(),
-        Vec::<String>::new(),
-        "the newcomer was signalled"
     );
     tui.wait_changed(&path);
 }
