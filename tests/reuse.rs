@@ -477,3 +477,46 @@ fn the_pidfd_start_time_check_stops_a_reuse_landed_after_reverify() {
     );
     tui.wait_changed(&path);
 }
+
+// ---------------------------------------------------------------------------
+// The harness
+// ---------------------------------------------------------------------------
+
+/// A PID still in use cannot be had: the harness says so rather than hand
+/// back another PID.
+#[test]
+fn the_harness_never_hands_back_another_pid_than_asked_for() {
+    let Some(ns) = PidNs::start() else { return };
+    let scene = Scene::new();
+    let busy = ns.witness(scene.root(), None, &[]);
+    let sleep = [OsStr::new("sleep"), OsStr::new("1000")];
+    let err = ns
+        .try_spawn_at(busy.pid, &sleep)
+        .expect_err("a PID in use was handed out again");
+    assert!(err.contains(&format!("took PID {}", busy.pid)), "{err}");
+}
+
+/// Other processes of the namespace forking all the time take the PID
+/// first now and then: the harness retries until the PID is the one asked
+/// for, every time.
+#[test]
+fn the_harness_reuses_a_pid_while_other_processes_fork() {
+    let Some(ns) = PidNs::start() else { return };
+    let scene = Scene::new();
+    let forker = ["sh", "-c", "while :; do /bin/true; done"].map(OsStr::new);
+    for _ in 0..2 {
+        ns.spawn(&forker);
+    }
+    let sleep = [OsStr::new("sleep"), OsStr::new("1000")];
+    let pid = ns.spawn(&sleep);
+    for _ in 0..20 {
+        ns.kill(pid);
+        assert_eq!(ns.spawn_at(pid, &sleep), pid);
+    }
+    let witness = reuse(&ns, &scene, ns.witness(scene.root(), None, &[]), &[]);
+    assert_eq!(witness.barrier(), Vec::<String>::new());
+    eprintln!(
+        "21 reuses of a PID took {} extra forks (other forks took it first)",
+        ns.retries()
+    );
+}

@@ -176,6 +176,8 @@ pub struct PidNs {
     /// The host's PID of the namespace's init.
     init: i32,
     channel: Mutex<Channel>,
+    /// Forks that got another PID than asked for, so far.
+    taken: AtomicUsize,
 }
 
 struct Channel {
@@ -214,6 +216,7 @@ impl PidNs {
             init: 0,
             unshare,
             channel: Mutex::new(Channel { requests, replies }),
+            taken: AtomicUsize::new(0),
         };
         // Its greeting: the controller runs, as the namespace's PID 1.
         let hello = ns
@@ -240,25 +243,35 @@ impl PidNs {
         self.init
     }
 
-    /// Starts `argv` in the namespace; returns its PID there.
-    pub fn spawn(&self, argv: &[&OsStr]) -> i32 {
-        self.spawn_request(argv, None)
-    }
-
     /// Starts `argv` in the namespace at exactly PID `pid`, which must be
     /// free (see [`PidNs::kill`]); panics if other forks keep taking it.
     pub fn spawn_at(&self, pid: i32, argv: &[&OsStr]) -> i32 {
-        let got = self.spawn_request(argv, Some(pid));
-        assert_eq!(got, pid, "the new process did not get PID {pid}");
-        got
+        self.try_spawn_at(pid, argv)
+            .unwrap_or_else(|e| panic!("cannot start a process at PID {pid}: {e}"))
     }
 
-    fn spawn_request(&self, argv: &[&OsStr], pid: Option<i32>) -> i32 {
-        let argv: Vec<&str> = argv
-            .iter()
-            .map(|a| a.to_str().expect("UTF-8 argument"))
-            .collect();
-        let reply = self.ask(json!({"op": "spawn", "argv": argv, "pid": pid}));
+    /// [`PidNs::spawn_at`], or why no fork got that PID.
+    pub fn try_spawn_at(&self, pid: i32, argv: &[&OsStr]) -> Result<i32, String> {
+        let reply = self.request(json!({"op": "spawn", "argv": utf8(argv), "pid": pid}));
+        if reply["ok"] != true {
+            return Err(reply["error"].as_str().unwrap_or("?").to_string());
+        }
+        let got = reply["pid"].as_i64().expect("a PID") as i32;
+        assert_eq!(got, pid, "the new process did not get PID {pid}: {reply}");
+        let tries = reply["tries"].as_u64().expect("tries");
+        self.taken.fetch_add(tries as usize - 1, Ordering::Relaxed);
+        Ok(got)
+    }
+
+    /// How many forks so far got another PID than the one asked for
+    /// (another process took it first), and were undone and retried.
+    pub fn retries(&self) -> usize {
+        self.taken.load(Ordering::Relaxed)
+    }
+
+    /// Starts `argv` in the namespace; returns its PID there.
+    pub fn spawn(&self, argv: &[&OsStr]) -> i32 {
+        let reply = self.ask(json!({"op": "spawn", "argv": utf8(argv), "pid": null}));
         reply["pid"].as_i64().expect("a PID") as i32
     }
 
@@ -314,14 +327,20 @@ impl PidNs {
         witness
     }
 
+    /// Sends `request`; the reply, which must be a success.
     fn ask(&self, request: Value) -> Value {
+        let reply = self.request(request.clone());
+        assert_eq!(reply["ok"], true, "{request} failed: {reply}");
+        reply
+    }
+
+    /// Sends `request`; the reply, success or not.
+    fn request(&self, request: Value) -> Value {
         let mut channel = self.channel.lock().unwrap_or_else(|e| e.into_inner());
         writeln!(channel.requests, "{request}")
             .and_then(|()| channel.requests.flush())
             .unwrap_or_else(|e| panic!("the namespace's controller is gone ({e})"));
-        let reply = channel.reply(&request.to_string());
-        assert_eq!(reply["ok"], true, "{request} failed: {reply}");
-        reply
+        channel.reply(&request.to_string())
     }
 }
 
@@ -348,6 +367,13 @@ impl Drop for PidNs {
             });
         }
     }
+}
+
+/// `argv` as JSON strings.
+fn utf8<'a>(argv: &[&'a OsStr]) -> Vec<&'a str> {
+    argv.iter()
+        .map(|a| a.to_str().expect("UTF-8 argument"))
+        .collect()
 }
 
 /// `cmd` as `sh` words, for a tmux pane: `env -u K ... K=V ... PROGRAM ARGS...`.
