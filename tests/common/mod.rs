@@ -21,6 +21,7 @@
 
 #![allow(dead_code)]
 
+pub mod inspector;
 pub mod tmux;
 
 use std::ffi::OsStr;
