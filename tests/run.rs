@@ -611,7 +611,12 @@ fn wait_takes_over_when_the_running_instance_ends_and_gives_up_in_time() {
             .args(["--", "true"]),
     );
     let mut waiter = waiter;
-    std::thread::sleep(Duration::from_millis(400));
+    // It found the lock taken and waits: seen sleeping between two attempts.
+    let pausing = wait_until(TIMEOUT, || {
+        fs::read_to_string(format!("/proc/{}/wchan", waiter.pid()))
+            .is_ok_and(|w| w.contains("nanosleep"))
+    });
+    assert!(pausing, "the waiter never paused between attempts");
     assert_eq!(waiter.try_wait(), None, "the waiter did not wait");
     signal(running.job, Signal::SIGTERM);
     let status = finish(&mut waiter);
