@@ -199,6 +199,7 @@ fn audit_prometheus_label_values_stay_valid() {
         .arg(dir.path()));
     let text = String::from_utf8(out.stdout).expect("the exposition format is UTF-8");
     let mut paths = Vec::new();
+    let mut series = std::collections::HashSet::new();
     for line in text.lines() {
         if line.starts_with('#') {
             assert!(
@@ -208,6 +209,11 @@ fn audit_prometheus_label_values_stay_valid() {
             continue;
         }
         let sample = parse_sample(line).unwrap_or_else(|e| panic!("{e}: {line:?}\n{text}"));
+        // The format wants one line per metric name and label set.
+        assert!(
+            series.insert((sample.name.clone(), sample.labels.clone())),
+            "a second line for the same series: {line:?}\n{text}"
+        );
         if sample.name == "pidscope_pidfile_info" {
             paths.extend(
                 sample
