@@ -6,8 +6,8 @@
 //! (`sudo_user`) and moves nothing. The log's directory is made mode 0750 and
 //! the log 0640.
 //!
-//! Each case deletes a real stale pidfile with `clean --yes`, as the user in
-//! question (`nobody`, through `setpriv`). Root's default is redirected
+//! Each case deletes a real stale pidfile with `clean --yes`, as root or as
+//! `nobody` (through `setpriv`). Root's default is redirected
 //! without touching the machine's /var/log: pidscope runs in a mount
 //! namespace of its own where a temp dir is bind-mounted on /var/log.
 //! Needs root (and util-linux's `setpriv` and `unshare`).
