@@ -3,7 +3,7 @@
 //! other careful lockers (util-linux `flock(1)`, libbsd `pidfile_open(3)`).
 //!
 //! Competing lockers are this test binary re-executed in a helper role (see
-//! [`helper_process`]), so every racer runs the library code under test.
+//! [`helper_entry`]), so every racer runs the library code under test.
 //!
 //! Needs, besides what `tests/common` needs: a C compiler (`cc`) and libbsd's
 //! headers (Debian: `gcc`, `libbsd-dev`) for the `pidfile_open` interop test.
@@ -47,22 +47,36 @@ fn me() -> i32 {
 // Helper processes
 // ---------------------------------------------------------------------------
 
-/// Not a test: the entry point of the helper processes the tests start (this
-/// binary re-executed with `ROLE` set). Run normally, it does nothing.
-#[test]
-fn helper_process() {
-    let Ok(role) = std::env::var(ROLE) else {
+/// Runs [`helper_entry`] when the binary starts, before the test harness's
+/// `main`: a constructor (`.init_array`), so the helper role is no `#[test]`
+/// and never counted as one.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static HELPER_ENTRY: extern "C" fn() = helper_entry;
+
+/// The entry point of the helper processes the tests start: this binary
+/// re-executed with `ROLE` set plays that role and exits (status 101 if the
+/// role panics), before the test harness starts. Without `ROLE` it returns
+/// at once and the tests run as usual.
+extern "C" fn helper_entry() {
+    let Some(role) = std::env::var_os(ROLE) else {
         return;
     };
-    let path = PathBuf::from(std::env::var_os(PATH).expect("helper without a path"));
-    let code = match role.as_str() {
-        "race" => role_race(&path),
-        "hold" => role_hold(&path),
-        "try" => role_try(&path),
-        "churn" => role_churn(&path),
-        "fork" => role_fork(&path),
-        other => panic!("unknown helper role {other}"),
-    };
+    // As Rust's runtime would before `main`: a closed pipe is an error, not death.
+    // SAFETY: no other thread exists yet; SIG_IGN is a valid disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let code = std::panic::catch_unwind(|| {
+        let path = PathBuf::from(std::env::var_os(PATH).expect("helper without a path"));
+        match role.to_str().unwrap_or_default() {
+            "race" => role_race(&path),
+            "hold" => role_hold(&path),
+            "try" => role_try(&path),
+            "churn" => role_churn(&path),
+            "fork" => role_fork(&path),
+            other => panic!("unknown helper role {other}"),
+        }
+    })
+    .unwrap_or(101);
     std::process::exit(code);
 }
 
@@ -216,15 +230,7 @@ struct Helper {
 impl Helper {
     fn command(role: &str, path: &Path) -> Command {
         let mut cmd = Command::new(std::env::current_exe().expect("own executable"));
-        cmd.args([
-            "--exact",
-            "helper_process",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env(ROLE, role)
-        .env(PATH, path);
+        cmd.env(ROLE, role).env(PATH, path);
         cmd
     }
 

@@ -586,6 +586,14 @@ fn wait_takes_over_when_the_running_instance_ends_and_gives_up_in_time() {
     let dir = tempdir();
     let path = dir.path().join("job.pid");
     let running = start(&path, &["sleep", "1000"], "sleep");
+    // A patient waiter, started first: it is still waiting when the one
+    // below has given up, so it has waited longer than that one's 300 ms.
+    let mut waiter = Proc::spawn(
+        bin()
+            .args(["run", "--wait", "20s", "--pidfile"])
+            .arg(&path)
+            .args(["--", "true"]),
+    );
 
     let started = Instant::now();
     let out = run(bin()
@@ -604,15 +612,17 @@ fn wait_takes_over_when_the_running_instance_ends_and_gives_up_in_time() {
         stderr(&out)
     );
 
-    let waiter = Proc::spawn(
-        bin()
-            .args(["run", "--wait", "20s", "--pidfile"])
-            .arg(&path)
-            .args(["--", "true"]),
-    );
-    let mut waiter = waiter;
-    std::thread::sleep(Duration::from_millis(400));
+    // It found the lock taken and waits: seen sleeping between two attempts.
+    let pid = waiter.pid();
+    let pausing =
+        || fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"));
+    let mut paused = false;
+    wait_until(TIMEOUT, || {
+        paused = pausing();
+        paused || waiter.try_wait().is_some()
+    });
     assert_eq!(waiter.try_wait(), None, "the waiter did not wait");
+    assert!(paused, "the waiter never paused between attempts");
     signal(running.job, Signal::SIGTERM);
     let status = finish(&mut waiter);
     assert_eq!(status.code(), Some(0), "{status}");

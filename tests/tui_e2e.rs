@@ -223,6 +223,23 @@ impl Tui {
         }
     }
 
+    /// Waits until the worker has done every action the keys handled so far
+    /// asked for (call it once the screen shows they were handled): a
+    /// barrier pidfile made in `dir` shows up in the table and, once removed,
+    /// leaves it. The worker takes jobs in order and has one scan queued at a
+    /// time, so the scan that finds it gone was queued after those actions.
+    fn settle(&self, dir: &Path) {
+        const BARRIER: &str = "settle-barrier.pid";
+        let barrier = write_pidfile(dir, BARRIER, &format!("{}\n", dead_pid()));
+        self.wait_for("the barrier pidfile's row", |s| {
+            table_row(s, BARRIER).is_some()
+        });
+        fs::remove_file(&barrier).expect("remove the barrier pidfile");
+        self.wait_for("the barrier pidfile's row to go", |s| {
+            table_row(s, BARRIER).is_none()
+        });
+    }
+
     /// The PID of pidscope: the child of the pane's `sh` whose name is `pidscope`.
     fn pidscope_pid(&self) -> i32 {
         let shell: i32 = self.format("#{pane_pid}").parse().expect("pane_pid");
@@ -559,8 +576,8 @@ fn delete_removes_a_stale_pidfile_and_a_live_one_needs_a_second_confirmation() {
             "{keep} in the second dialog should only close it:\n{screen}"
         );
     }
-    // Give a wrongly sent deletion time to happen: two more scans.
-    thread::sleep(Duration::from_millis(1000));
+    // Let a wrongly sent deletion happen first.
+    tui.settle(fx.dir.path());
     assert!(Path::new(&live).exists(), "the live pidfile was deleted");
     assert!(fx.sleeper.try_wait().is_none(), "the sleep process died");
     assert_eq!(
@@ -591,7 +608,7 @@ fn enter_activates_the_focused_button_which_starts_on_cancel() {
     tui.key("Enter");
     let screen = tui.wait_footer("delete cancelled");
     assert!(!dialog_open(&screen), "{screen}");
-    thread::sleep(Duration::from_millis(600));
+    tui.settle(fx.dir.path());
     assert!(
         Path::new(&stale).exists(),
         "Enter on Cancel deleted {stale}"
@@ -619,7 +636,7 @@ fn enter_activates_the_focused_button_which_starts_on_cancel() {
     tui.key("Enter");
     let screen = tui.wait_footer("delete cancelled: nothing deleted");
     assert!(!dialog_open(&screen), "{screen}");
-    thread::sleep(Duration::from_millis(600));
+    tui.settle(fx.dir.path());
     assert!(Path::new(&live).exists(), "Enter on Cancel deleted {live}");
 
     // Tab moves the focus to "Delete anyway"; Enter deletes the file, the process lives on.
@@ -662,7 +679,7 @@ fn batch_delete_o_in_the_second_dialog_deletes_only_the_stale_pidfile() {
     let screen = tui.wait_footer(&format!("deleted {stale}"));
     assert!(!dialog_open(&screen), "{screen}");
     assert!(!Path::new(&stale).exists(), "the stale pidfile survived");
-    thread::sleep(Duration::from_millis(600));
+    tui.settle(fx.dir.path());
     assert!(Path::new(&live).exists(), "the live pidfile was deleted");
 }
 
@@ -688,7 +705,7 @@ fn cancel_in_the_mixed_batch_second_dialog_deletes_nothing() {
     tui.wait_focus("Cancel");
     tui.key("Enter");
     tui.wait_for("the dialog to close", |s| !dialog_open(s));
-    thread::sleep(Duration::from_millis(600));
+    tui.settle(fx.dir.path());
     assert!(
         Path::new(&stale).exists() && Path::new(&live).exists(),
         "Enter on [ Cancel ] deleted something; footer: {:?}",
@@ -818,8 +835,8 @@ fn read_only_mode_refuses_delete_and_signal() {
         for k in confirm {
             tui.key(k);
         }
-        // Let a wrongly started action happen: two scans.
-        thread::sleep(Duration::from_millis(1000));
+        // Let a wrongly started action happen first.
+        tui.settle(fx.dir.path());
         let screen = tui.screen();
         assert!(
             !dialog_open(&screen),

@@ -415,6 +415,10 @@ fn reverify(seen: &Entry, same_namespace: bool) -> Result<Entry, ActionError> {
 ///   the only one left to catch a reused PID).
 ///
 /// A line on stderr says when a pause starts. Release builds have no such pauses.
+///
+/// The inspector has one more debug-only hook: `PIDSCOPE_TEST_PANIC` makes
+/// its first key press panic with the variable's text, for the test that a
+/// panic restores the terminal (`tui::panic_for_tests`).
 fn pause_for_race_tests(variable: &str) {
     #[cfg(debug_assertions)]
     if let Some(ms) = std::env::var(variable).ok().and_then(|v| v.parse().ok()) {

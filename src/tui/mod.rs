@@ -146,6 +146,7 @@ fn event_loop(
         if matches!(msg, Msg::Scanned(_)) {
             scanning = false;
         }
+        panic_for_tests(&msg);
         for effect in app.update(msg) {
             match effect {
                 Effect::Quit => return Ok(()),
@@ -245,6 +246,22 @@ fn install_panic_hook(mouse: bool) {
         // ratatui's own hook (installed by try_init) restores raw mode and the screen.
         previous(info);
     }));
+}
+
+/// Debug builds only: with `PIDSCOPE_TEST_PANIC` set, the first key press
+/// panics on the UI thread with the variable's text as the message, so the
+/// tests can check that a panic gives the terminal back (see
+/// [`install_panic_hook`]). Release builds have no such panic; the other
+/// debug-only hooks are listed in `act::delete`.
+fn panic_for_tests(msg: &Msg) {
+    #[cfg(debug_assertions)]
+    if matches!(msg, Msg::Key(_))
+        && let Some(text) = std::env::var_os("PIDSCOPE_TEST_PANIC")
+    {
+        panic!("{}", text.to_string_lossy());
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = msg;
 }
 
 /// Seconds east of UTC now, from the C library's view of the local time zone.
