@@ -192,6 +192,8 @@ fn audit_json_shows_them_lossily() {
 fn audit_prometheus_label_values_stay_valid() {
     let dir = tempdir();
     let stale = write_raw(dir.path(), LATIN1, &format!("{}\n", dead_pid()));
+    // Its twin reads the same once made UTF-8 lossily: still its own series.
+    let twin = write_raw(dir.path(), LATIN1_TWIN, "garbage\n");
     // A quote and a backslash too, which the format makes escapes of.
     let odd = write_raw(dir.path(), b"na\xefve\"\\.pid", "garbage\n");
     let out = run(bin()
@@ -225,7 +227,19 @@ fn audit_prometheus_label_values_stay_valid() {
         }
     }
     paths.sort();
-    let mut expected = vec![lossy(&stale), lossy(&odd)];
+    // Bytes that are not UTF-8 are written `\xNN`, and a real backslash doubled.
+    let label = |p: &Path| {
+        let name = p.file_name().expect("a name").as_bytes();
+        let mut text = format!("{}/", p.parent().expect("a dir").display());
+        for chunk in name.utf8_chunks() {
+            text.push_str(&chunk.valid().replace('\\', "\\\\"));
+            for b in chunk.invalid() {
+                text.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        text
+    };
+    let mut expected = vec![label(&stale), label(&twin), label(&odd)];
     expected.sort();
     assert_eq!(paths, expected, "{text}");
 }

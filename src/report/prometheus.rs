@@ -30,7 +30,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "pidscope_pidfile_info{{path=\"{}\",status=\"{}\",pid=\"{}\"}} 1",
-            escape(&entry.path.to_string_lossy()),
+            escape(&path_label(&entry.path)),
             entry.status,
             entry.pid.map_or_else(String::new, |p| p.to_string())
         );
@@ -84,6 +84,22 @@ fn metric(out: &mut String, name: &str, help: &str) {
 }
 
 /// Escape a label value: backslash, double quote and newline.
+/// A path as a label value that keeps every name distinct: a byte that is
+/// not UTF-8 is written `\xNN` (and a backslash doubled, so a name holding a
+/// real `\x` stays apart). A lossy conversion would give two files whose
+/// names differ in such a byte one series, which the format forbids.
+fn path_label(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        out.push_str(&chunk.valid().replace('\\', "\\\\"));
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -94,6 +110,25 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_stay_distinct_as_labels() {
+        use std::os::unix::ffi::OsStrExt;
+        let path = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+        assert_eq!(path_label(&path(b"/run/caf\xe9.pid")), "/run/caf\\xe9.pid");
+        assert_eq!(
+            path_label(&path(b"/run/caf\\xe9.pid")),
+            "/run/caf\\\\xe9.pid"
+        );
+        assert_ne!(
+            path_label(&path(b"/run/caf\xe9.pid")),
+            path_label(&path(b"/run/caf\xe8.pid"))
+        );
+        assert_eq!(
+            path_label(&path("/run/caf\u{e9}.pid".as_bytes())),
+            "/run/caf\u{e9}.pid"
+        );
+    }
 
     #[test]
     fn label_values_are_escaped() {
