@@ -484,6 +484,7 @@ impl Case {
             lock: self.lock.as_ref(),
             open_check: self.open.map(|_| OpenCheck(&open)),
             partial_pid_view: self.partial,
+            systemd: None,
         });
         let warnings: Vec<&str> = verdict.warnings.iter().map(|w| w.as_str()).collect();
         format!(

@@ -57,6 +57,8 @@ pub struct Declaration {
     pub unit: String,
     /// The `PIDFile=` value as written, before expansion.
     pub setting: String,
+    /// The path it expands to, as systemd reads it.
+    pub path: PathBuf,
     /// The file the winning setting comes from (the unit file or a drop-in).
     pub source: PathBuf,
 }
@@ -123,7 +125,9 @@ impl UnitIndex {
             let mut names: Vec<_> = read.flatten().map(|e| e.file_name()).collect();
             names.sort();
             for os_name in names {
-                let Some(name) = os_name.to_str() else { continue };
+                let Some(name) = os_name.to_str() else {
+                    continue;
+                };
                 let path = dir.join(name);
                 if let Some(unit) = name.strip_suffix(".d") {
                     if UnitName::parse(unit).is_some() && path.is_dir() {
@@ -132,12 +136,15 @@ impl UnitIndex {
                     }
                     continue;
                 }
-                let Some(parsed) = UnitName::parse(name) else { continue };
+                let Some(parsed) = UnitName::parse(name) else {
+                    continue;
+                };
                 if units.contains_key(name) || is_alias(&path, name) {
                     continue;
                 }
-                let masked = std::fs::metadata(&path).map_or(true, |m| !m.is_file() || m.len() == 0);
-                let found = (!masked).then(|| Found {
+                let masked =
+                    std::fs::metadata(&path).map_or(true, |m| !m.is_file() || m.len() == 0);
+                let found = (!masked).then_some(Found {
                     name: parsed,
                     file: path,
                 });
@@ -161,9 +168,8 @@ impl UnitIndex {
         for unit in instances {
             let name = UnitName::parse(&unit).expect("filtered above");
             if let Some(declaration) = index.resolve_instance(&name, &mut errors) {
-                if let Some(path) = expand(&declaration.setting, &name) {
-                    index.exact.entry(path).or_default().push(declaration);
-                }
+                let path = declaration.path.clone();
+                index.exact.entry(path).or_default().push(declaration);
             }
         }
         for declarations in index.exact.values_mut() {
@@ -189,7 +195,7 @@ impl UnitIndex {
                 let Some(declaration) = self.resolve_instance(&unit, &mut Vec::new()) else {
                     continue;
                 };
-                if expand(&declaration.setting, &unit).as_deref() == Some(path.as_path()) {
+                if declaration.path == path {
                     out.push(declaration);
                 }
             }
@@ -202,7 +208,9 @@ impl UnitIndex {
     /// Whether a directory of the index changed since it was built (an
     /// entry added, removed or renamed): then the index must be rebuilt.
     pub fn is_outdated(&self) -> bool {
-        self.stamps.iter().any(|(dir, mtime)| modified(dir) != *mtime)
+        self.stamps
+            .iter()
+            .any(|(dir, mtime)| modified(dir) != *mtime)
     }
 
     /// How many unit files declared a pidfile.
@@ -225,12 +233,19 @@ impl UnitIndex {
             None => return,
         };
         let mut chain = vec![(found.file.clone(), own)];
-        for dropin in self.dropins.get(&found.name.full).cloned().unwrap_or_default() {
+        for dropin in self
+            .dropins
+            .get(&found.name.full)
+            .cloned()
+            .unwrap_or_default()
+        {
             if let Some(s) = self.settings_of(&dropin, errors) {
                 chain.push((dropin, s));
             }
         }
-        let Some(setting) = last_word(&chain) else { return };
+        let Some(setting) = last_word(&chain) else {
+            return;
+        };
         self.units_read += 1;
         if found.name.is_template() {
             if let Some(pieces) = pieces(&setting.value, &found.name) {
@@ -243,17 +258,25 @@ impl UnitIndex {
             return;
         }
         if let Some(path) = expand(&setting.value, &found.name) {
-            self.exact.entry(path).or_default().push(Declaration {
-                unit: found.name.full.clone(),
-                setting: setting.value,
-                source: setting.source,
-            });
+            self.exact
+                .entry(path.clone())
+                .or_default()
+                .push(Declaration {
+                    unit: found.name.full.clone(),
+                    setting: setting.value,
+                    path,
+                    source: setting.source,
+                });
         }
     }
 
     /// An instance's setting: its template's unit file, then the template's
     /// and its own drop-ins together in file-name order.
-    fn resolve_instance(&self, unit: &UnitName, errors: &mut Vec<UnitError>) -> Option<Declaration> {
+    fn resolve_instance(
+        &self,
+        unit: &UnitName,
+        errors: &mut Vec<UnitError>,
+    ) -> Option<Declaration> {
         let template_name = unit.template()?;
         let template = self.templates.iter().find(|t| t.name.full == template_name);
         let base = template.map(|t| t.setting.clone());
@@ -284,6 +307,7 @@ impl UnitIndex {
         let setting = current?;
         Some(Declaration {
             unit: unit.full.clone(),
+            path: expand(&setting.value, unit)?,
             setting: setting.value,
             source: setting.source,
         })
@@ -323,7 +347,10 @@ fn last_word(chain: &[(PathBuf, Vec<String>)]) -> Option<Setting> {
 fn read_settings(file: &Path) -> Result<Vec<String>, UnitError> {
     let bytes = std::fs::read(file).map_err(|e| UnitError {
         path: file.to_path_buf(),
-        error: format!("cannot read the unit file: {}", crate::scan::read::describe(&e)),
+        error: format!(
+            "cannot read the unit file: {}",
+            crate::scan::read::describe(&e)
+        ),
     })?;
     let text = String::from_utf8(bytes).map_err(|_| UnitError {
         path: file.to_path_buf(),
@@ -338,7 +365,9 @@ fn read_settings(file: &Path) -> Result<Vec<String>, UnitError> {
 /// The `*.conf` files of a drop-in directory, by file name; a name already
 /// taken by a higher-priority directory is kept.
 fn collect_dropins(dir: &Path, into: &mut BTreeMap<String, PathBuf>) {
-    let Ok(read) = std::fs::read_dir(dir) else { return };
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in read.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -387,7 +416,9 @@ fn candidate_instances(pieces: &[Piece], template: &UnitName, path: &str) -> Vec
     } else {
         format!("/run/{prefix}")
     };
-    let prefix = prefix.strip_prefix("/var/run/").map_or(prefix.clone(), |p| format!("/run/{p}"));
+    let prefix = prefix
+        .strip_prefix("/var/run/")
+        .map_or(prefix.clone(), |p| format!("/run/{p}"));
     let Some(tail) = path.strip_prefix(prefix.as_str()) else {
         return Vec::new();
     };
@@ -396,7 +427,9 @@ fn candidate_instances(pieces: &[Piece], template: &UnitName, path: &str) -> Vec
         _ => "",
     };
     let mut ends: Vec<usize> = if next_text.is_empty() {
-        (1..=tail.len()).filter(|&i| tail.is_char_boundary(i)).collect()
+        (1..=tail.len())
+            .filter(|&i| tail.is_char_boundary(i))
+            .collect()
     } else {
         tail.match_indices(next_text).map(|(i, _)| i).collect()
     };
@@ -411,13 +444,15 @@ fn candidate_instances(pieces: &[Piece], template: &UnitName, path: &str) -> Vec
                 .strip_prefix(&format!("{}@", template.prefix))
                 .and_then(|t| t.strip_suffix(".service"))
                 .map(str::to_owned),
-            'N' => text.strip_prefix(&format!("{}@", template.prefix)).map(str::to_owned),
+            'N' => text
+                .strip_prefix(&format!("{}@", template.prefix))
+                .map(str::to_owned),
             _ => None,
         };
-        if let Some(instance) = instance.filter(|i| valid_instance(i)) {
-            if !out.contains(&instance) {
-                out.push(instance);
-            }
+        if let Some(instance) = instance.filter(|i| valid_instance(i))
+            && !out.contains(&instance)
+        {
+            out.push(instance);
         }
     }
     out
@@ -437,7 +472,9 @@ mod tests {
     impl Dirs {
         fn new(n: usize) -> Dirs {
             let root = tempfile::tempdir().unwrap();
-            let dirs = (0..n).map(|i| root.path().join(format!("d{i}"))).collect::<Vec<_>>();
+            let dirs = (0..n)
+                .map(|i| root.path().join(format!("d{i}")))
+                .collect::<Vec<_>>();
             for d in &dirs {
                 std::fs::create_dir(d).unwrap();
             }
@@ -457,7 +494,11 @@ mod tests {
     }
 
     fn units(index: &UnitIndex, path: &str) -> Vec<String> {
-        index.declaring(Path::new(path)).into_iter().map(|d| d.unit).collect()
+        index
+            .declaring(Path::new(path))
+            .into_iter()
+            .map(|d| d.unit)
+            .collect()
     }
 
     fn service(pid_file: &str) -> String {
@@ -488,10 +529,22 @@ mod tests {
     fn dropins_apply_in_file_name_order_and_an_empty_value_resets() {
         let d = Dirs::new(2);
         d.write(1, "a.service", &service("/run/a.pid"));
-        d.write(1, "a.service.d/20-move.conf", "[Service]\nPIDFile=/run/a-moved.pid\n");
+        d.write(
+            1,
+            "a.service.d/20-move.conf",
+            "[Service]\nPIDFile=/run/a-moved.pid\n",
+        );
         // The same drop-in name higher up replaces the lower one.
-        d.write(0, "a.service.d/20-move.conf", "[Service]\nPIDFile=/run/a-etc.pid\n");
-        d.write(1, "a.service.d/10-early.conf", "[Service]\nPIDFile=/run/a-early.pid\n");
+        d.write(
+            0,
+            "a.service.d/20-move.conf",
+            "[Service]\nPIDFile=/run/a-etc.pid\n",
+        );
+        d.write(
+            1,
+            "a.service.d/10-early.conf",
+            "[Service]\nPIDFile=/run/a-early.pid\n",
+        );
         d.write(0, "b.service", &service("/run/b.pid"));
         d.write(1, "b.service.d/reset.conf", "[Service]\nPIDFile=\n");
         d.write(0, "c.service", "[Service]\nType=simple\n");
@@ -499,7 +552,12 @@ mod tests {
         let (index, errors) = d.build();
         assert_eq!(errors, []);
         assert_eq!(units(&index, "/run/a-etc.pid"), ["a.service"]);
-        for gone in ["/run/a.pid", "/run/a-moved.pid", "/run/a-early.pid", "/run/b.pid"] {
+        for gone in [
+            "/run/a.pid",
+            "/run/a-moved.pid",
+            "/run/a-early.pid",
+            "/run/b.pid",
+        ] {
             assert_eq!(units(&index, gone), Vec::<String>::new(), "{gone}");
         }
         let declared = index.declaring(Path::new("/run/c.pid"));
@@ -526,27 +584,56 @@ mod tests {
         d.write(1, "unesc@.service", &service("/run/unesc/%I/pid"));
         d.write(1, "full@.service", &service("%t/%N.pid"));
         d.write(1, "pinned@.service", &service("/run/pinned/%i.pid"));
-        d.write(0, "pinned@special.service.d/p.conf", "[Service]\nPIDFile=/run/special.pid\n");
+        d.write(
+            0,
+            "pinned@special.service.d/p.conf",
+            "[Service]\nPIDFile=/run/special.pid\n",
+        );
         d.write(1, "unsupported@.service", &service("/run/%H/%i.pid"));
         let (index, errors) = d.build();
         assert_eq!(errors, []);
-        assert_eq!(units(&index, "/run/postgresql/15-main.pid"), ["postgresql@15-main.service"]);
-        assert_eq!(units(&index, "/run/unesc/15/main/pid"), ["unesc@15-main.service"]);
+        assert_eq!(
+            units(&index, "/run/postgresql/15-main.pid"),
+            ["postgresql@15-main.service"]
+        );
+        assert_eq!(
+            units(&index, "/run/unesc/15/main/pid"),
+            ["unesc@15-main.service"]
+        );
         assert_eq!(units(&index, "/run/full@a.b.pid"), ["full@a.b.service"]);
-        assert_eq!(units(&index, "/run/pinned/special.pid"), Vec::<String>::new());
-        assert_eq!(units(&index, "/run/special.pid"), ["pinned@special.service"]);
-        assert_eq!(units(&index, "/run/pinned/other.pid"), ["pinned@other.service"]);
+        assert_eq!(
+            units(&index, "/run/pinned/special.pid"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            units(&index, "/run/special.pid"),
+            ["pinned@special.service"]
+        );
+        assert_eq!(
+            units(&index, "/run/pinned/other.pid"),
+            ["pinned@other.service"]
+        );
         assert_eq!(units(&index, "/run/postgresql/.pid"), Vec::<String>::new());
-        assert_eq!(units(&index, "/run/postgresql/a b.pid"), Vec::<String>::new());
+        assert_eq!(
+            units(&index, "/run/postgresql/a b.pid"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn a_malformed_file_is_skipped_with_an_error_naming_it() {
         let d = Dirs::new(1);
-        let bad = d.write(0, "bad.service", "[Service]\nPIDFile=/run/bad.pid\nno equals sign\n");
+        let bad = d.write(
+            0,
+            "bad.service",
+            "[Service]\nPIDFile=/run/bad.pid\nno equals sign\n",
+        );
         d.write(0, "good.service", &service("/run/good.pid"));
-        std::fs::write(d.dirs[0].join("latin1.service"), b"[Service]\nPIDFile=/run/caf\xe9.pid\n")
-            .unwrap();
+        std::fs::write(
+            d.dirs[0].join("latin1.service"),
+            b"[Service]\nPIDFile=/run/caf\xe9.pid\n",
+        )
+        .unwrap();
         let (index, errors) = d.build();
         assert_eq!(units(&index, "/run/good.pid"), ["good.service"]);
         assert_eq!(units(&index, "/run/bad.pid"), Vec::<String>::new());
@@ -575,7 +662,10 @@ mod tests {
         d.write(0, "b.service", &service("/run/b.pid"));
         let past = std::fs::FileTimes::new()
             .set_modified(SystemTime::now() - std::time::Duration::from_secs(60));
-        std::fs::File::open(&d.dirs[0]).unwrap().set_times(past).unwrap();
+        std::fs::File::open(&d.dirs[0])
+            .unwrap()
+            .set_times(past)
+            .unwrap();
         assert!(index.is_outdated());
     }
 

@@ -3,10 +3,9 @@
 //! container, on a host without systemd, and in CI.
 //!
 //! - [`index`]: which service units declare which pidfiles (`PIDFile=`);
-//! - [`cgroup`]: which unit a process runs in, and a unit's live processes;
+//! - a unit's live processes, from [`crate::probe::cgroup`];
 //! - [`chase`]: the path to a pidfile as systemd's safe chase walks it.
 
-pub mod cgroup;
 pub mod chase;
 pub mod index;
 pub mod name;
@@ -15,7 +14,7 @@ pub mod unit_file;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cgroup::{CgroupIndex, Hierarchies};
+use crate::probe::cgroup::{CgroupIndex, Hierarchies};
 use index::{UnitError, UnitIndex};
 
 /// The systemd view one scan uses: the unit index, and the service cgroups,

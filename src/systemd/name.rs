@@ -99,7 +99,9 @@ pub fn unescape(text: &str) -> Option<String> {
         match bytes[i] {
             b'-' => out.push(b'/'),
             b'\\' => {
-                let hex = text.get(i + 2..i + 4).filter(|_| bytes.get(i + 1) == Some(&b'x'))?;
+                let hex = text
+                    .get(i + 2..i + 4)
+                    .filter(|_| bytes.get(i + 1) == Some(&b'x'))?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
@@ -124,7 +126,13 @@ mod tests {
         assert_eq!(instance.full, "postgresql@15-main.service");
         assert_eq!(instance.template().as_deref(), Some("postgresql@.service"));
         assert!(!instance.is_template());
-        for bad in ["nginx.socket", ".service", "@x.service", "a@b@c.service", "a b.service"] {
+        for bad in [
+            "nginx.socket",
+            ".service",
+            "@x.service",
+            "a@b@c.service",
+            "a b.service",
+        ] {
             assert_eq!(UnitName::parse(bad), None, "{bad}");
         }
     }

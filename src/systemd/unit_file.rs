@@ -225,16 +225,28 @@ PIDFile=/run/install.pid
             assert_eq!(pid_file_settings(text).unwrap_err().line, line, "{text:?}");
         }
         // A file that never mentions the key is not parsed at all.
-        assert_eq!(pid_file_settings("garbage\n[[[").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            pid_file_settings("garbage\n[[[").unwrap(),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn specifiers_expand_as_systemd_does() {
         let pg = unit("postgresql@15-main.service");
         let cases = [
-            ("/run/postgresql/%i.pid", Some("/run/postgresql/15-main.pid")),
-            ("/run/postgresql/%I.pid", Some("/run/postgresql/15/main.pid")),
-            ("%t/%p/%n", Some("/run/postgresql/postgresql@15-main.service")),
+            (
+                "/run/postgresql/%i.pid",
+                Some("/run/postgresql/15-main.pid"),
+            ),
+            (
+                "/run/postgresql/%I.pid",
+                Some("/run/postgresql/15/main.pid"),
+            ),
+            (
+                "%t/%p/%n",
+                Some("/run/postgresql/postgresql@15-main.service"),
+            ),
             ("/run/%N.pid", Some("/run/postgresql@15-main.pid")),
             ("/run/100%%.pid", Some("/run/100%.pid")),
             ("relative/%P.pid", Some("/run/relative/postgresql.pid")),

@@ -15,7 +15,8 @@ pub fn parse_proc_cgroup(text: &str) -> Option<String> {
     let mut named = None;
     for line in text.lines() {
         let mut fields = line.splitn(3, ':');
-        let (Some(id), Some(controllers), Some(path)) = (fields.next(), fields.next(), fields.next())
+        let (Some(id), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
         else {
             continue;
         };
@@ -38,14 +39,11 @@ pub fn parse_proc_cgroup(text: &str) -> Option<String> {
 /// The unit of a cgroup path: its innermost component that names a service
 /// or a scope; `None` for the root cgroup or a slice.
 pub fn unit_of(cgroup: &str) -> Option<&str> {
-    cgroup
-        .split('/')
-        .rev()
-        .find(|c| {
-            c.strip_suffix(".service")
-                .or_else(|| c.strip_suffix(".scope"))
-                .is_some_and(|stem| !stem.is_empty())
-        })
+    cgroup.split('/').rev().find(|c| {
+        c.strip_suffix(".service")
+            .or_else(|| c.strip_suffix(".scope"))
+            .is_some_and(|stem| !stem.is_empty())
+    })
 }
 
 /// The unit the process `pid` runs in, read from `/proc/PID/cgroup`.
@@ -76,10 +74,15 @@ impl Hierarchies {
     pub fn from_mountinfo(text: &str) -> Hierarchies {
         let mut out = Hierarchies::default();
         for line in text.lines() {
-            let Some((left, right)) = line.split_once(" - ") else { continue };
-            let Some(mount_point) = left.split(' ').nth(4) else { continue };
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let Some(mount_point) = left.split(' ').nth(4) else {
+                continue;
+            };
             let mut right = right.split(' ');
-            let (Some(fstype), _, Some(options)) = (right.next(), right.next(), right.next()) else {
+            let (Some(fstype), _, Some(options)) = (right.next(), right.next(), right.next())
+            else {
                 continue;
             };
             let mount_point = PathBuf::from(unescape_mount(mount_point));
@@ -107,7 +110,9 @@ fn unescape_mount(text: &str) -> String {
     let mut rest = text;
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
-        let code = rest.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok());
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
         match code {
             Some(byte) => {
                 out.push(byte as char);
@@ -149,7 +154,9 @@ impl CgroupIndex {
                 if !entry.file_type().is_dir() {
                     continue;
                 }
-                let Some(name) = entry.file_name().to_str() else { continue };
+                let Some(name) = entry.file_name().to_str() else {
+                    continue;
+                };
                 if name.ends_with(".service") {
                     index
                         .units
@@ -178,11 +185,15 @@ impl CgroupIndex {
 }
 
 fn collect_procs(dir: &Path, pids: &mut Vec<i32>) {
-    for entry in walkdir::WalkDir::new(dir).max_depth(MAX_DEPTH).into_iter().flatten() {
-        if entry.file_type().is_dir() {
-            if let Ok(text) = std::fs::read_to_string(entry.path().join("cgroup.procs")) {
-                pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-            }
+    for entry in walkdir::WalkDir::new(dir)
+        .max_depth(MAX_DEPTH)
+        .into_iter()
+        .flatten()
+    {
+        if entry.file_type().is_dir()
+            && let Ok(text) = std::fs::read_to_string(entry.path().join("cgroup.procs"))
+        {
+            pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
         }
     }
 }
@@ -194,14 +205,20 @@ mod tests {
     #[test]
     fn the_cgroup_is_the_unified_line_unless_systemd_tracks_elsewhere() {
         let unified = "0::/system.slice/nginx.service\n";
-        assert_eq!(parse_proc_cgroup(unified).as_deref(), Some("/system.slice/nginx.service"));
+        assert_eq!(
+            parse_proc_cgroup(unified).as_deref(),
+            Some("/system.slice/nginx.service")
+        );
         let hybrid = "9:name=systemd:/system.slice/redis-server.service\n4:memory:/x\n0::/\n";
         assert_eq!(
             parse_proc_cgroup(hybrid).as_deref(),
             Some("/system.slice/redis-server.service")
         );
         let agree = "1:name=systemd:/system.slice/a.service\n0::/system.slice/b.service\n";
-        assert_eq!(parse_proc_cgroup(agree).as_deref(), Some("/system.slice/b.service"));
+        assert_eq!(
+            parse_proc_cgroup(agree).as_deref(),
+            Some("/system.slice/b.service")
+        );
         let legacy = "2:cpu,cpuacct:/\n1:name=systemd:/user.slice/user-0.slice/session-4.scope\n";
         assert_eq!(
             parse_proc_cgroup(legacy).as_deref(),
@@ -215,8 +232,14 @@ mod tests {
     fn the_unit_is_the_innermost_service_or_scope() {
         for (path, unit) in [
             ("/system.slice/nginx.service", Some("nginx.service")),
-            ("/system.slice/postgresql@15-main.service/sub", Some("postgresql@15-main.service")),
-            ("/user.slice/user-0.slice/session-4.scope", Some("session-4.scope")),
+            (
+                "/system.slice/postgresql@15-main.service/sub",
+                Some("postgresql@15-main.service"),
+            ),
+            (
+                "/user.slice/user-0.slice/session-4.scope",
+                Some("session-4.scope"),
+            ),
             ("/system.slice/a.service/b.scope", Some("b.scope")),
             ("/system.slice", None),
             ("/", None),
@@ -236,9 +259,18 @@ mod tests {
 34 30 0:30 / /mnt/with\\040space rw - cgroup2 cgroup2 rw
 ";
         let h = Hierarchies::from_mountinfo(text);
-        assert_eq!(h.unified.as_deref(), Some(Path::new("/sys/fs/cgroup/unified")));
-        assert_eq!(h.named.as_deref(), Some(Path::new("/sys/fs/cgroup/systemd")));
+        assert_eq!(
+            h.unified.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/unified"))
+        );
+        assert_eq!(
+            h.named.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/systemd"))
+        );
         assert_eq!(unescape_mount("/mnt/with\\040space"), "/mnt/with space");
-        assert_eq!(Hierarchies::from_mountinfo("junk\n"), Hierarchies::default());
+        assert_eq!(
+            Hierarchies::from_mountinfo("junk\n"),
+            Hierarchies::default()
+        );
     }
 }
