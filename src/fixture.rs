@@ -35,7 +35,7 @@ use crate::probe::locks::{LockInfo, LockKind};
 use crate::probe::process::{Liveness, ProcessInfo, ProcessProbe};
 use crate::scan::Location;
 use crate::scan::read::FileInfo;
-use crate::verdict::{Entry, Status, Warning};
+use crate::verdict::{Entry, Status, SystemdInfo, Warning};
 
 // ---------------------------------------------------------------- files
 
@@ -390,6 +390,26 @@ impl EntryBuilder {
     /// The lock on the file.
     pub fn lock(mut self, lock: LockInfo) -> Self {
         self.entry.lock = Some(lock);
+        self
+    }
+
+    /// Declared by `units` (sorted as given), its process in `process_unit`,
+    /// the first unit running `unit_pids`, systemd's answer `accepts`.
+    pub fn systemd(
+        mut self,
+        units: &[&str],
+        process_unit: Option<&str>,
+        unit_pids: &[i32],
+        accepts: Option<bool>,
+    ) -> Self {
+        self.entry.systemd = Some(SystemdInfo {
+            declared_by: units.iter().map(|u| u.to_string()).collect(),
+            process_unit: process_unit.map(str::to_owned),
+            unit_pids: unit_pids.to_vec(),
+            systemd_accepts: accepts,
+            declarations: Vec::new(),
+            answer: None,
+        });
         self
     }
 

@@ -243,6 +243,22 @@ pub struct SystemdInfo {
     pub answer: Option<String>,
 }
 
+impl SystemdInfo {
+    /// The unit to show for the file: the first that declares it, else the
+    /// one its process runs in.
+    pub fn unit(&self) -> Option<&str> {
+        self.declared_by
+            .first()
+            .map(String::as_str)
+            .or(self.process_unit.as_deref())
+    }
+}
+
+/// The unit to show for an entry (see [`SystemdInfo::unit`]).
+pub fn entry_unit(entry: &Entry) -> Option<&str> {
+    entry.systemd.as_ref().and_then(SystemdInfo::unit)
+}
+
 /// The facts the systemd rules look at for one pidfile.
 #[derive(Debug, Clone, Copy)]
 pub struct SystemdFacts<'a> {
