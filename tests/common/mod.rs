@@ -21,6 +21,7 @@
 
 #![allow(dead_code)]
 
+pub mod cgroups;
 pub mod tmux;
 
 use std::ffi::OsStr;
