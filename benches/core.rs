@@ -59,6 +59,7 @@ fn classify_alive(bencher: Bencher) {
             lock: None,
             open_check: None,
             partial_pid_view: false,
+            systemd: None,
         }))
     });
 }

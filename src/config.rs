@@ -41,6 +41,12 @@ pub struct Config {
     /// nested one (a sidecar sharing its pod's namespace): stale verdicts may
     /// then be acted on there.
     pub same_namespace: bool,
+    /// Read systemd's unit files and cgroups to tell which unit declares each
+    /// pidfile and whether systemd would accept it.
+    pub systemd: bool,
+    /// Where to read unit files from, highest priority first. Empty means
+    /// systemd's system search path.
+    pub unit_dirs: Vec<PathBuf>,
     /// The file the configuration came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -58,6 +64,8 @@ impl Default for Config {
             action_log: None,
             invalid_grace: crate::policy::delete::DEFAULT_GRACE,
             same_namespace: false,
+            systemd: true,
+            unit_dirs: Vec::new(),
             source: None,
         }
     }
@@ -104,6 +112,8 @@ struct RawConfig {
     action_log: Option<PathBuf>,
     invalid_grace: Option<DurationValue>,
     same_namespace: Option<bool>,
+    systemd: Option<bool>,
+    unit_dirs: Option<Vec<PathBuf>>,
 }
 
 /// A duration written as seconds (`2`, `0.5`) or with a unit (`"500ms"`, `"2s"`, `"1m"`).
@@ -202,6 +212,8 @@ impl Config {
             action_log: raw.action_log,
             invalid_grace: raw.invalid_grace.map_or(defaults.invalid_grace, |d| d.0),
             same_namespace: raw.same_namespace.unwrap_or(defaults.same_namespace),
+            systemd: raw.systemd.unwrap_or(defaults.systemd),
+            unit_dirs: raw.unit_dirs.unwrap_or_default(),
             source: Some(path.to_path_buf()),
         };
         if config.patterns.is_empty() {
@@ -229,6 +241,19 @@ impl Config {
 
     /// The roots to scan when no PATH is given: the configured `dirs`, else
     /// `/run`, plus `/var/run` only when it is not the same directory.
+    /// Where the scanner reads systemd units from: `unit_dirs`, else
+    /// systemd's system search path; `None` when `systemd = false`.
+    pub fn unit_dirs(&self) -> Option<Vec<PathBuf>> {
+        if !self.systemd {
+            return None;
+        }
+        if self.unit_dirs.is_empty() {
+            return Some(crate::systemd::index::system_unit_dirs());
+        }
+        Some(self.unit_dirs.clone())
+    }
+
+    /// The roots scanned when no PATH is given.
     pub fn default_roots(&self) -> Vec<PathBuf> {
         if !self.dirs.is_empty() {
             return self.dirs.clone();

@@ -35,7 +35,7 @@ use crate::probe::locks::{LockInfo, LockKind};
 use crate::probe::process::{Liveness, ProcessInfo, ProcessProbe};
 use crate::scan::Location;
 use crate::scan::read::FileInfo;
-use crate::verdict::{Entry, Status, Warning};
+use crate::verdict::{Entry, Status, SystemdInfo, Warning};
 
 // ---------------------------------------------------------------- files
 
@@ -122,7 +122,8 @@ impl From<FileBuilder> for FileInfo {
 /// A process named `name` (its `comm`): run by root (uid 0, user `root`),
 /// started now, command line `/usr/sbin/NAME`, executable `/usr/sbin/NAME`,
 /// sleeping, child of PID 1, 12 MiB resident, no CPU use, a plain process
-/// (not a kernel thread nor the thread of another), 1 clock tick after boot.
+/// (not a kernel thread nor the thread of another), 1 clock tick after boot,
+/// in the root cgroup.
 pub fn process(name: &str) -> ProcessBuilder {
     let path = format!("/usr/sbin/{name}");
     ProcessBuilder(ProcessInfo {
@@ -139,6 +140,7 @@ pub fn process(name: &str) -> ProcessBuilder {
         kernel_thread: false,
         start_ticks: 1,
         thread_of: None,
+        cgroup: Some("/".into()),
     })
 }
 
@@ -184,6 +186,12 @@ impl ProcessBuilder {
     /// The start time is not known.
     pub fn start_unknown(mut self) -> Self {
         self.0.start_time = None;
+        self
+    }
+
+    /// In the cgroup `path` (`/system.slice/nginx.service`).
+    pub fn cgroup(mut self, path: &str) -> Self {
+        self.0.cgroup = Some(path.into());
         self
     }
 
@@ -314,6 +322,7 @@ pub fn entry(path: impl Into<PathBuf>, status: Status) -> EntryBuilder {
             first_line: None,
             process: None,
             lock: None,
+            systemd: None,
             location: None,
         },
         first_line: None,
@@ -381,6 +390,26 @@ impl EntryBuilder {
     /// The lock on the file.
     pub fn lock(mut self, lock: LockInfo) -> Self {
         self.entry.lock = Some(lock);
+        self
+    }
+
+    /// Declared by `units` (sorted as given), its process in `process_unit`,
+    /// the first unit running `unit_pids`, systemd's answer `accepts`.
+    pub fn systemd(
+        mut self,
+        units: &[&str],
+        process_unit: Option<&str>,
+        unit_pids: &[i32],
+        accepts: Option<bool>,
+    ) -> Self {
+        self.entry.systemd = Some(SystemdInfo {
+            declared_by: units.iter().map(|u| u.to_string()).collect(),
+            process_unit: process_unit.map(str::to_owned),
+            unit_pids: unit_pids.to_vec(),
+            systemd_accepts: accepts,
+            declarations: Vec::new(),
+            answer: None,
+        });
         self
     }
 

@@ -3,12 +3,13 @@
 //! The single scanner behind `audit`, the TUI and every action: a fix made
 //! here is made everywhere.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use crate::policy::classify;
+use crate::probe::exes::ExeNames;
 use crate::probe::fds;
 use crate::probe::locks::{FileKey, LockInfo, LockTable, resolve_all};
 use crate::probe::namespace::PidNamespace;
@@ -18,7 +19,12 @@ use crate::scan::discover::{Candidate, Rules, discover};
 use crate::scan::parse::{MAX_READ, parse_pid, read_pid_max};
 use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
 use crate::scan::{Location, ScanError};
-use crate::verdict::{Content, Entry, Evidence, OpenCheck, Status};
+use crate::systemd::SystemdView;
+use crate::systemd::chase::{Chase, chase};
+use crate::systemd::index::Declaration;
+use crate::verdict::{
+    Content, Entry, Evidence, Namesake, NamesakeLook, OpenCheck, Status, SystemdFacts,
+};
 
 /// Scans a fixed set of roots, again and again. Keeps the process prober
 /// between scans (CPU use over the interval, cached user names).
@@ -34,6 +40,10 @@ pub struct Scanner {
     /// The operator stated that the pidfiles' PIDs belong to the PID
     /// namespace pidscope runs in, even a nested one.
     same_namespace: bool,
+    /// Where to read systemd units from; `None`: do not look at systemd.
+    unit_dirs: Option<Vec<PathBuf>>,
+    /// The systemd view of the previous scan, kept while its units are unchanged.
+    systemd: Option<SystemdView>,
 }
 
 /// A regular pidfile's parsed content, valid while its identity and mtime hold.
@@ -55,7 +65,19 @@ impl Scanner {
             cache: HashMap::new(),
             remember: false,
             same_namespace: false,
+            unit_dirs: None,
+            systemd: None,
         }
+    }
+
+    /// Read systemd's units from `dirs` (see
+    /// [`crate::systemd::index::system_unit_dirs`]) to tell which unit
+    /// declares each pidfile and whether systemd would accept it; `None`
+    /// turns this off (the default).
+    pub fn systemd(mut self, dirs: Option<Vec<PathBuf>>) -> Self {
+        self.unit_dirs = dirs;
+        self.systemd = None;
+        self
     }
 
     /// State that the pidfiles' PIDs belong to the PID namespace pidscope
@@ -108,7 +130,9 @@ impl Scanner {
         let mut scan = self.collect(candidates, &mut errors);
         let pid_namespace = PidNamespace::current();
         let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
-        self.judge(&mut scan, partial);
+        let systemd = self.systemd_view(&mut errors);
+        self.judge(&mut scan, partial, systemd.as_ref());
+        self.systemd = systemd;
         Report {
             roots: self.roots.clone(),
             entries: scan.entries,
@@ -197,7 +221,7 @@ impl Scanner {
 
     /// Probe every PID and resolve every lock at once, then give each entry
     /// its verdict; `partial`: PIDs outside this namespace cannot be seen.
-    fn judge(&mut self, scan: &mut ScanInProgress, partial: bool) {
+    fn judge(&mut self, scan: &mut ScanInProgress, partial: bool, systemd: Option<&SystemdView>) {
         let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
         let probes = self.prober.probe(&pids);
         let keys: Vec<(FileKey, Option<i32>)> = scan
@@ -212,6 +236,7 @@ impl Scanner {
         let locks = resolve_all(&LockTable::read(), &keys);
 
         let open_files = OpenFiles::default();
+        let exe_names = OnceCell::new();
         for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
             let pid = content.pid();
             let lock = entry.file.as_ref().and_then(|file| {
@@ -220,7 +245,82 @@ impl Scanner {
                     .cloned()
             });
             let probe = pid.and_then(|p| probes.get(&p));
-            fill_verdict(entry, content, (probe, lock), partial, &open_files);
+            let gathered = systemd.map(|view| SystemdGathered::of(view, entry, probe));
+            let stem = entry
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let look = || {
+                let names: &ExeNames = exe_names.get_or_init(ExeNames::read);
+                let found = names
+                    .named(&stem)
+                    .into_iter()
+                    .map(|(pid, parent_same_name)| Namesake {
+                        pid,
+                        parent_same_name,
+                    })
+                    .collect();
+                (stem.clone(), found)
+            };
+            let facts = gathered.as_ref().map(|g| SystemdFacts {
+                declarations: &g.declarations,
+                unit_pids: &g.unit_pids,
+                chase: g.chase.as_ref(),
+                namesakes: Some(NamesakeLook(&look)),
+            });
+            fill_verdict(
+                entry,
+                content,
+                (probe, lock),
+                partial,
+                &open_files,
+                facts.as_ref(),
+            );
+        }
+    }
+
+    /// This scan's systemd view: the previous one while its unit
+    /// directories are unchanged, else read again. A unit file that cannot
+    /// be used is a scan error.
+    fn systemd_view(&mut self, errors: &mut Vec<ScanError>) -> Option<SystemdView> {
+        let dirs = self.unit_dirs.clone()?;
+        let (view, unit_errors) = match self.systemd.take() {
+            Some(view) => view.refresh(),
+            None => SystemdView::load(dirs),
+        };
+        errors.extend(unit_errors.into_iter().map(|e| ScanError {
+            path: e.path,
+            error: e.error,
+        }));
+        Some(view)
+    }
+}
+
+/// The systemd facts about one pidfile, gathered before its verdict.
+struct SystemdGathered {
+    declarations: Vec<Declaration>,
+    unit_pids: Vec<i32>,
+    chase: Option<Chase>,
+}
+
+impl SystemdGathered {
+    fn of(view: &SystemdView, entry: &Entry, probe: Option<&ProcessProbe>) -> SystemdGathered {
+        let declarations = std::iter::once(&entry.path)
+            .chain(&entry.aliases)
+            .filter_map(|p| std::path::absolute(p).ok())
+            .map(|p| view.units().declaring(&p))
+            .find(|d| !d.is_empty())
+            .unwrap_or_default();
+        let first = declarations.first();
+        let unit_pids = first.map(|d| view.unit_pids(&d.unit)).unwrap_or_default();
+        // The path matters only for a live process outside the unit.
+        let live = probe.is_some_and(|p| p.info.is_some());
+        let chase = first.filter(|_| live).and_then(|d| chase(&d.path).ok());
+        SystemdGathered {
+            declarations,
+            unit_pids,
+            chase,
         }
     }
 }
@@ -239,6 +339,7 @@ fn fill_verdict(
     (probe, lock): (Option<&ProcessProbe>, Option<LockInfo>),
     partial_pid_view: bool,
     open_files: &OpenFiles,
+    systemd: Option<&SystemdFacts<'_>>,
 ) {
     let file_id = entry.file.as_ref().map(|f| (f.dev, f.ino));
     let open_check = || match (content.pid(), file_id) {
@@ -257,6 +358,7 @@ fn fill_verdict(
         probe,
         lock: lock.as_ref(),
         open_check: Some(OpenCheck(&open_check)),
+        systemd,
         partial_pid_view,
     });
     entry.status = verdict.status;
@@ -265,6 +367,7 @@ fn fill_verdict(
     entry.warnings = verdict.warnings;
     entry.process = probe.and_then(|p| p.info.clone());
     entry.lock = lock;
+    entry.systemd = verdict.systemd;
 }
 
 /// Read and parse one candidate that the cache did not answer. `None` when
@@ -356,6 +459,7 @@ impl ScanInProgress {
             first_line,
             process: None,
             lock: None,
+            systemd: None,
             location,
         });
         self.contents.push(content);

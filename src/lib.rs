@@ -42,6 +42,7 @@ pub mod probe;
 pub mod report;
 pub mod scan;
 pub mod serial;
+pub mod systemd;
 #[cfg(feature = "cli")]
 pub mod tui;
 pub mod verdict;

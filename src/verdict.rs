@@ -11,6 +11,8 @@ use crate::probe::locks::LockInfo;
 use crate::probe::process::{ProcessInfo, ProcessProbe};
 use crate::scan::parse::InvalidPid;
 use crate::scan::read::FileInfo;
+use crate::systemd::chase::Chase;
+use crate::systemd::index::Declaration;
 
 /// What a pidfile really means, exactly one per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -82,6 +84,15 @@ pub enum Warning {
     /// or sees as another process (reused), may belong to a live process
     /// outside it. Never deleted without `--same-namespace`.
     Unverifiable,
+    /// A unit declares the file, and the live process it names runs outside
+    /// that unit's cgroup.
+    OutsideUnit,
+    /// systemd would refuse the PID as the declaring unit's main process
+    /// (see `policy::systemd`): the unit fails to start or reload.
+    SystemdRefuses,
+    /// The file is dead (stale, reused or zombie) but its daemon is running
+    /// under another PID: starting the service again would start a second one.
+    DaemonElsewhere,
 }
 
 impl Warning {
@@ -94,6 +105,9 @@ impl Warning {
             Warning::UntrustedFile => "untrusted-file",
             Warning::ClockSkew => "clock-skew",
             Warning::Unverifiable => "unverifiable",
+            Warning::OutsideUnit => "outside-unit",
+            Warning::SystemdRefuses => "systemd-refuses",
+            Warning::DaemonElsewhere => "daemon-elsewhere",
         }
     }
 }
@@ -150,6 +164,8 @@ pub struct Entry {
     pub process: Option<std::sync::Arc<ProcessInfo>>,
     /// Who holds a lock on the file.
     pub lock: Option<LockInfo>,
+    /// What systemd's files say about it (see [`SystemdInfo`]).
+    pub systemd: Option<SystemdInfo>,
     /// Where the file sits on disk, for actions to re-check.
     #[serde(skip)]
     pub location: Option<crate::scan::Location>,
@@ -170,6 +186,8 @@ pub struct Evidence<'a> {
     pub probe: Option<&'a ProcessProbe>,
     /// The lock holders.
     pub lock: Option<&'a LockInfo>,
+    /// What systemd's files say about the file; `None` when that view is off.
+    pub systemd: Option<&'a SystemdFacts<'a>>,
     /// Whether the process the file names has the file open. Asked only when
     /// the clocks disagree, as it costs a walk of `/proc/PID/fd`; `None`
     /// when nobody can ask (the file as a fixture).
@@ -199,4 +217,79 @@ pub struct Verdict {
     pub reason: String,
     /// Warning codes, sorted.
     pub warnings: Vec<Warning>,
+    /// What systemd's files say, when a unit declares the file or the
+    /// process runs in one.
+    pub systemd: Option<SystemdInfo>,
+}
+
+/// What systemd's files say about one pidfile, as every output shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SystemdInfo {
+    /// The units whose `PIDFile=` names the file, sorted.
+    pub declared_by: Vec<String>,
+    /// The unit the named process runs in.
+    pub process_unit: Option<String>,
+    /// The live processes in the first declaring unit's cgroup, sorted.
+    pub unit_pids: Vec<i32>,
+    /// Whether systemd would take the named PID as the first declaring
+    /// unit's main process; `None` when no unit declares the file or it
+    /// names no live process.
+    pub systemd_accepts: Option<bool>,
+    /// Each declaring unit's setting and where it comes from.
+    #[serde(skip)]
+    pub declarations: Vec<Declaration>,
+    /// systemd's answer and the rule behind it, in words.
+    #[serde(skip)]
+    pub answer: Option<String>,
+}
+
+impl SystemdInfo {
+    /// The unit to show for the file: the first that declares it, else the
+    /// one its process runs in.
+    pub fn unit(&self) -> Option<&str> {
+        self.declared_by
+            .first()
+            .map(String::as_str)
+            .or(self.process_unit.as_deref())
+    }
+}
+
+/// The unit to show for an entry (see [`SystemdInfo::unit`]).
+pub fn entry_unit(entry: &Entry) -> Option<&str> {
+    entry.systemd.as_ref().and_then(SystemdInfo::unit)
+}
+
+/// The facts the systemd rules look at for one pidfile.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemdFacts<'a> {
+    /// The units that declare the file, sorted by name.
+    pub declarations: &'a [Declaration],
+    /// The live processes of the first declaring unit.
+    pub unit_pids: &'a [i32],
+    /// The first declaring unit's path as systemd's safe chase walks it;
+    /// `None` when it could not be walked (or no unit declares the file).
+    pub chase: Option<&'a Chase>,
+    /// The live processes whose executable is named like the file (with
+    /// the file's stem), asked only when no unit declares a dead file.
+    pub namesakes: Option<NamesakeLook<'a>>,
+}
+
+/// A live process whose executable's base name is a file's stem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Namesake {
+    /// Its PID.
+    pub pid: i32,
+    /// Whether its parent's executable has the same name (a worker).
+    pub parent_same_name: bool,
+}
+
+/// The look for namesakes, taken only when a rule needs it: the name
+/// looked for, and the processes found.
+#[derive(Clone, Copy)]
+pub struct NamesakeLook<'a>(pub &'a dyn Fn() -> (String, Vec<Namesake>));
+
+impl fmt::Debug for NamesakeLook<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NamesakeLook(..)")
+    }
 }

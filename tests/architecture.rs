@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["serial"],
     &["scan", "probe"],
+    &["systemd"],
     &["verdict"],
     &["display"],
     &["policy"],

@@ -31,7 +31,11 @@ use pidscope::probe::process::Liveness;
 use pidscope::report::{Report, json, prometheus, table};
 use pidscope::scan::ScanError;
 use pidscope::scan::parse::InvalidPid;
-use pidscope::verdict::{Content, Evidence, OpenCheck, Status, Warning};
+use pidscope::systemd::chase::{Chase, UnsafeStep};
+use pidscope::systemd::index::Declaration;
+use pidscope::verdict::{
+    Content, Evidence, Namesake, NamesakeLook, OpenCheck, Status, SystemdFacts, Warning,
+};
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
@@ -107,7 +111,18 @@ fn report_at(now: SystemTime) -> Report {
                 "daemon on; master_process on;",
             ]),
         )
-        .lock(fixture::lock(LockKind::Flock, &[812])),
+        .lock(fixture::lock(LockKind::Flock, &[812]))
+        .systemd(&["nginx.service"], Some("nginx.service"), &[812, 813], Some(true)),
+        // A unit's stale pidfile while the unit runs under other PIDs.
+        entry(
+            "/run/redis/redis-server.pid",
+            Status::Stale,
+            Some(4100),
+            "No process has PID 4100; declared by redis-server.service (PIDFile=/run/redis/redis-server.pid); redis-server.service is running as PID 4188: starting it again would start a second instance",
+        )
+        .warnings(&[Warning::DaemonElsewhere])
+        .file(file(ago(now, 0, 7)).owner(104, "redis"))
+        .systemd(&["redis-server.service"], None, &[4188], None),
         // Alive but not ours to signal, /proc hidden: no process details.
         entry(
             "/run/php/php8.2-fpm.pid",
@@ -398,6 +413,19 @@ struct Case {
     open: Option<bool>,
     /// Seen from a nested PID namespace nobody vouched for.
     partial: bool,
+    /// What systemd's files say; `None`: the systemd view is off.
+    systemd: Option<SysCase>,
+}
+
+/// The systemd facts of a [`Case`].
+#[derive(Default)]
+struct SysCase {
+    /// Units declaring the file, each with its `PIDFile=`.
+    declared: Vec<(&'static str, &'static str)>,
+    unit_pids: Vec<i32>,
+    chase: Option<Chase>,
+    /// Live processes named like the file: (PID, its parent has the same name).
+    namesakes: Vec<(i32, bool)>,
 }
 
 impl Case {
@@ -415,7 +443,24 @@ impl Case {
             lock: None,
             open: None,
             partial: false,
+            systemd: None,
         }
+    }
+
+    /// Declared by `unit` with `PIDFile=/run/nginx.pid`; the path chased is root's.
+    fn declared(mut self, unit: &'static str) -> Case {
+        let sys = self.systemd.get_or_insert_with(SysCase::default);
+        sys.declared.push((unit, "/run/nginx.pid"));
+        sys.chase = Some(Chase {
+            unsafe_step: None,
+            owner: 0,
+        });
+        self
+    }
+
+    fn systemd(mut self, change: impl FnOnce(&mut SysCase)) -> Case {
+        change(self.systemd.get_or_insert_with(SysCase::default));
+        self
     }
 
     fn open(mut self, open: bool) -> Case {
@@ -475,6 +520,34 @@ impl Case {
             .liveness
             .map(|l| fixture::probe(l, self.process.clone().map(ProcessBuilder::build)));
         let open = || self.open.unwrap_or(false);
+        let mut declarations: Vec<Declaration> = self
+            .systemd
+            .iter()
+            .flat_map(|s| &s.declared)
+            .map(|(unit, setting)| Declaration {
+                unit: unit.to_string(),
+                setting: setting.to_string(),
+                path: PathBuf::from(setting),
+                source: PathBuf::from(format!("/lib/systemd/system/{unit}")),
+            })
+            .collect();
+        declarations.sort();
+        let look = || {
+            let namesakes = self.systemd.iter().flat_map(|s| &s.namesakes);
+            let found = namesakes
+                .map(|&(pid, parent_same_name)| Namesake {
+                    pid,
+                    parent_same_name,
+                })
+                .collect();
+            ("nginx".to_string(), found)
+        };
+        let facts = self.systemd.as_ref().map(|s| SystemdFacts {
+            declarations: &declarations,
+            unit_pids: &s.unit_pids,
+            chase: s.chase.as_ref(),
+            namesakes: Some(NamesakeLook(&look)),
+        });
         let verdict = classify(&Evidence {
             path: &self.path,
             aliases: &self.aliases,
@@ -484,6 +557,7 @@ impl Case {
             lock: self.lock.as_ref(),
             open_check: self.open.map(|_| OpenCheck(&open)),
             partial_pid_view: self.partial,
+            systemd: facts.as_ref(),
         });
         let warnings: Vec<&str> = verdict.warnings.iter().map(|w| w.as_str()).collect();
         format!(
@@ -628,6 +702,63 @@ fn reasons() {
             .path("/run/other.pid")
             .file(|f| f.mode(0o666))
             .locked(LockKind::Posix, &[20]),
+        case("systemd-undeclared-in-no-unit").systemd(|_| {}),
+        case("systemd-undeclared-in-a-unit")
+            .info(|i| i.cgroup("/system.slice/nginx.service"))
+            .systemd(|_| {}),
+        case("systemd-accepts-in-unit")
+            .info(|i| i.cgroup("/system.slice/nginx.service"))
+            .declared("nginx.service")
+            .systemd(|s| s.unit_pids = vec![10, 11]),
+        case("systemd-accepts-root-owned-outside-unit")
+            .info(|i| i.cgroup("/user.slice/user-0.slice/session-3.scope"))
+            .declared("nginx.service"),
+        case("systemd-refuses-not-root-owned")
+            .declared("nginx.service")
+            .systemd(|s| {
+                s.chase = Some(Chase {
+                    unsafe_step: None,
+                    owner: 33,
+                })
+            }),
+        case("systemd-refuses-unsafe-chain")
+            .declared("nginx.service")
+            .systemd(|s| {
+                s.chase = Some(Chase {
+                    unsafe_step: Some(UnsafeStep {
+                        from: "/run/nginx".into(),
+                        from_uid: 33,
+                        to: "/run/nginx/nginx.pid".into(),
+                        to_uid: 0,
+                    }),
+                    owner: 0,
+                })
+            }),
+        Case {
+            content: Content::Pid(1),
+            ..case("systemd-refuses-pid-1").declared("nginx.service")
+        },
+        case("systemd-declared-twice")
+            .declared("nginx.service")
+            .declared("nginx-debug.service")
+            .info(|i| i.cgroup("/system.slice/nginx-debug.service")),
+        case("systemd-stale-declared")
+            .gone()
+            .declared("nginx.service"),
+        case("systemd-stale-daemon-in-unit")
+            .gone()
+            .declared("nginx.service")
+            .systemd(|s| s.unit_pids = vec![812, 813]),
+        case("systemd-zombie-daemon-in-unit")
+            .info(|i| i.state('Z'))
+            .declared("nginx.service")
+            .systemd(|s| s.unit_pids = vec![10, 812]),
+        case("systemd-stale-namesake")
+            .gone()
+            .systemd(|s| s.namesakes = vec![(812, false), (813, true)]),
+        case("systemd-stale-only-workers-of-namesake")
+            .gone()
+            .systemd(|s| s.namesakes = vec![(813, true)]),
     ];
     let lines: Vec<String> = cases.iter().map(Case::line).collect();
     insta::assert_snapshot!("reasons", pinned(&lines.join("\n")));

@@ -21,6 +21,7 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     let same_namespace = args.namespace.same(config);
     let report = Scanner::new(roots, rules)
         .same_namespace(same_namespace)
+        .systemd(config.unit_dirs())
         .scan();
     super::warn_partial_view(report.pid_namespace, same_namespace);
 

@@ -11,7 +11,7 @@ use pidscope::config::Config;
 use pidscope::display::display_path;
 use pidscope::inspect::Scanner;
 use pidscope::policy::delete::{Deletion, Keep, may_delete};
-use pidscope::verdict::{Entry, Status};
+use pidscope::verdict::{Entry, Status, Warning};
 use serde::Serialize;
 
 use super::{executor, exit, fail, warn};
@@ -77,6 +77,7 @@ struct Row {
     pid: Option<i32>,
     action: Action,
     reason: String,
+    warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -105,6 +106,7 @@ pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
     let same_namespace = args.namespace.same(config);
     let report = Scanner::new(roots, rules)
         .same_namespace(same_namespace)
+        .systemd(config.unit_dirs())
         .scan();
     super::warn_partial_view(report.pid_namespace, same_namespace);
     let grace = args.grace.unwrap_or(config.invalid_grace);
@@ -197,6 +199,7 @@ fn row(entry: &Entry, action: Action, reason: String) -> Row {
         pid: entry.pid,
         action,
         reason,
+        warnings: entry.warnings.clone(),
     }
 }
 
@@ -265,8 +268,14 @@ fn render(rows: &[Row], summary: &Summary) -> String {
         .unwrap_or(0);
     let mut out = String::new();
     for row in rows {
+        let codes: Vec<&str> = row.warnings.iter().map(|w| w.as_str()).collect();
+        let codes = if codes.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", codes.join(", "))
+        };
         out.push_str(&format!(
-            "{:<width$}  {}  {}\n",
+            "{:<width$}  {}  {}{codes}\n",
             row.action.word(),
             display_path(&row.path),
             row.reason

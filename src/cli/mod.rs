@@ -193,6 +193,7 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         executor: (!read_only)
             .then(|| executor(config, config.invalid_grace).same_namespace(same_namespace)),
         same_namespace,
+        unit_dirs: config.unit_dirs(),
     };
     match pidscope::tui::run(options) {
         Ok(()) => ExitCode::from(exit::HEALTHY),

@@ -36,6 +36,20 @@ pub fn classify(ev: &Evidence<'_>) -> Verdict {
             ));
         }
     }
+    let systemd = ev.systemd.and_then(|facts| {
+        let cgroup = ev
+            .probe
+            .and_then(|p| p.info.as_deref())
+            .and_then(|info| info.cgroup.as_deref());
+        super::systemd::judge(
+            status,
+            ev.content.pid(),
+            cgroup,
+            facts,
+            &mut warnings,
+            &mut reason,
+        )
+    });
     if ev.partial_pid_view && matches!(status, Status::Stale | Status::Reused) {
         warnings.push(Warning::Unverifiable);
         reason.push_str(UNVERIFIABLE);
@@ -46,6 +60,7 @@ pub fn classify(ev: &Evidence<'_>) -> Verdict {
         status,
         reason,
         warnings,
+        systemd,
     }
 }
 
@@ -237,6 +252,7 @@ mod tests {
                 lock: self.lock.as_ref(),
                 open_check: Some(OpenCheck(&open)),
                 partial_pid_view: self.partial,
+                systemd: None,
             })
         }
     }

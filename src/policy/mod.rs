@@ -9,6 +9,8 @@
 //! - [`names`]: does a pidfile's name relate to a process's?
 //! - [`delete`]: may a pidfile be deleted, and on how many confirmations?
 //! - [`signal`]: may its owner be signalled, and on how many confirmations?
+//! - [`systemd`](mod@systemd): would systemd accept the PID a unit's pidfile names, does the
+//!   process run in the unit, is a dead pidfile's daemon running elsewhere?
 //!
 //! Nothing here touches the system: no files, no `/proc`, no clock except
 //! as a value passed in (the one exception is "running for", which reads
@@ -19,5 +21,6 @@ pub mod delete;
 pub mod names;
 pub mod owner;
 pub mod signal;
+pub mod systemd;
 
 pub use classify::classify;

@@ -111,6 +111,9 @@ pub struct ProcessInfo {
     /// The process the PID belongs to when the PID is a thread of another one.
     #[serde(skip)]
     pub thread_of: Option<i32>,
+    /// Its cgroup, from `/proc/PID/cgroup` (see [`super::cgroup::parse_proc_cgroup`]).
+    #[serde(skip)]
+    pub cgroup: Option<String>,
 }
 
 /// Everything learned about one PID in one scan.
@@ -257,6 +260,7 @@ impl Prober {
             kernel_thread: id.kernel_thread,
             start_ticks: id.start_ticks,
             thread_of: id.tgid.filter(|&t| t != pid),
+            cgroup: super::cgroup::process_cgroup(pid),
         }
     }
 

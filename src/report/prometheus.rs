@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use super::Report;
 use crate::probe::namespace::PidNamespace;
-use crate::verdict::Status;
+use crate::verdict::{Status, entry_unit};
 
 /// Render the report in the Prometheus text format (version 0.0.4).
 pub fn render(report: &Report) -> String {
@@ -29,10 +29,11 @@ pub fn render(report: &Report) -> String {
     for entry in report.entries.iter().filter(|e| e.status != Status::Alive) {
         let _ = writeln!(
             out,
-            "pidscope_pidfile_info{{path=\"{}\",status=\"{}\",pid=\"{}\"}} 1",
+            "pidscope_pidfile_info{{path=\"{}\",status=\"{}\",pid=\"{}\",unit=\"{}\"}} 1",
             escape(&path_label(&entry.path)),
             entry.status,
-            entry.pid.map_or_else(String::new, |p| p.to_string())
+            entry.pid.map_or_else(String::new, |p| p.to_string()),
+            escape(entry_unit(entry).unwrap_or_default())
         );
     }
     metric(

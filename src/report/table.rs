@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::Report;
 use crate::display::{Tone, display_path, escape_controls, file_age, status_bold, status_tone};
-use crate::verdict::Status;
+use crate::verdict::{Status, entry_unit};
 
 // `clean` and `audit` name these here; the display module owns them.
 
@@ -28,9 +28,11 @@ pub fn status_style(status: Status) -> Style {
 /// Render the report as an aligned table followed by a one-line summary.
 /// `color` adds ANSI styles to the status words; the words are always there.
 pub fn render(report: &Report, color: bool) -> String {
-    const HEADERS: [&str; 7] = ["STATUS", "PID", "PROCESS", "USER", "AGE", "PATH", "REASON"];
+    const HEADERS: [&str; 8] = [
+        "STATUS", "PID", "PROCESS", "USER", "UNIT", "AGE", "PATH", "REASON",
+    ];
     let now = SystemTime::now();
-    let rows: Vec<[String; 7]> = report
+    let rows: Vec<[String; 8]> = report
         .entries
         .iter()
         .map(|e| {
@@ -47,6 +49,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 process
                     .and_then(|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())))
                     .unwrap_or_else(|| "-".into()),
+                entry_unit(e).map_or_else(|| "-".into(), escape_controls),
                 file_age(e.file.as_ref().map(|f| f.mtime), now),
                 display_path(&e.path),
                 reason,
@@ -61,7 +64,7 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     }
     let mut out = String::new();
-    let mut line = |cells: &[String; 7], status: Option<Status>| {
+    let mut line = |cells: &[String; 8], status: Option<Status>| {
         for (i, cell) in cells.iter().enumerate() {
             let pad = widths[i].saturating_sub(cell.chars().count());
             let text = match (i, status) {
@@ -71,7 +74,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 }
                 _ => cell.clone(),
             };
-            if i == 6 {
+            if i == 7 {
                 out.push_str(&text);
             } else if i == 1 {
                 out.push_str(&format!("{}{text}  ", " ".repeat(pad)));

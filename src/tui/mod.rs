@@ -47,6 +47,8 @@ pub struct Options {
     pub executor: Option<Executor>,
     /// The pidfiles' PIDs belong to pidscope's own PID namespace, even a nested one.
     pub same_namespace: bool,
+    /// Where to read systemd units from; `None`: do not look at systemd.
+    pub unit_dirs: Option<Vec<PathBuf>>,
 }
 
 /// Why the inspector could not run.
@@ -119,6 +121,7 @@ fn event_loop(
     let jobs = spawn_worker(
         Scanner::new(options.roots, options.rules)
             .same_namespace(options.same_namespace)
+            .systemd(options.unit_dirs)
             .remembering(),
         options.executor,
         tx,

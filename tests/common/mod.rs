@@ -21,6 +21,7 @@
 
 #![allow(dead_code)]
 
+pub mod cgroups;
 pub mod inspector;
 pub mod pidns;
 pub mod tmux;

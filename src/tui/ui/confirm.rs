@@ -15,7 +15,7 @@ use crate::display::{display_path, tail};
 use crate::policy::delete::needs_second_confirmation;
 use crate::tui::app::needs_untrusted_confirmation;
 use crate::tui::app::{Button, Confirm, ConfirmKind};
-use crate::verdict::Entry;
+use crate::verdict::{Entry, Warning};
 
 /// Draw `confirm` over `area`.
 pub(super) fn draw(theme: &Theme, frame: &mut Frame, area: Rect, confirm: &Confirm) {
@@ -121,6 +121,38 @@ fn delete_body(theme: &Theme, targets: &[Entry]) -> Vec<Line<'static>> {
             theme.danger(),
         ));
     }
+    lines.extend(elsewhere_lines(theme, targets));
+    lines
+}
+
+/// The targets whose daemon runs under another PID: deleting the file and
+/// starting the service would start a second instance.
+fn elsewhere_lines(theme: &Theme, targets: &[Entry]) -> Vec<Line<'static>> {
+    let elsewhere: Vec<&Entry> = targets
+        .iter()
+        .filter(|e| e.warnings.contains(&Warning::DaemonElsewhere))
+        .collect();
+    if elsewhere.is_empty() {
+        return Vec::new();
+    }
+    let loud = theme.danger().add_modifier(Modifier::UNDERLINED);
+    let mut lines = vec![Line::styled(
+        format!(
+            "{}: their daemon still runs under another PID:",
+            Warning::DaemonElsewhere
+        ),
+        loud,
+    )];
+    lines.extend(listing(
+        elsewhere
+            .iter()
+            .map(|e| Line::styled(format!("  {}", tail(&display_path(&e.path), 60)), loud)),
+        4,
+    ));
+    lines.push(Line::styled(
+        "Starting the service again would start a second instance.",
+        loud,
+    ));
     lines
 }
 

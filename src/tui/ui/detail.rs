@@ -12,7 +12,7 @@ use crate::probe::locks::LockInfo;
 use crate::probe::process::ProcessInfo;
 use crate::scan::read::FileInfo;
 use crate::tui::app::App;
-use crate::verdict::Entry;
+use crate::verdict::{Entry, SystemdInfo};
 
 /// Draw the details of the selected pidfile into `area`.
 pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -47,6 +47,9 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         None => lines.push(field("Process", vec![Span::raw("none")])),
     }
     lines.push(field("Lock", vec![Span::raw(lock_text(e.lock.as_ref()))]));
+    if let Some(sd) = &e.systemd {
+        lines.extend(systemd_lines(theme, sd));
+    }
     // Long paths and command lines wrap rather than vanish at the edge.
     frame.render_widget(
         Paragraph::new(lines)
@@ -120,6 +123,48 @@ fn process_lines(app: &App, e: &Entry, p: &ProcessInfo) -> Vec<Line<'static>> {
                 timestamp(start, app.utc_offset),
                 short_age(app.now, start)
             ))],
+        ));
+    }
+    lines
+}
+
+/// The declaring units and their `PIDFile=`, the process's unit, and
+/// systemd's answer with its rule.
+fn systemd_lines(theme: &Theme, sd: &SystemdInfo) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for d in &sd.declarations {
+        lines.push(field(
+            "Unit",
+            vec![Span::raw(format!(
+                "{} declares it (PIDFile={}, in {})",
+                escape_controls(&d.unit),
+                escape_controls(&d.setting),
+                display_path(&d.source)
+            ))],
+        ));
+    }
+    let runs_in = sd.process_unit.as_deref().map_or_else(
+        || "the process runs in no unit".to_string(),
+        |u| format!("the process runs in {}", escape_controls(u)),
+    );
+    let pids = if sd.unit_pids.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = sd.unit_pids.iter().map(i32::to_string).collect();
+        format!("; the unit's processes: {}", list.join(", "))
+    };
+    lines.push(field(
+        "In unit",
+        vec![Span::raw(format!("{runs_in}{pids}"))],
+    ));
+    if let Some(answer) = &sd.answer {
+        let style = match sd.systemd_accepts {
+            Some(false) => theme.danger(),
+            _ => Style::new(),
+        };
+        lines.push(field(
+            "systemd",
+            vec![Span::styled(escape_controls(answer), style)],
         ));
     }
     lines

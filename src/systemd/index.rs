@@ -1,0 +1,682 @@
+//! Which service units declare which pidfiles, read from systemd's system
+//! unit search path as systemd itself would load them:
+//! - the first file found for a unit name wins, and a unit linked to
+//!   `/dev/null` (or empty) is masked;
+//! - drop-ins `NAME.d/*.conf` (and, for an instance, its template's) come
+//!   from every directory, a file name found twice taken from the first
+//!   directory; they apply in file-name order after the unit file;
+//! - the last `PIDFile=` wins and an empty one resets it;
+//! - a template (`foo@.service`) declares every path its `PIDFile=` takes
+//!   for some instance name: a pidfile's path yields the instance.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::name::{UnitName, escape, valid_instance};
+use super::unit_file::{Piece, SyntaxError, expand, normalize, pid_file_settings, pieces};
+
+/// systemd's system unit search path, highest priority first
+/// (systemd.unit(5), "System Unit Search Path").
+pub const SYSTEM_UNIT_PATH: [&str; 13] = [
+    "/etc/systemd/system.control",
+    "/run/systemd/system.control",
+    "/run/systemd/transient",
+    "/run/systemd/generator.early",
+    "/etc/systemd/system",
+    "/etc/systemd/system.attached",
+    "/run/systemd/system",
+    "/run/systemd/system.attached",
+    "/run/systemd/generator",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+    "/run/systemd/generator.late",
+];
+
+/// The system search path as paths.
+pub fn system_unit_dirs() -> Vec<PathBuf> {
+    SYSTEM_UNIT_PATH.iter().map(PathBuf::from).collect()
+}
+
+/// A unit file or drop-in that could not be used. It is skipped; the index
+/// is built from the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong, as a short phrase (with the line number when one is to blame).
+    pub error: String,
+}
+
+/// A unit that declares a pidfile.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Declaration {
+    /// The unit's name, `postgresql@15-main.service`.
+    pub unit: String,
+    /// The `PIDFile=` value as written, before expansion.
+    pub setting: String,
+    /// The path it expands to, as systemd reads it.
+    pub path: PathBuf,
+    /// The file the winning setting comes from (the unit file or a drop-in).
+    pub source: PathBuf,
+}
+
+/// One unit as found on the search path, before its settings are folded.
+#[derive(Debug, Clone)]
+struct Found {
+    name: UnitName,
+    file: PathBuf,
+}
+
+/// The last word of a unit's `PIDFile=` settings.
+#[derive(Debug, Clone)]
+struct Setting {
+    value: String,
+    source: PathBuf,
+}
+
+/// A template with the `PIDFile=` its instances inherit, for matching.
+#[derive(Debug, Clone)]
+struct Template {
+    name: UnitName,
+    setting: Setting,
+    pieces: Vec<Piece>,
+}
+
+/// The index of declared pidfiles, built once per scan.
+#[derive(Debug, Default)]
+pub struct UnitIndex {
+    exact: HashMap<PathBuf, Vec<Declaration>>,
+    templates: Vec<Template>,
+    /// Parsed settings by file, for instances' drop-ins at lookup.
+    settings: HashMap<PathBuf, Vec<String>>,
+    /// Drop-in files by unit name (`foo.service`), already in apply order.
+    dropins: HashMap<String, Vec<PathBuf>>,
+    stamps: Vec<(PathBuf, Option<SystemTime>)>,
+    units_read: usize,
+}
+
+impl UnitIndex {
+    /// Read every service unit under `dirs` (highest priority first).
+    pub fn build(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>) {
+        let mut index = UnitIndex::default();
+        let mut errors = Vec::new();
+        let mut units: BTreeMap<String, Option<Found>> = BTreeMap::new();
+        let mut dropin_files: HashMap<String, BTreeMap<String, PathBuf>> = HashMap::new();
+        let mut seen_dirs = HashSet::new();
+        for dir in dirs {
+            index.stamp(dir);
+            let Ok(meta) = std::fs::metadata(dir) else {
+                continue;
+            };
+            // /lib and /usr/lib are one directory on merged-/usr systems.
+            if !seen_dirs.insert((meta.dev(), meta.ino())) {
+                continue;
+            }
+            let Ok(read) = std::fs::read_dir(dir) else {
+                errors.push(UnitError {
+                    path: dir.clone(),
+                    error: "cannot list the unit directory".into(),
+                });
+                continue;
+            };
+            let mut names: Vec<_> = read.flatten().map(|e| e.file_name()).collect();
+            names.sort();
+            for os_name in names {
+                let Some(name) = os_name.to_str() else {
+                    continue;
+                };
+                let path = dir.join(name);
+                if let Some(unit) = name.strip_suffix(".d") {
+                    if UnitName::parse(unit).is_some() && path.is_dir() {
+                        index.stamp(&path);
+                        collect_dropins(&path, dropin_files.entry(unit.to_owned()).or_default());
+                    }
+                    continue;
+                }
+                let Some(parsed) = UnitName::parse(name) else {
+                    continue;
+                };
+                if units.contains_key(name) || is_alias(&path, name) {
+                    continue;
+                }
+                let masked =
+                    std::fs::metadata(&path).map_or(true, |m| !m.is_file() || m.len() == 0);
+                let found = (!masked).then_some(Found {
+                    name: parsed,
+                    file: path,
+                });
+                units.insert(name.to_owned(), found);
+            }
+        }
+        for (unit, files) in dropin_files {
+            index.dropins.insert(unit, files.into_values().collect());
+        }
+        for found in units.into_values().flatten() {
+            index.add(&found, &mut errors);
+        }
+        // An instance with its own drop-ins may set a path its template's
+        // pattern cannot find: index it by its concrete path.
+        let instances: Vec<String> = index
+            .dropins
+            .keys()
+            .filter(|u| UnitName::parse(u).is_some_and(|n| n.template().is_some()))
+            .cloned()
+            .collect();
+        for unit in instances {
+            let name = UnitName::parse(&unit).expect("filtered above");
+            if let Some(declaration) = index.resolve_instance(&name, &mut errors) {
+                let path = declaration.path.clone();
+                index.exact.entry(path).or_default().push(declaration);
+            }
+        }
+        for declarations in index.exact.values_mut() {
+            declarations.sort();
+            declarations.dedup();
+        }
+        (index, errors)
+    }
+
+    /// The units that declare `path`, sorted by name.
+    pub fn declaring(&self, path: &Path) -> Vec<Declaration> {
+        let Some(path) = path.to_str().and_then(normalize) else {
+            return Vec::new();
+        };
+        let mut out = self.exact.get(&path).cloned().unwrap_or_default();
+        let text = path.to_string_lossy();
+        for template in &self.templates {
+            for instance in candidate_instances(&template.pieces, &template.name, &text) {
+                let unit = template.name.with_instance(&instance);
+                if out.iter().any(|d| d.unit == unit.full) {
+                    continue;
+                }
+                let Some(declaration) = self.resolve_instance(&unit, &mut Vec::new()) else {
+                    continue;
+                };
+                if declaration.path == path {
+                    out.push(declaration);
+                }
+            }
+        }
+        out.sort();
+        out.dedup_by(|a, b| a.unit == b.unit);
+        out
+    }
+
+    /// Whether a directory of the index changed since it was built (an
+    /// entry added, removed or renamed): then the index must be rebuilt.
+    pub fn is_outdated(&self) -> bool {
+        self.stamps
+            .iter()
+            .any(|(dir, mtime)| modified(dir) != *mtime)
+    }
+
+    /// How many unit files declared a pidfile.
+    pub fn len(&self) -> usize {
+        self.units_read
+    }
+
+    /// Whether no unit declares a pidfile.
+    pub fn is_empty(&self) -> bool {
+        self.units_read == 0
+    }
+
+    fn stamp(&mut self, dir: &Path) {
+        self.stamps.push((dir.to_path_buf(), modified(dir)));
+    }
+
+    fn add(&mut self, found: &Found, errors: &mut Vec<UnitError>) {
+        let own = match self.settings_of(&found.file, errors) {
+            Some(s) => s,
+            None => return,
+        };
+        let mut chain = vec![(found.file.clone(), own)];
+        for dropin in self
+            .dropins
+            .get(&found.name.full)
+            .cloned()
+            .unwrap_or_default()
+        {
+            if let Some(s) = self.settings_of(&dropin, errors) {
+                chain.push((dropin, s));
+            }
+        }
+        let Some(setting) = last_word(&chain) else {
+            return;
+        };
+        self.units_read += 1;
+        if found.name.is_template() {
+            if let Some(pieces) = pieces(&setting.value, &found.name) {
+                self.templates.push(Template {
+                    name: found.name.clone(),
+                    setting,
+                    pieces,
+                });
+            }
+            return;
+        }
+        if let Some(path) = expand(&setting.value, &found.name) {
+            self.exact
+                .entry(path.clone())
+                .or_default()
+                .push(Declaration {
+                    unit: found.name.full.clone(),
+                    setting: setting.value,
+                    path,
+                    source: setting.source,
+                });
+        }
+    }
+
+    /// An instance's setting: its template's unit file, then the template's
+    /// and its own drop-ins together in file-name order.
+    fn resolve_instance(
+        &self,
+        unit: &UnitName,
+        errors: &mut Vec<UnitError>,
+    ) -> Option<Declaration> {
+        let template_name = unit.template()?;
+        let template = self.templates.iter().find(|t| t.name.full == template_name);
+        let base = template.map(|t| t.setting.clone());
+        let mut dropins: Vec<PathBuf> = Vec::new();
+        for name in [&template_name, &unit.full] {
+            dropins.extend(self.dropins.get(name.as_str()).cloned().unwrap_or_default());
+        }
+        dropins.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        let mut current = base;
+        for dropin in dropins {
+            let settings = match self.settings.get(&dropin) {
+                Some(s) => s.clone(),
+                None => match read_settings(&dropin) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                },
+            };
+            for value in settings {
+                current = (!value.is_empty()).then(|| Setting {
+                    value,
+                    source: dropin.clone(),
+                });
+            }
+        }
+        let setting = current?;
+        Some(Declaration {
+            unit: unit.full.clone(),
+            path: expand(&setting.value, unit)?,
+            setting: setting.value,
+            source: setting.source,
+        })
+    }
+
+    fn settings_of(&mut self, file: &Path, errors: &mut Vec<UnitError>) -> Option<Vec<String>> {
+        if let Some(s) = self.settings.get(file) {
+            return Some(s.clone());
+        }
+        match read_settings(file) {
+            Ok(s) => {
+                self.settings.insert(file.to_path_buf(), s.clone());
+                Some(s)
+            }
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    }
+}
+
+/// The setting left after applying every file of `chain` in order.
+fn last_word(chain: &[(PathBuf, Vec<String>)]) -> Option<Setting> {
+    let mut current = None;
+    for (file, settings) in chain {
+        for value in settings {
+            current = (!value.is_empty()).then(|| Setting {
+                value: value.clone(),
+                source: file.clone(),
+            });
+        }
+    }
+    current
+}
+
+fn read_settings(file: &Path) -> Result<Vec<String>, UnitError> {
+    let bytes = std::fs::read(file).map_err(|e| UnitError {
+        path: file.to_path_buf(),
+        error: format!(
+            "cannot read the unit file: {}",
+            crate::scan::read::describe(&e)
+        ),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| UnitError {
+        path: file.to_path_buf(),
+        error: "the unit file is not UTF-8".into(),
+    })?;
+    pid_file_settings(&text).map_err(|SyntaxError { line, what }| UnitError {
+        path: file.to_path_buf(),
+        error: format!("line {line}: {what}"),
+    })
+}
+
+/// The `*.conf` files of a drop-in directory, by file name; a name already
+/// taken by a higher-priority directory is kept.
+fn collect_dropins(dir: &Path, into: &mut BTreeMap<String, PathBuf>) {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in read.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".conf") {
+            into.entry(name.to_owned()).or_insert_with(|| entry.path());
+        }
+    }
+}
+
+/// A symlink to a unit of another name is an alias: the unit is indexed
+/// under its own name.
+fn is_alias(path: &Path, name: &str) -> bool {
+    let Ok(target) = std::fs::read_link(path) else {
+        return false;
+    };
+    if target == Path::new("/dev/null") {
+        return false;
+    }
+    target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|target_name| target_name != name && UnitName::parse(target_name).is_some())
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Instance names for which `pieces` could spell `path`: the text at the
+/// first instance specifier, cut at every place the text after it occurs,
+/// turned back into an instance name. Each candidate is then checked by
+/// expanding the unit's full setting.
+fn candidate_instances(pieces: &[Piece], template: &UnitName, path: &str) -> Vec<String> {
+    let mut prefix = String::new();
+    let mut rest = pieces.iter();
+    let specifier = loop {
+        match rest.next() {
+            Some(Piece::Text(t)) => prefix.push_str(t),
+            Some(Piece::Instance(s)) => break *s,
+            None => return Vec::new(),
+        }
+    };
+    // Normalise the text before the first instance as `expand` would.
+    let prefix = if prefix.starts_with('/') || prefix.is_empty() && path.starts_with('/') {
+        prefix
+    } else {
+        format!("/run/{prefix}")
+    };
+    let prefix = prefix
+        .strip_prefix("/var/run/")
+        .map_or(prefix.clone(), |p| format!("/run/{p}"));
+    let Some(tail) = path.strip_prefix(prefix.as_str()) else {
+        return Vec::new();
+    };
+    let next_text = match rest.next() {
+        Some(Piece::Text(t)) => t.as_str(),
+        _ => "",
+    };
+    let mut ends: Vec<usize> = if next_text.is_empty() {
+        (1..=tail.len())
+            .filter(|&i| tail.is_char_boundary(i))
+            .collect()
+    } else {
+        tail.match_indices(next_text).map(|(i, _)| i).collect()
+    };
+    ends.retain(|&i| i > 0);
+    let mut out = Vec::new();
+    for end in ends {
+        let text = &tail[..end];
+        let instance = match specifier {
+            'i' => Some(text.to_owned()),
+            'I' => Some(escape(text)),
+            'n' => text
+                .strip_prefix(&format!("{}@", template.prefix))
+                .and_then(|t| t.strip_suffix(".service"))
+                .map(str::to_owned),
+            'N' => text
+                .strip_prefix(&format!("{}@", template.prefix))
+                .map(str::to_owned),
+            _ => None,
+        };
+        if let Some(instance) = instance.filter(|i| valid_instance(i))
+            && !out.contains(&instance)
+        {
+            out.push(instance);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// Unit directories in a temp dir, highest priority first.
+    struct Dirs {
+        _root: tempfile::TempDir,
+        dirs: Vec<PathBuf>,
+    }
+
+    impl Dirs {
+        fn new(n: usize) -> Dirs {
+            let root = tempfile::tempdir().unwrap();
+            let dirs = (0..n)
+                .map(|i| root.path().join(format!("d{i}")))
+                .collect::<Vec<_>>();
+            for d in &dirs {
+                std::fs::create_dir(d).unwrap();
+            }
+            Dirs { _root: root, dirs }
+        }
+
+        fn write(&self, dir: usize, name: &str, text: &str) -> PathBuf {
+            let path = self.dirs[dir].join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+
+        fn build(&self) -> (UnitIndex, Vec<UnitError>) {
+            UnitIndex::build(&self.dirs)
+        }
+    }
+
+    fn units(index: &UnitIndex, path: &str) -> Vec<String> {
+        index
+            .declaring(Path::new(path))
+            .into_iter()
+            .map(|d| d.unit)
+            .collect()
+    }
+
+    fn service(pid_file: &str) -> String {
+        format!("[Unit]\nDescription=x\n\n[Service]\nType=forking\nPIDFile={pid_file}\n")
+    }
+
+    #[test]
+    fn the_first_file_for_a_name_wins_and_dev_null_masks() {
+        let d = Dirs::new(3);
+        d.write(0, "a.service", &service("/run/a-etc.pid"));
+        d.write(2, "a.service", &service("/run/a-lib.pid"));
+        symlink("/dev/null", d.dirs[0].join("b.service")).unwrap();
+        d.write(2, "b.service", &service("/run/b.pid"));
+        d.write(0, "c.service", "");
+        d.write(1, "c.service", &service("/run/c.pid"));
+        d.write(2, "d.socket", &service("/run/d.pid"));
+        let (index, errors) = d.build();
+        assert_eq!(errors, []);
+        assert_eq!(units(&index, "/run/a-etc.pid"), ["a.service"]);
+        assert_eq!(units(&index, "/run/a-lib.pid"), Vec::<String>::new());
+        assert_eq!(units(&index, "/run/b.pid"), Vec::<String>::new());
+        assert_eq!(units(&index, "/run/c.pid"), Vec::<String>::new());
+        assert_eq!(units(&index, "/run/d.pid"), Vec::<String>::new());
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn dropins_apply_in_file_name_order_and_an_empty_value_resets() {
+        let d = Dirs::new(2);
+        d.write(1, "a.service", &service("/run/a.pid"));
+        d.write(
+            1,
+            "a.service.d/20-move.conf",
+            "[Service]\nPIDFile=/run/a-moved.pid\n",
+        );
+        // The same drop-in name higher up replaces the lower one.
+        d.write(
+            0,
+            "a.service.d/20-move.conf",
+            "[Service]\nPIDFile=/run/a-etc.pid\n",
+        );
+        d.write(
+            1,
+            "a.service.d/10-early.conf",
+            "[Service]\nPIDFile=/run/a-early.pid\n",
+        );
+        d.write(0, "b.service", &service("/run/b.pid"));
+        d.write(1, "b.service.d/reset.conf", "[Service]\nPIDFile=\n");
+        d.write(0, "c.service", "[Service]\nType=simple\n");
+        d.write(0, "c.service.d/pid.conf", "[Service]\nPIDFile=c.pid\n");
+        let (index, errors) = d.build();
+        assert_eq!(errors, []);
+        assert_eq!(units(&index, "/run/a-etc.pid"), ["a.service"]);
+        for gone in [
+            "/run/a.pid",
+            "/run/a-moved.pid",
+            "/run/a-early.pid",
+            "/run/b.pid",
+        ] {
+            assert_eq!(units(&index, gone), Vec::<String>::new(), "{gone}");
+        }
+        let declared = index.declaring(Path::new("/run/c.pid"));
+        assert_eq!(declared.len(), 1);
+        assert_eq!(declared[0].setting, "c.pid");
+        assert!(declared[0].source.ends_with("c.service.d/pid.conf"));
+    }
+
+    #[test]
+    fn var_run_and_relative_values_read_as_run() {
+        let d = Dirs::new(1);
+        d.write(0, "old.service", &service("/var/run/old.pid"));
+        d.write(0, "rel.service", &service("rel/x.pid"));
+        let (index, _) = d.build();
+        assert_eq!(units(&index, "/run/old.pid"), ["old.service"]);
+        assert_eq!(units(&index, "/var/run/old.pid"), ["old.service"]);
+        assert_eq!(units(&index, "/run/rel/x.pid"), ["rel.service"]);
+    }
+
+    #[test]
+    fn templates_yield_the_instance_from_the_path() {
+        let d = Dirs::new(2);
+        d.write(1, "postgresql@.service", &service("/run/postgresql/%i.pid"));
+        d.write(1, "unesc@.service", &service("/run/unesc/%I/pid"));
+        d.write(1, "full@.service", &service("%t/%N.pid"));
+        d.write(1, "pinned@.service", &service("/run/pinned/%i.pid"));
+        d.write(
+            0,
+            "pinned@special.service.d/p.conf",
+            "[Service]\nPIDFile=/run/special.pid\n",
+        );
+        d.write(1, "unsupported@.service", &service("/run/%H/%i.pid"));
+        let (index, errors) = d.build();
+        assert_eq!(errors, []);
+        assert_eq!(
+            units(&index, "/run/postgresql/15-main.pid"),
+            ["postgresql@15-main.service"]
+        );
+        assert_eq!(
+            units(&index, "/run/unesc/15/main/pid"),
+            ["unesc@15-main.service"]
+        );
+        assert_eq!(units(&index, "/run/full@a.b.pid"), ["full@a.b.service"]);
+        assert_eq!(
+            units(&index, "/run/pinned/special.pid"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            units(&index, "/run/special.pid"),
+            ["pinned@special.service"]
+        );
+        assert_eq!(
+            units(&index, "/run/pinned/other.pid"),
+            ["pinned@other.service"]
+        );
+        assert_eq!(units(&index, "/run/postgresql/.pid"), Vec::<String>::new());
+        assert_eq!(
+            units(&index, "/run/postgresql/a b.pid"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_malformed_file_is_skipped_with_an_error_naming_it() {
+        let d = Dirs::new(1);
+        let bad = d.write(
+            0,
+            "bad.service",
+            "[Service]\nPIDFile=/run/bad.pid\nno equals sign\n",
+        );
+        d.write(0, "good.service", &service("/run/good.pid"));
+        std::fs::write(
+            d.dirs[0].join("latin1.service"),
+            b"[Service]\nPIDFile=/run/caf\xe9.pid\n",
+        )
+        .unwrap();
+        let (index, errors) = d.build();
+        assert_eq!(units(&index, "/run/good.pid"), ["good.service"]);
+        assert_eq!(units(&index, "/run/bad.pid"), Vec::<String>::new());
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].path, bad);
+        assert_eq!(errors[0].error, "line 3: expected Key=Value");
+        assert!(errors[1].error.contains("not UTF-8"));
+    }
+
+    #[test]
+    fn an_alias_is_indexed_under_its_unit_once() {
+        let d = Dirs::new(2);
+        let real = d.write(1, "real.service", &service("/run/real.pid"));
+        symlink(&real, d.dirs[0].join("alias.service")).unwrap();
+        let (index, _) = d.build();
+        assert_eq!(units(&index, "/run/real.pid"), ["real.service"]);
+    }
+
+    #[test]
+    fn a_changed_directory_outdates_the_index() {
+        let d = Dirs::new(1);
+        d.write(0, "a.service", &service("/run/a.pid"));
+        let (index, _) = d.build();
+        assert!(!index.is_outdated());
+        // A coarse mtime may not move within the same tick: step it explicitly.
+        d.write(0, "b.service", &service("/run/b.pid"));
+        let past = std::fs::FileTimes::new()
+            .set_modified(SystemTime::now() - std::time::Duration::from_secs(60));
+        std::fs::File::open(&d.dirs[0])
+            .unwrap()
+            .set_times(past)
+            .unwrap();
+        assert!(index.is_outdated());
+    }
+
+    #[test]
+    fn the_hosts_units_declare_what_debian_ships() {
+        let (index, _) = UnitIndex::build(&system_unit_dirs());
+        if Path::new("/lib/systemd/system/postgresql@.service").exists() {
+            assert_eq!(
+                units(&index, "/run/postgresql/15-main.pid"),
+                ["postgresql@15-main.service"]
+            );
+        }
+    }
+}
