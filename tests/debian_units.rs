@@ -20,7 +20,7 @@ struct Daemon {
     unit: String,
     pidfile: PathBuf,
     stop: Vec<String>,
-    _cgroup: ServiceCgroup,
+    cgroup: ServiceCgroup,
 }
 
 impl Drop for Daemon {
@@ -28,12 +28,7 @@ impl Drop for Daemon {
         if !self.stop.is_empty() {
             let _ = Command::new(&self.stop[0]).args(&self.stop[1..]).output();
         }
-        if let Some(pid) = read_pid(&self.pidfile) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        self.cgroup.kill_all();
         let _ = std::fs::remove_file(&self.pidfile);
     }
 }
@@ -63,7 +58,7 @@ fn start(unit: &str, pidfile: &str, command: &str, stop: &[&str]) -> Daemon {
         unit: unit.to_string(),
         pidfile: pidfile.clone(),
         stop: stop.iter().map(|s| s.to_string()).collect(),
-        _cgroup: cgroup,
+        cgroup,
     };
     // The shell moves itself into the cgroup, then becomes the start command:
     // everything it forks is the unit's.

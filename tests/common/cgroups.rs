@@ -63,6 +63,29 @@ impl ServiceCgroup {
         }
     }
 
+    /// SIGKILL every process in the cgroup until none is left (a daemon's
+    /// workers outlive a master killed alone, and keep its sockets).
+    pub fn kill_all(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut left = false;
+            for dir in &self.dirs {
+                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                    left = true;
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            if !left || std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// The cgroup path as `/proc/PID/cgroup` shows it.
     pub fn path(&self) -> String {
         format!("/pidscope-test.slice/{}", self.unit)
