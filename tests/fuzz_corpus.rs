@@ -91,6 +91,8 @@ fn regressions() {
                 "proc_locks" => fuzz_checks::proc_locks_check(&data),
                 "proc_stat" => fuzz_checks::proc_stat_check(&data),
                 "config" => fuzz_checks::config_check(&data),
+                "unit_file" => fuzz_checks::unit_file_check(&data),
+                "proc_cgroup" => fuzz_checks::proc_cgroup_check(&data),
                 other => panic!("no fuzz target {other}"),
             }));
             if !OPEN.contains(&name.as_str()) {
@@ -100,4 +102,14 @@ fn regressions() {
             }
         }
     }
+}
+
+#[test]
+fn unit_file_corpus() {
+    replay("unit_file", fuzz_checks::unit_file_check);
+}
+
+#[test]
+fn proc_cgroup_corpus() {
+    replay("proc_cgroup", fuzz_checks::proc_cgroup_check);
 }

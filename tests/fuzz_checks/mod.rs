@@ -129,3 +129,66 @@ pub fn config_check(data: &[u8]) {
         }
     }
 }
+
+/// `unit_file::pid_file_settings` on a unit file's text (lossy UTF-8, as a
+/// file that is not UTF-8 is refused before), then `expand` of every
+/// setting for a template instance: a setting is one line, an error names a
+/// line of the text, and an expanded path is absolute and normalised.
+pub fn unit_file_check(data: &[u8]) {
+    use pidscope::systemd::name::UnitName;
+    use pidscope::systemd::unit_file::{expand, pid_file_settings};
+    let text = String::from_utf8_lossy(data);
+    match pid_file_settings(&text) {
+        Ok(settings) => {
+            if !text.contains("PIDFile") {
+                assert!(settings.is_empty(), "{settings:?} without the key");
+            }
+            let unit = UnitName::parse("fuzz@a-b.service").expect("a valid name");
+            for setting in settings {
+                assert!(!setting.contains('\n'), "{setting:?} spans lines");
+                if let Some(path) = expand(&setting, &unit) {
+                    let shown = path.to_string_lossy();
+                    assert!(shown.starts_with('/'), "{shown} is relative");
+                    assert!(!shown.contains("//") && !shown.contains("/./"), "{shown}");
+                    assert!(!shown.starts_with("/var/run/"), "{shown}");
+                    assert!(
+                        path.components()
+                            .all(|c| c != std::path::Component::ParentDir),
+                        "{shown} climbs"
+                    );
+                }
+            }
+        }
+        Err(err) => {
+            let lines = text.lines().count();
+            assert!(
+                (1..=lines.max(1)).contains(&err.line),
+                "line {} of {lines}",
+                err.line
+            );
+        }
+    }
+}
+
+/// `parse_proc_cgroup` and `unit_of` on the text of `/proc/PID/cgroup`, and
+/// `Hierarchies::from_mountinfo` on the same bytes: a cgroup found is a
+/// line's path, and a unit found is one of its components.
+pub fn proc_cgroup_check(data: &[u8]) {
+    use pidscope::probe::cgroup::{Hierarchies, parse_proc_cgroup, unit_of};
+    let text = String::from_utf8_lossy(data);
+    if let Some(path) = parse_proc_cgroup(&text) {
+        assert!(path.starts_with('/'), "{path:?}");
+        assert!(
+            text.lines().any(|l| l.ends_with(&format!(":{path}"))),
+            "{path:?} is no line's path"
+        );
+        if let Some(unit) = unit_of(&path) {
+            assert!(
+                unit.ends_with(".service") || unit.ends_with(".scope"),
+                "{unit}"
+            );
+            assert!(path.split('/').any(|c| c == unit), "{unit} not in {path}");
+        }
+    }
+    let _ = Hierarchies::from_mountinfo(&text);
+}
