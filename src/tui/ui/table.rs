@@ -31,8 +31,8 @@ const NOT_PATH: u16 = 11 + 7 + 10 + 8 + 5 * 4 + 8;
 
 /// The UNIT column, shown after USER when the terminal is wide enough to
 /// keep at least this much for the path.
-const UNIT_WIDTH: u16 = 18;
-const PATH_WITH_UNIT: u16 = 24;
+const UNIT_WIDTH: u16 = 14;
+const PATH_WITH_UNIT: u16 = 16;
 
 /// The column widths for a table `width` cells wide, and whether the UNIT column is in.
 fn widths(width: u16) -> (Vec<Constraint>, bool) {
