@@ -138,3 +138,62 @@ fn audit_table_10k(bencher: Bencher) {
     let report = report(10_000);
     bencher.bench(|| pidscope::report::table::render(&report, false).len());
 }
+
+/// 1,000 service units as a host has them: most without `PIDFile=`, one in
+/// five with one, some with drop-ins, and two templates.
+fn unit_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..1000 {
+            let pid_file = if i % 5 == 0 {
+                format!("PIDFile=/run/daemon{i}/daemon{i}.pid\n")
+            } else {
+                String::new()
+            };
+            let text = format!(
+                "[Unit]\nDescription=Daemon {i}\nAfter=network.target\n\n[Service]\nType=forking\nExecStart=/usr/sbin/daemon{i} --config /etc/daemon{i}.conf\n{pid_file}Restart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n"
+            );
+            std::fs::write(dir.path().join(format!("daemon{i}.service")), text).expect("unit");
+            if i % 50 == 0 {
+                let d = dir.path().join(format!("daemon{i}.service.d"));
+                std::fs::create_dir(&d).expect("drop-in dir");
+                std::fs::write(d.join("override.conf"), "[Service]\nPIDFile=/run/moved.pid\n")
+                    .expect("drop-in");
+            }
+        }
+        for t in ["pg", "app"] {
+            std::fs::write(
+                dir.path().join(format!("{t}@.service")),
+                format!("[Service]\nPIDFile=/run/{t}/%i.pid\n"),
+            )
+            .expect("template");
+        }
+        dir
+    })
+    .path()
+}
+
+/// Building the unit index from 1,000 unit files (the inspector's rebuild).
+#[divan::bench]
+fn unit_index_1000_units() -> usize {
+    let dirs = [unit_dir().to_path_buf()];
+    let (index, _) = pidscope::systemd::index::UnitIndex::build(black_box(&dirs));
+    index.len()
+}
+
+/// The check the inspector makes on every rescan instead of rebuilding.
+#[divan::bench]
+fn unit_index_unchanged_check(bencher: Bencher) {
+    let dirs = [unit_dir().to_path_buf()];
+    let (index, _) = pidscope::systemd::index::UnitIndex::build(&dirs);
+    bencher.bench(|| index.is_outdated());
+}
+
+/// One pidfile looked up in the index (templates tried when no unit names it).
+#[divan::bench(args = ["/run/daemon500/daemon500.pid", "/run/pg/15-main.pid", "/run/other/x.pid"])]
+fn unit_index_lookup(bencher: Bencher, path: &str) {
+    let dirs = [unit_dir().to_path_buf()];
+    let (index, _) = pidscope::systemd::index::UnitIndex::build(&dirs);
+    bencher.bench(|| index.declaring(black_box(Path::new(path))).len());
+}

@@ -92,6 +92,8 @@ pub struct UnitIndex {
     templates: Vec<Template>,
     /// Parsed settings by file, for instances' drop-ins at lookup.
     settings: HashMap<PathBuf, Vec<String>>,
+    /// Unit files that are empty: their units are masked.
+    masked: HashSet<PathBuf>,
     /// Drop-in files by unit name (`foo.service`), already in apply order.
     dropins: HashMap<String, Vec<PathBuf>>,
     stamps: Vec<(PathBuf, Option<SystemTime>)>,
@@ -122,9 +124,13 @@ impl UnitIndex {
                 });
                 continue;
             };
-            let mut names: Vec<_> = read.flatten().map(|e| e.file_name()).collect();
-            names.sort();
-            for os_name in names {
+            // The entry's type comes with the listing: no stat per file.
+            let mut names: Vec<_> = read
+                .flatten()
+                .map(|e| (e.file_name(), e.file_type().ok()))
+                .collect();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            for (os_name, kind) in names {
                 let Some(name) = os_name.to_str() else {
                     continue;
                 };
@@ -139,15 +145,24 @@ impl UnitIndex {
                 let Some(parsed) = UnitName::parse(name) else {
                     continue;
                 };
-                if units.contains_key(name) || is_alias(&path, name) {
+                if units.contains_key(name) {
                     continue;
                 }
-                let masked =
-                    std::fs::metadata(&path).map_or(true, |m| !m.is_file() || m.len() == 0);
-                let found = (!masked).then_some(Found {
-                    name: parsed,
-                    file: path,
-                });
+                let found = match kind {
+                    Some(k) if k.is_file() => Some(Found {
+                        name: parsed,
+                        file: path,
+                    }),
+                    Some(k) if k.is_symlink() => match link_kind(&path, name) {
+                        Link::Alias => continue,
+                        Link::Masked => None,
+                        Link::Unit => Some(Found {
+                            name: parsed,
+                            file: path,
+                        }),
+                    },
+                    _ => continue,
+                };
                 units.insert(name.to_owned(), found);
             }
         }
@@ -229,6 +244,7 @@ impl UnitIndex {
 
     fn add(&mut self, found: &Found, errors: &mut Vec<UnitError>) {
         let own = match self.settings_of(&found.file, errors) {
+            Some(_) if self.masked.contains(&found.file) => return,
             Some(s) => s,
             None => return,
         };
@@ -290,7 +306,7 @@ impl UnitIndex {
             let settings = match self.settings.get(&dropin) {
                 Some(s) => s.clone(),
                 None => match read_settings(&dropin) {
-                    Ok(s) => s,
+                    Ok((s, _)) => s,
                     Err(e) => {
                         errors.push(e);
                         continue;
@@ -318,7 +334,10 @@ impl UnitIndex {
             return Some(s.clone());
         }
         match read_settings(file) {
-            Ok(s) => {
+            Ok((s, empty)) => {
+                if empty {
+                    self.masked.insert(file.to_path_buf());
+                }
                 self.settings.insert(file.to_path_buf(), s.clone());
                 Some(s)
             }
@@ -344,22 +363,44 @@ fn last_word(chain: &[(PathBuf, Vec<String>)]) -> Option<Setting> {
     current
 }
 
-fn read_settings(file: &Path) -> Result<Vec<String>, UnitError> {
-    let bytes = std::fs::read(file).map_err(|e| UnitError {
+/// A unit file's `PIDFile=` settings, and whether it is empty (an empty
+/// unit file masks the unit, as a link to `/dev/null` does).
+fn read_settings(file: &Path) -> Result<(Vec<String>, bool), UnitError> {
+    let bytes = read_small(file).map_err(|e| UnitError {
         path: file.to_path_buf(),
         error: format!(
             "cannot read the unit file: {}",
             crate::scan::read::describe(&e)
         ),
     })?;
+    let empty = bytes.is_empty();
     let text = String::from_utf8(bytes).map_err(|_| UnitError {
         path: file.to_path_buf(),
         error: "the unit file is not UTF-8".into(),
     })?;
-    pid_file_settings(&text).map_err(|SyntaxError { line, what }| UnitError {
-        path: file.to_path_buf(),
-        error: format!("line {line}: {what}"),
-    })
+    pid_file_settings(&text)
+        .map(|settings| (settings, empty))
+        .map_err(|SyntaxError { line, what }| UnitError {
+            path: file.to_path_buf(),
+            error: format!("line {line}: {what}"),
+        })
+}
+
+/// Read a whole file without first asking its size (`std::fs::read` does):
+/// a unit file is small, and an index reads a thousand of them.
+fn read_small(file: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file)?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The `*.conf` files of a drop-in directory, by file name; a name already
@@ -377,19 +418,31 @@ fn collect_dropins(dir: &Path, into: &mut BTreeMap<String, PathBuf>) {
     }
 }
 
-/// A symlink to a unit of another name is an alias: the unit is indexed
-/// under its own name.
-fn is_alias(path: &Path, name: &str) -> bool {
+/// What a symlink in a unit directory is.
+enum Link {
+    /// To `/dev/null` (or anything not a regular file): the unit is masked.
+    Masked,
+    /// To a unit of another name: an alias, indexed under that unit's own name.
+    Alias,
+    /// To the unit's file kept elsewhere.
+    Unit,
+}
+
+fn link_kind(path: &Path, name: &str) -> Link {
     let Ok(target) = std::fs::read_link(path) else {
-        return false;
+        return Link::Masked;
     };
-    if target == Path::new("/dev/null") {
-        return false;
-    }
-    target
+    let alias = target
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|target_name| target_name != name && UnitName::parse(target_name).is_some())
+        .is_some_and(|t| t != name && UnitName::parse(t).is_some());
+    if alias {
+        return Link::Alias;
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Link::Unit,
+        _ => Link::Masked,
+    }
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
