@@ -568,6 +568,9 @@ mod tests {
         d.write(0, "c.service", "");
         d.write(1, "c.service", &service("/run/c.pid"));
         d.write(2, "d.socket", &service("/run/d.pid"));
+        // An empty unit file masks: its drop-ins do not bring it back.
+        d.write(0, "e.service", "");
+        d.write(0, "e.service.d/pid.conf", "[Service]\nPIDFile=/run/e.pid\n");
         let (index, errors) = d.build();
         assert_eq!(errors, []);
         assert_eq!(units(&index, "/run/a-etc.pid"), ["a.service"]);
@@ -575,6 +578,7 @@ mod tests {
         assert_eq!(units(&index, "/run/b.pid"), Vec::<String>::new());
         assert_eq!(units(&index, "/run/c.pid"), Vec::<String>::new());
         assert_eq!(units(&index, "/run/d.pid"), Vec::<String>::new());
+        assert_eq!(units(&index, "/run/e.pid"), Vec::<String>::new());
         assert_eq!(index.len(), 1);
     }
 
