@@ -9,8 +9,8 @@
 # Environment:
 #   FUZZ_TARGETS    targets to run, space-separated (default: all five)
 #   FUZZ_SANITIZER  cargo-fuzz --sanitizer (default: none; the fuzzed code
-#                   has no `unsafe`, and AddressSanitizer costs several times
-#                   the speed); "address" for a memory-checked run
+#                   has no `unsafe`, and AddressSanitizer slows every input;
+#                   "address" for a memory-checked run)
 #   FUZZ_TIMEOUT    seconds one input may take before it counts as a hang (10)
 #   FUZZ_MAX_LEN    largest input in bytes (default: 8192 for parse_pid and
 #                   read_pidfile, past the 4 KiB read limit they guard; 4096,
