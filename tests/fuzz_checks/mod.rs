@@ -5,7 +5,9 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use pidscope::config::Config;
 use pidscope::probe::identity::parse_stat;
@@ -44,12 +46,45 @@ pub fn parse_pid_check(data: &[u8]) {
     }
 }
 
-/// `read_pidfile` on a regular file written at `scratch`. The first byte
-/// chooses the entry kind (bits 0-1) and how many times the rest is repeated
-/// (1 to 64, bits 2-7), so files larger than [`MAX_READ`] are tried too.
-pub fn read_pidfile_check(data: &[u8], scratch: &Path) {
+/// A file rewritten in place for every input of [`read_pidfile_check`]: kept
+/// open for writing, so that an input costs one `pwrite` and one `ftruncate`
+/// rather than an `open(O_TRUNC)`, a `write` and a `close`. Best on a tmpfs.
+pub struct Scratch {
+    path: PathBuf,
+    file: File,
+}
+
+impl Scratch {
+    /// Create (or empty) the file at `path`.
+    pub fn create(path: PathBuf) -> Self {
+        let file = File::create(&path)
+            .unwrap_or_else(|e| panic!("create the scratch file {}: {e}", path.display()));
+        Scratch { path, file }
+    }
+
+    /// Make the file hold exactly `data`.
+    fn write(&self, data: &[u8]) {
+        self.file
+            .write_all_at(data, 0)
+            .expect("write the scratch file");
+        self.file
+            .set_len(data.len() as u64)
+            .expect("truncate the scratch file");
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// `read_pidfile` on a regular file, the scratch file rewritten to hold the
+/// input. The first byte chooses the entry kind (bits 0-1) and how many times
+/// the rest is repeated (1 to 64, bits 2-7), so files larger than
+/// [`MAX_READ`] are tried too: returns whether the file was one.
+pub fn read_pidfile_check(data: &[u8], scratch: &Scratch) -> bool {
     let Some((&flags, rest)) = data.split_first() else {
-        return;
+        return false;
     };
     let kind = match flags & 3 {
         0 => EntryKind::Regular,
@@ -57,8 +92,8 @@ pub fn read_pidfile_check(data: &[u8], scratch: &Path) {
         _ => EntryKind::Unknown,
     };
     let written = rest.repeat(1 + usize::from(flags >> 2));
-    std::fs::write(scratch, &written).expect("write the scratch file");
-    match read_pidfile(scratch, kind) {
+    scratch.write(&written);
+    match read_pidfile(scratch.path(), kind) {
         ReadOutcome::Read {
             file,
             content,
@@ -66,8 +101,17 @@ pub fn read_pidfile_check(data: &[u8], scratch: &Path) {
         } => {
             assert!(content.len() <= MAX_READ, "read {} bytes", content.len());
             assert_eq!(file.size, written.len() as u64);
-            assert_eq!(truncated, written.len() > MAX_READ);
-            assert_eq!(content[..], written[..written.len().min(MAX_READ)]);
+            // One branch per case, so that coverage tells them apart and the
+            // minimised corpus keeps a file past the limit.
+            let past_limit = written.len() > MAX_READ;
+            if past_limit {
+                assert!(truncated, "{} bytes not truncated", written.len());
+                assert_eq!(content[..], written[..MAX_READ]);
+            } else {
+                assert!(!truncated, "{} bytes truncated", written.len());
+                assert_eq!(content[..], written[..]);
+            }
+            past_limit
         }
         other => panic!("a regular file was not read: {other:?}"),
     }
