@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh [RUNS]
 #
 # Environment:
-#   FUZZ_TARGETS    targets to run, space-separated (default: all five)
+#   FUZZ_TARGETS    targets to run, space-separated (default: all seven)
 #   FUZZ_SANITIZER  cargo-fuzz --sanitizer (default: none; the fuzzed code
 #                   has no `unsafe`, and AddressSanitizer slows every input;
 #                   "address" for a memory-checked run)
@@ -24,7 +24,7 @@
 set -euo pipefail
 
 runs=${1:-10000000}
-targets=${FUZZ_TARGETS:-proc_stat parse_pid read_pidfile proc_locks config}
+targets=${FUZZ_TARGETS:-proc_stat parse_pid read_pidfile proc_locks config unit_file proc_cgroup}
 sanitizer=${FUZZ_SANITIZER:-none}
 timeout=${FUZZ_TIMEOUT:-10}
 niceness=${FUZZ_NICE:-15}
