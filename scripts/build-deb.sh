@@ -3,11 +3,20 @@
 # and shell completions (generated from the CLI definition), the example
 # config, the Prometheus alert rules and the systemd audit timer.
 # Needs cargo-deb (`cargo install cargo-deb`).
+#
+# PIDSCOPE_DEB_PROFILE picks the cargo profile (default: release). The test
+# suite packages its own dev build with it, to check the packaging without a
+# release build of its own.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cargo build --release
-bin=${CARGO_TARGET_DIR:-target}/release/pidscope
+profile=${PIDSCOPE_DEB_PROFILE:-release}
+cargo build --profile "$profile"
+case $profile in
+dev | test) out=debug ;;
+*) out=$profile ;;
+esac
+bin=${CARGO_TARGET_DIR:-target}/$out/pidscope
 # The package metadata names these paths under the project's own target/.
 dist=target/dist
 mkdir -p "$dist/completions"
@@ -15,4 +24,4 @@ mkdir -p "$dist/completions"
 "$bin" completions bash >"$dist/completions/pidscope.bash"
 "$bin" completions zsh >"$dist/completions/_pidscope"
 "$bin" completions fish >"$dist/completions/pidscope.fish"
-cargo deb --no-build "$@"
+cargo deb --no-build --profile "$profile" "$@"
