@@ -100,3 +100,51 @@ impl ActionLog {
             .map_err(|e| fail("cannot write", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_records_to_the_system_log() {
+        // (The per-user location is checked by running pidscope as another user.)
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(
+                ActionLog::default_path(),
+                Path::new("/var/log/pidscope/actions.log")
+            );
+        }
+    }
+
+    #[test]
+    fn records_are_appended_one_json_line_each_in_a_directory_made_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/dir/actions.log");
+        let log = ActionLog::new(path.clone());
+        assert_eq!(log.path(), path);
+        for (pid, result) in [(10, "ok"), (11, "refused")] {
+            let record = Record {
+                time: SystemTime::UNIX_EPOCH,
+                uid: 0,
+                sudo_user: None,
+                action: "delete",
+                path: Path::new("/run/x.pid"),
+                pid: Some(pid),
+                start_time: None,
+                signal: None,
+                result,
+                detail: "deleted /run/x.pid",
+            };
+            log.append(&record).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 2, "{text}");
+        assert_eq!(records[0]["pid"], 10);
+        assert_eq!(records[1]["result"], "refused");
+        assert!(text.ends_with('\n'));
+    }
+}

@@ -314,8 +314,160 @@ mod tests {
 
     #[test]
     fn jitter_stays_within_half_and_whole_pause() {
-        let pause = Duration::from_millis(40);
-        let j = jittered(pause);
-        assert!(j >= pause / 2 && j <= pause, "{j:?}");
+        // Many draws, as the factor comes from the clock: every one in range,
+        // and not all the same.
+        let mut seen = std::collections::BTreeSet::new();
+        for ms in [1, 2, 40, 50] {
+            let pause = Duration::from_millis(ms);
+            for _ in 0..200 {
+                let j = jittered(pause);
+                assert!(j >= pause / 2 && j <= pause, "{pause:?}: {j:?}");
+                seen.insert(j);
+                std::hint::spin_loop();
+            }
+        }
+        assert!(seen.len() > 4, "{seen:?}");
+    }
+
+    #[test]
+    fn a_pidfile_of_exactly_the_read_bound_is_read_whole() {
+        use crate::scan::parse::{InvalidPid, MAX_READ};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("padded.pid");
+        // A PID padded with spaces (no newline) to exactly MAX_READ bytes: all of it is read.
+        let padded = |len: usize| format!("{:<len$}", 4242);
+        fs::write(&path, padded(MAX_READ)).unwrap();
+        let file = fs::File::open(&path).unwrap();
+        assert_eq!(file::read_head(&file).unwrap().1, false);
+        assert_eq!(file::read_pid(&file).unwrap(), Ok(4242));
+        // One byte more and the line does not end within the bound.
+        fs::write(&path, padded(MAX_READ + 1)).unwrap();
+        let (head, truncated) = file::read_head(&file).unwrap();
+        assert_eq!((head.len(), truncated), (MAX_READ, true));
+        assert_eq!(file::read_pid(&file).unwrap(), Err(InvalidPid::LineTooLong));
+    }
+
+    #[test]
+    fn unlock_never_follows_or_blocks_on_what_replaced_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        let elsewhere = dir.path().join("elsewhere.pid");
+        fs::write(&elsewhere, "4242\n").unwrap();
+        let replace = |with: &dyn Fn()| {
+            let guard = PidFile::new(&path).try_lock().unwrap();
+            fs::remove_file(&path).unwrap();
+            with();
+            let outcome = guard.unlock().unwrap();
+            let kind = fs::symlink_metadata(&path).unwrap().file_type();
+            fs::remove_file(&path).unwrap();
+            (outcome, kind)
+        };
+        // A symlink to a pidfile: what it points to is not what is at the path.
+        let (outcome, kind) = replace(&|| std::os::unix::fs::symlink(&elsewhere, &path).unwrap());
+        assert_eq!(outcome, Unlocked::Replaced { pid: None });
+        assert!(kind.is_symlink());
+        // A FIFO nobody writes to: looking at it must not wait for a writer.
+        let (outcome, kind) = replace(&|| {
+            nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap()
+        });
+        assert_eq!(outcome, Unlocked::Replaced { pid: None });
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+        assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "4242\n");
+    }
+
+    #[test]
+    fn what_unlock_found_reads_as_one_line() {
+        for (unlocked, removed, line) in [
+            (Unlocked::Removed, true, "removed"),
+            (Unlocked::Missing, false, "already removed by someone else"),
+            (
+                Unlocked::Replaced { pid: Some(7) },
+                false,
+                "replaced by another file, naming PID 7; left it alone",
+            ),
+            (
+                Unlocked::Replaced { pid: None },
+                false,
+                "replaced by another file; left it alone",
+            ),
+            (
+                Unlocked::Rewritten { pid: Some(8) },
+                false,
+                "rewritten by someone else, naming PID 8; left it alone",
+            ),
+            (
+                Unlocked::Rewritten { pid: None },
+                false,
+                "rewritten by someone else; left it alone",
+            ),
+            (
+                Unlocked::StillLocked,
+                false,
+                "its lock is still held by other processes (children that inherited it, or a new locker); left it to them",
+            ),
+            (
+                Unlocked::NotTheLocker,
+                false,
+                "not removed: this process is a forked copy of the one that locked it",
+            ),
+        ] {
+            assert_eq!(unlocked.removed(), removed, "{unlocked:?}");
+            assert_eq!(unlocked.to_string(), line);
+        }
+    }
+
+    #[test]
+    fn lock_errors_read_as_one_line_and_keep_their_cause() {
+        use std::error::Error;
+        let path = PathBuf::from("/run/app.pid");
+        let busy = |owner, locked| LockError::Busy {
+            path: path.clone(),
+            owner,
+            locked,
+        };
+        for (owner, locked, line) in [
+            (Some(7), true, "/run/app.pid is locked by PID 7"),
+            (None, true, "/run/app.pid is locked by another process"),
+            (
+                Some(7),
+                false,
+                "/run/app.pid names PID 7, which is running (without holding a lock on the file)",
+            ),
+            (
+                None,
+                false,
+                "/run/app.pid is empty and new: a process may be about to write its PID (taken over once 10s old)",
+            ),
+        ] {
+            let error = busy(owner, locked);
+            assert_eq!(error.to_string(), line);
+            assert!(error.is_busy());
+            assert_eq!(error.path(), path);
+            assert_eq!(error.owner(), owner);
+            assert!(error.source().is_none());
+        }
+        let invalid = LockError::Invalid {
+            path: path.clone(),
+            reason: crate::scan::parse::InvalidPid::Zero,
+        };
+        assert!(
+            invalid
+                .to_string()
+                .starts_with("/run/app.pid does not hold a PID (")
+        );
+        assert!(invalid.to_string().ends_with("); not overwriting it"));
+        assert!(!invalid.is_busy());
+        assert_eq!(invalid.owner(), None);
+        assert!(invalid.source().is_none());
+        let io = PidFile::new(&path).io_error("open", io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(
+            io.to_string(),
+            "cannot open /run/app.pid: Permission denied (os error 13)"
+        );
+        assert_eq!(io.path(), path);
+        assert!(!io.is_busy());
+        assert_eq!(io.owner(), None);
+        let cause = io.source().expect("the I/O error is the cause");
+        assert_eq!(cause.to_string(), "Permission denied (os error 13)");
     }
 }

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Mutation testing of the rules, the verdict vocabulary, the action gate and
+# the pidfile lock with cargo-mutants, area by area, then the score.
+#
+#   scripts/mutants.sh                    every area: policy, act, lock
+#   scripts/mutants.sh policy             one area (or several: act lock)
+#   scripts/mutants.sh lock -- --iterate  extra cargo-mutants options after --
+#                                         (--iterate re-tests only the mutants
+#                                         not caught last time)
+#   scripts/mutants.sh --summary          only print the score of the last runs
+#
+# Each area runs only the test binaries that exercise it, passed to every
+# cargo invocation (`-C`), so a mutant builds and links only those:
+#   policy  src/policy/*, src/verdict.rs  the library's unit tests (the rules'
+#                                         table tests)
+#   act     src/act/*                     unit tests + tests/actions.rs and
+#                                         tests/delete_races.rs (the executor on
+#                                         real files and processes)
+#   lock    src/lock/*                    unit tests + tests/lock.rs and
+#                                         tests/run.rs (real lockers, real races)
+#
+# Settings for a small shared machine (the reasons are in .cargo/mutants.toml):
+#   MUTANTS_JOBS  parallel mutants (default 1: one build already keeps two
+#                 cores busy, and a second one doubles the memory and the
+#                 timing noise of the tests that race real processes)
+#   MUTANTS_NICE  niceness (default 10), so interactive work keeps its cores
+#   MUTANTS_TARGET_DIR  the target directory (default target/mutants-build);
+#                 one serves every run, so the dependencies are built once,
+#                 not once per area and per run (two runs at the same time
+#                 need two). Results go to
+# target/mutants-out/AREA/mutants.out.
+#
+# Score = caught / (caught + missed), with timeouts counted as caught and
+# unviable mutants (ones that do not build) left out.
+
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs="${MUTANTS_JOBS:-1}"
+niceness="${MUTANTS_NICE:-10}"
+out_root=target/mutants-out
+export CARGO_TARGET_DIR="${MUTANTS_TARGET_DIR:-$PWD/target/mutants-build}"
+
+area_re() {
+    case "$1" in
+        policy) echo '^src/(policy/|verdict\.rs)' ;;
+        act) echo '^src/act/' ;;
+        lock) echo '^src/lock/' ;;
+        *) return 1 ;;
+    esac
+}
+
+area_tests() {
+    case "$1" in
+        policy) echo "-C --lib" ;;
+        act) echo "-C --lib -C --test=actions -C --test=delete_races" ;;
+        lock) echo "-C --lib -C --test=lock -C --test=run" ;;
+    esac
+}
+
+areas=()
+extra=()
+summary_only=false
+while (($#)); do
+    case "$1" in
+        --) shift; extra=("$@"); break ;;
+        --summary) summary_only=true ;;
+        *)
+            area_re "$1" >/dev/null || { echo "unknown area: $1 (policy, act, lock)" >&2; exit 2; }
+            areas+=("$1")
+            ;;
+    esac
+    shift
+done
+((${#areas[@]})) || areas=(policy act lock)
+
+command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2; exit 2; }
+command -v cargo-nextest >/dev/null || { echo "cargo-nextest is not installed: cargo install cargo-nextest --locked" >&2; exit 2; }
+
+if ! $summary_only; then
+    for area in "${areas[@]}"; do
+        echo "== $area"
+        # shellcheck disable=SC2046 # the test selection is a list of words
+        nice -n "$niceness" cargo mutants --jobs "$jobs" --re "$(area_re "$area")" \
+            --output "$out_root/$area" $(area_tests "$area") "${extra[@]}" || true
+        # (cargo-mutants exits non-zero when a mutant is missed: the score says how many.)
+    done
+fi
+
+echo
+echo "pidscope mutation testing, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs, Linux $(uname -r)"
+echo "tool: $(cargo mutants --version), $(cargo nextest --version | head -1), jobs $jobs"
+python3 - "$out_root" "${areas[@]}" <<'EOF'
+import json, os, sys
+
+root, areas = sys.argv[1], sys.argv[2:]
+kinds = ("caught", "missed", "timeout", "unviable")
+total = dict.fromkeys(kinds, 0)
+print(f"{'area':<8}{'mutants':>8}" + "".join(f"{k:>10}" for k in kinds) + f"{'score':>9}")
+
+def score(c):
+    viable = c["caught"] + c["timeout"] + c["missed"]
+    return f"{100 * (c['caught'] + c['timeout']) / viable:.1f}%" if viable else "-"
+
+for area in areas:
+    path = os.path.join(root, area, "mutants.out", "outcomes.json")
+    if not os.path.exists(path):
+        print(f"{area:<8}  not run yet")
+        continue
+    counts = dict.fromkeys(kinds, 0)
+    # With --iterate, cargo-mutants keeps the mutants caught before in
+    # previously_caught.txt and tests only the others: count both.
+    prev = os.path.join(root, area, "mutants.out", "previously_caught.txt")
+    if os.path.exists(prev):
+        counts["caught"] += sum(1 for line in open(prev) if line.strip())
+    for outcome in json.load(open(path))["outcomes"]:
+        if outcome["scenario"] == "Baseline":
+            continue
+        summary = outcome["summary"]
+        kind = {"CaughtMutant": "caught", "MissedMutant": "missed",
+                "Timeout": "timeout", "Unviable": "unviable"}.get(summary)
+        if kind:
+            counts[kind] += 1
+    for k in kinds:
+        total[k] += counts[k]
+    n = sum(counts.values())
+    print(f"{area:<8}{n:>8}" + "".join(f"{counts[k]:>10}" for k in kinds) + f"{score(counts):>9}")
+n = sum(total.values())
+print(f"{'total':<8}{n:>8}" + "".join(f"{total[k]:>10}" for k in kinds) + f"{score(total):>9}")
+print("score = (caught + timeout) / (caught + timeout + missed); unviable mutants excluded")
+EOF
