@@ -229,7 +229,7 @@ impl PidFile {
 mod tests {
     use super::acquire::{judge_pid, owned_by_another};
     use super::*;
-    use crate::policy::owner::Owner;
+    use crate::policy::owner::{Owner, Sign};
     use std::cell::RefCell;
     use std::fs;
     use std::os::unix::fs::MetadataExt;
@@ -271,6 +271,84 @@ mod tests {
             format!("{}\n", std::process::id())
         );
         assert_eq!(guard.unlock().unwrap(), Unlocked::Removed);
+    }
+
+    #[test]
+    fn an_empty_file_that_gets_its_pid_a_moment_later_is_busy_with_that_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        // Another locker has just created the file and is about to write its PID.
+        fs::write(&path, "").unwrap();
+        let mut writer = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let writer_pid = writer.id() as i32;
+        let written = path.clone();
+        // Our first look finds the file empty; by the next one, its PID is in.
+        AFTER_OPEN.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                AFTER_OPEN.with(|h| {
+                    *h.borrow_mut() = Some(Box::new(move || {
+                        fs::write(&written, format!("{writer_pid}\n")).unwrap();
+                    }))
+                });
+            }))
+        });
+        let pidfile = PidFile::new(&path);
+        assert_eq!(pidfile.path(), path);
+        let result = pidfile.try_lock();
+        writer.kill().unwrap();
+        writer.wait().unwrap();
+        match result {
+            Err(LockError::Busy {
+                owner: Some(owner),
+                locked: false,
+                ..
+            }) => assert_eq!(owner, writer_pid),
+            other => panic!("expected busy with PID {writer_pid}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_process_holding_the_files_lock_owns_it_whatever_the_clocks_say() {
+        use std::os::unix::process::CommandExt;
+        let me = std::process::id() as i32;
+        let dir = tempfile::tempdir().unwrap();
+        // A name unrelated to `flock`, written long before it started.
+        let path = dir.path().join("unrelated.pid");
+        fs::File::create(&path)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(3600 * 24 * 365 * 30))
+            .unwrap();
+        let mut holder = std::process::Command::new("flock")
+            .arg(&path)
+            .args(["sleep", "1000"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = holder.id() as i32;
+        // Wait until `flock` holds it: a lock of our own is refused (and, while
+        // it is not, dropped again at once).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while file::try_flock(&fs::File::open(&path).unwrap()).unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "flock never took the lock"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let meta = fs::metadata(&path).unwrap();
+        let judged = judge_pid(pid, &path, Some(&meta), &[me]);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        holder.wait().unwrap();
+        assert!(
+            matches!(judged, Owner::ClockStepped(_, Sign::HoldsLock)),
+            "{judged:?}"
+        );
     }
 
     #[test]
