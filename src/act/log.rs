@@ -105,13 +105,76 @@ impl ActionLog {
 mod tests {
     use super::*;
 
+    /// Set in the environment of this test binary re-executed as another user.
+    const HELPER: &str = "PIDSCOPE_TEST_DEFAULT_LOG_HELPER";
+    /// Marks the helper's answer among the test harness's lines.
+    const MARK: &str = "default log: ";
+
+    /// Not a test: what [`users_record_under_their_state_directory`] runs as
+    /// another user. Run normally, it does nothing.
+    #[test]
+    fn default_path_helper() {
+        if std::env::var_os(HELPER).is_some() {
+            println!("{MARK}{}", ActionLog::default_path().display());
+        }
+    }
+
     #[test]
     fn root_records_to_the_system_log() {
-        // (The per-user location is checked by running pidscope as another user.)
         if nix::unistd::geteuid().is_root() {
             assert_eq!(
                 ActionLog::default_path(),
                 Path::new("/var/log/pidscope/actions.log")
+            );
+        }
+    }
+
+    #[test]
+    fn users_record_under_their_state_directory() {
+        if !nix::unistd::geteuid().is_root() {
+            // Only root can become another user; CI runs as root.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "needs root to run as another user"
+            );
+            eprintln!("skipped: needs root to run as another user");
+            return;
+        }
+        let home = "/nonexistent/home";
+        for (state, expected) in [
+            (
+                Some("/var/tmp/state"),
+                "/var/tmp/state/pidscope/actions.log",
+            ),
+            // Unset or empty: the XDG default under the home directory.
+            (None, "/nonexistent/home/.local/state/pidscope/actions.log"),
+            (
+                Some(""),
+                "/nonexistent/home/.local/state/pidscope/actions.log",
+            ),
+        ] {
+            let mut cmd = std::process::Command::new("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "act::log::tests::default_path_helper",
+                    "--nocapture",
+                ])
+                .env(HELPER, "1")
+                .env("HOME", home);
+            match state {
+                Some(dir) => cmd.env("XDG_STATE_HOME", dir),
+                None => cmd.env_remove("XDG_STATE_HOME"),
+            };
+            let out = cmd.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let answer = stdout.lines().find_map(|l| l.strip_prefix(MARK));
+            assert_eq!(
+                answer,
+                Some(expected),
+                "XDG_STATE_HOME {state:?}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
             );
         }
     }
