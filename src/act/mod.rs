@@ -431,7 +431,8 @@ mod tests {
         };
         let file = |e: &mut Entry| e.file.as_mut().unwrap().clone();
         let set_file = |e: &mut Entry, f| e.file = Some(f);
-        let cases: [(&dyn Fn(&mut Entry), Option<&str>); 13] = [
+        type Change<'a> = &'a dyn Fn(&mut Entry);
+        let cases: [(Change, Option<&str>); 13] = [
             (&|_| {}, None),
             // What the reason says and the warnings are not grounds: they are
             // derived, and "running for" changes every second.
