@@ -117,7 +117,11 @@ for area in areas:
     prev = os.path.join(root, area, "mutants.out", "previously_caught.txt")
     if os.path.exists(prev):
         counts["caught"] += sum(1 for line in open(prev) if line.strip())
-    for outcome in json.load(open(path))["outcomes"]:
+    # Mutants of the run not tested yet (a run stopped early): `--iterate` tests them.
+    planned = json.load(open(os.path.join(root, area, "mutants.out", "mutants.json")))
+    outcomes = json.load(open(path))["outcomes"]
+    left = len(planned) - sum(1 for o in outcomes if o["scenario"] != "Baseline")
+    for outcome in outcomes:
         if outcome["scenario"] == "Baseline":
             continue
         summary = outcome["summary"]
@@ -128,7 +132,8 @@ for area in areas:
     for k in kinds:
         total[k] += counts[k]
     n = sum(counts.values())
-    print(f"{area:<8}{n:>8}" + "".join(f"{counts[k]:>10}" for k in kinds) + f"{score(counts):>9}")
+    print(f"{area:<8}{n:>8}" + "".join(f"{counts[k]:>10}" for k in kinds) + f"{score(counts):>9}"
+          + (f"  ({left} not tested yet)" if left else ""))
 n = sum(total.values())
 print(f"{'total':<8}{n:>8}" + "".join(f"{total[k]:>10}" for k in kinds) + f"{score(total):>9}")
 print("score = (caught + timeout) / (caught + timeout + missed); unviable mutants excluded")
