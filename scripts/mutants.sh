@@ -29,8 +29,9 @@
 #   MUTANTS_NICE  niceness (default 10), so interactive work keeps its cores
 #   MUTANTS_TARGET_DIR  the target directory (default target/mutants-build);
 #                 one serves every run, so the dependencies are built once,
-#                 not once per area and per run (two runs at the same time
-#                 need two). Results go to
+#                 not once per area and per run. Two runs at the same time
+#                 need two: cargo names a mutant's artifacts the same whichever
+#                 scratch copy built them (the script refuses to share one). Results go to
 # target/mutants-out/AREA/mutants.out.
 #
 # Score = caught / (caught + missed), with timeouts counted as caught and
@@ -81,6 +82,14 @@ command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed: c
 command -v cargo-nextest >/dev/null || { echo "cargo-nextest is not installed: cargo install cargo-nextest --locked" >&2; exit 2; }
 
 if ! $summary_only; then
+    # Cargo names a mutant's artifacts the same whichever scratch copy built
+    # them: two runs sharing a target directory would test each other's builds.
+    mkdir -p "$CARGO_TARGET_DIR"
+    exec 9>"$CARGO_TARGET_DIR/.mutants-run.lock"
+    flock -n 9 || {
+        echo "another mutants run uses $CARGO_TARGET_DIR: give this one its own MUTANTS_TARGET_DIR" >&2
+        exit 2
+    }
     for area in "${areas[@]}"; do
         echo "== $area"
         # shellcheck disable=SC2046 # the test selection is a list of words

@@ -1,11 +1,12 @@
-//! What may land in the window between the executor's last look at a stale
-//! pidfile and the moment it takes the file's locks to remove it: a FIFO
-//! swapped in, which must not even be opened (opening one waits for a
-//! writer), and a lease taken on the file, which must make the removal give
-//! up at once rather than wait for the lease to be broken.
+//! What may land in the windows between the executor's last look at a stale
+//! pidfile and its removal: a FIFO swapped in, which must not even be opened
+//! (opening one waits for a writer), a lease taken on the file, which must
+//! make the removal give up at once rather than wait for the lease to be
+//! broken, and the file rewritten in place, which must be put back.
 //!
-//! Both land inside the debug pause `PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS`;
-//! `pidscope clean` must come back within [`RUN_TIMEOUT`] with the file kept.
+//! Each lands inside a debug pause (`PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS`,
+//! `PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS`); `pidscope clean` must come back
+//! within [`RUN_TIMEOUT`] with the file kept.
 
 mod common;
 
@@ -24,13 +25,16 @@ const PAUSE: Duration = Duration::from_secs(5);
 /// `clean --yes --json DIR`, returned once it has reached the debug pause
 /// before taking the file's locks (it says so on stderr).
 fn clean_paused_before_lock(dir: &Path) -> Child {
+    clean_paused_at(dir, "PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS")
+}
+
+/// `clean --yes --json DIR`, returned once it has reached the debug pause
+/// `variable` (it says so on stderr).
+fn clean_paused_at(dir: &Path, variable: &str) -> Child {
     let mut child = bin()
         .args(["clean", "--yes", "--json"])
         .arg(dir)
-        .env(
-            "PIDSCOPE_TEST_PAUSE_BEFORE_LOCK_MS",
-            PAUSE.as_millis().to_string(),
-        )
+        .env(variable, PAUSE.as_millis().to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -46,7 +50,7 @@ fn clean_paused_before_lock(dir: &Path) -> Child {
         }
     });
     rx.recv_timeout(STARTUP_TIMEOUT)
-        .expect("clean never reached its pause before the locks");
+        .unwrap_or_else(|_| panic!("clean never reached {variable}"));
     child
 }
 
@@ -136,4 +140,25 @@ fn a_lease_taken_before_the_locks_makes_the_removal_give_up_not_wait() {
         "{result:#}"
     );
     assert!(path.exists(), "a leased file was removed");
+}
+
+#[test]
+fn a_pidfile_rewritten_in_place_before_the_removal_is_put_back() {
+    let dir = tempdir();
+    let path = stale_pidfile(dir.path());
+    let child = clean_paused_at(dir.path(), "PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS");
+    // The daemon restarts and writes its new PID into the same file (same
+    // inode; a writer that takes no lock is not stopped by clean's flock).
+    let daemon = spawn_sleep();
+    let content = format!("{}\n", daemon.pid());
+    fs::write(&path, &content).unwrap();
+    let result = only_result(child);
+    assert_eq!(result["action"], "refused", "{result:#}");
+    assert!(
+        result["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("put back")),
+        "{result:#}"
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), content);
 }
