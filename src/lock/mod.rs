@@ -352,6 +352,27 @@ mod tests {
     }
 
     #[test]
+    fn the_guard_says_which_stale_pid_it_took_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        // A PID that was just reaped: no process has it.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id() as i32;
+        gone.wait().unwrap();
+        fs::write(&path, format!("{dead}\n")).unwrap();
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        assert_eq!(guard.recovered(), Some(dead));
+        assert_eq!(guard.unlock().unwrap(), Unlocked::Removed);
+        // A new file, or one that names us already, was nobody else's.
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        assert_eq!(guard.recovered(), None);
+        drop(guard);
+        fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        assert_eq!(guard.recovered(), None);
+    }
+
+    #[test]
     fn own_pid_and_dead_pid_are_not_live_owners() {
         let me = std::process::id() as i32;
         let dir = tempfile::tempdir().unwrap();
