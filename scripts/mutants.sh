@@ -95,6 +95,11 @@ if ! $summary_only; then
         # shellcheck disable=SC2046 # the test selection is a list of words
         nice -n "$niceness" cargo mutants --jobs "$jobs" --re "$(area_re "$area")" \
             --output "$out_root/$area" $(area_tests "$area") "${extra[@]}" 9>&- || true
+        # --iterate lists caught and unviable mutants of earlier runs together
+        # (previously_caught.txt): keep every unviable one seen, to tell them apart.
+        seen="$out_root/$area/unviable-seen.txt"
+        cat "$out_root/$area"/mutants.out{,.old}/unviable.txt 2>/dev/null | sort -u - "$seen" 2>/dev/null > "$seen.new" || true
+        mv "$seen.new" "$seen"
         # (cargo-mutants exits non-zero when a mutant is missed: the score says
         # how many. `9>&-`: the lock stays ours, not inherited by test helpers.)
     done
@@ -105,9 +110,10 @@ echo "pidscope mutation testing, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs, Linux $(uname -r)"
 echo "tool: $(cargo mutants --version), $(cargo nextest --version | head -1), jobs $jobs"
 python3 - "$out_root" "${areas[@]}" <<'EOF'
-import json, os, sys
+import os, re, subprocess, sys
 
 root, areas = sys.argv[1], sys.argv[2:]
+area_re = {"policy": r"^src/(policy/|verdict\.rs)", "act": "^src/act/", "lock": "^src/lock/"}
 kinds = ("caught", "missed", "timeout", "unviable")
 total = dict.fromkeys(kinds, 0)
 print(f"{'area':<8}{'mutants':>8}" + "".join(f"{k:>10}" for k in kinds) + f"{'score':>9}")
@@ -116,34 +122,39 @@ def score(c):
     viable = c["caught"] + c["timeout"] + c["missed"]
     return f"{100 * (c['caught'] + c['timeout']) / viable:.1f}%" if viable else "-"
 
+def names(*parts):
+    p = os.path.join(root, *parts)
+    return [l.strip() for l in open(p) if l.strip()] if os.path.exists(p) else []
+
 for area in areas:
-    path = os.path.join(root, area, "mutants.out", "outcomes.json")
-    if not os.path.exists(path):
+    out = os.path.join(area, "mutants.out")
+    if not os.path.isdir(os.path.join(root, out)):
         print(f"{area:<8}  not run yet")
         continue
+    # The mutants of the code as it is now (excluded ones are not listed).
+    listed = subprocess.run(["cargo", "mutants", "--list", "--re", area_re[area]],
+                            capture_output=True, text=True, check=True).stdout.split("\n")
+    current = {l.strip() for l in listed if l.strip()}
+    # What each was found to be: by the last run, or, for those --iterate did
+    # not test again, by an earlier one (previously_caught.txt lists caught and
+    # unviable mutants together; unviable-seen.txt tells them apart).
+    found = {}
+    unviable_seen = set(names(area, "unviable-seen.txt"))
+    for name in names(out, "previously_caught.txt"):
+        found[name] = "unviable" if name in unviable_seen else "caught"
+    for kind in kinds:
+        for name in names(out, f"{kind}.txt"):
+            found[name] = kind
     counts = dict.fromkeys(kinds, 0)
-    # With --iterate, cargo-mutants keeps the mutants caught before in
-    # previously_caught.txt and tests only the others: count both.
-    prev = os.path.join(root, area, "mutants.out", "previously_caught.txt")
-    if os.path.exists(prev):
-        counts["caught"] += sum(1 for line in open(prev) if line.strip())
-    # Mutants of the run not tested yet (a run stopped early): `--iterate` tests them.
-    planned = json.load(open(os.path.join(root, area, "mutants.out", "mutants.json")))
-    outcomes = json.load(open(path))["outcomes"]
-    left = len(planned) - sum(1 for o in outcomes if o["scenario"] != "Baseline")
-    for outcome in outcomes:
-        if outcome["scenario"] == "Baseline":
-            continue
-        summary = outcome["summary"]
-        kind = {"CaughtMutant": "caught", "MissedMutant": "missed",
-                "Timeout": "timeout", "Unviable": "unviable"}.get(summary)
-        if kind:
-            counts[kind] += 1
+    for name in current:
+        if name in found:
+            counts[found[name]] += 1
+    left = len(current) - sum(counts.values())
     for k in kinds:
         total[k] += counts[k]
     n = sum(counts.values())
     print(f"{area:<8}{n:>8}" + "".join(f"{counts[k]:>10}" for k in kinds) + f"{score(counts):>9}"
-          + (f"  ({left} not tested yet)" if left else ""))
+          + (f"  ({left} of {len(current)} not tested yet)" if left else ""))
 n = sum(total.values())
 print(f"{'total':<8}{n:>8}" + "".join(f"{total[k]:>10}" for k in kinds) + f"{score(total):>9}")
 print("score = (caught + timeout) / (caught + timeout + missed); unviable mutants excluded")
