@@ -145,12 +145,16 @@ fn a_lease_taken_before_the_locks_makes_the_removal_give_up_not_wait() {
 #[test]
 fn a_pidfile_rewritten_in_place_before_the_removal_is_put_back() {
     let dir = tempdir();
-    let path = stale_pidfile(dir.path());
+    let daemon = spawn_sleep();
+    // Both contents the same length (a PID may be followed by blanks), so
+    // that only the modification time tells the rewritten file from the old.
+    let (dead, live) = (dead_pid().to_string(), daemon.pid().to_string());
+    let width = dead.len().max(live.len());
+    let path = write_pidfile(dir.path(), "daemon.pid", &format!("{dead:<width$}\n"));
     let child = clean_paused_at(dir.path(), "PIDSCOPE_TEST_PAUSE_BEFORE_REMOVE_MS");
     // The daemon restarts and writes its new PID into the same file (same
     // inode; a writer that takes no lock is not stopped by clean's flock).
-    let daemon = spawn_sleep();
-    let content = format!("{}\n", daemon.pid());
+    let content = format!("{live:<width$}\n");
     fs::write(&path, &content).unwrap();
     let result = only_result(child);
     assert_eq!(result["action"], "refused", "{result:#}");
