@@ -373,6 +373,36 @@ mod tests {
     }
 
     #[test]
+    fn a_file_replaced_between_open_and_flock_is_not_the_one_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("race.pid");
+        // Files naming a PID that was just reaped: stale, free to take.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = format!("{}\n", gone.id());
+        gone.wait().unwrap();
+        fs::write(&path, &dead).unwrap();
+        // Right after the locker opened the file, another file is renamed over
+        // it, on the same file system: the opened inode is no one's any more.
+        let (renamed, target) = (dir.path().join("new.tmp"), path.clone());
+        AFTER_OPEN.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                fs::write(&renamed, &dead).unwrap();
+                fs::rename(&renamed, &target).unwrap();
+            }))
+        });
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        let locked = guard.file.as_ref().unwrap().metadata().unwrap();
+        assert_eq!(locked.nlink(), 1, "locked the replaced file");
+        assert_eq!((guard.dev, guard.ino), (meta.dev(), meta.ino()));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        assert_eq!(guard.unlock().unwrap(), Unlocked::Removed);
+    }
+
+    #[test]
     fn own_pid_and_dead_pid_are_not_live_owners() {
         let me = std::process::id() as i32;
         let dir = tempfile::tempdir().unwrap();
