@@ -101,7 +101,7 @@ if ! $summary_only; then
         cat "$out_root/$area"/mutants.out{,.old}/unviable.txt 2>/dev/null | sort -u - "$seen" 2>/dev/null > "$seen.new" || true
         mv "$seen.new" "$seen"
         # (cargo-mutants exits non-zero when a mutant is missed: the score says
-        # how many. `9>&-`: the lock stays ours, not inherited by test helpers.)
+        # how many. `9>&-`: the lock stays ours, not inherited by the processes tests start.)
     done
 fi
 

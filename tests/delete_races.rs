@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// Long enough for a `python3` helper to start on a loaded machine.
+/// Long enough for a `python3` lease holder to start on a loaded machine.
 const PAUSE: Duration = Duration::from_secs(5);
 
 /// `clean --yes --json DIR`, returned once it has reached the debug pause
