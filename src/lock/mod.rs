@@ -246,6 +246,31 @@ mod tests {
         }
     }
 
+    /// A child in its own process group, killed with its group when dropped,
+    /// however the test ends.
+    struct Group(std::process::Child);
+
+    impl Group {
+        fn spawn(cmd: &mut std::process::Command) -> Group {
+            use std::os::unix::process::CommandExt;
+            Group(cmd.process_group(0).spawn().unwrap())
+        }
+
+        fn pid(&self) -> i32 {
+            self.0.id() as i32
+        }
+    }
+
+    impl Drop for Group {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(self.pid()),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = self.0.wait();
+        }
+    }
+
     #[test]
     fn a_file_released_between_open_and_flock_is_not_the_one_locked() {
         let dir = tempfile::tempdir().unwrap();
@@ -279,11 +304,8 @@ mod tests {
         let path = dir.path().join("app.pid");
         // Another locker has just created the file and is about to write its PID.
         fs::write(&path, "").unwrap();
-        let mut writer = std::process::Command::new("sleep")
-            .arg("1000")
-            .spawn()
-            .unwrap();
-        let writer_pid = writer.id() as i32;
+        let writer = Group::spawn(std::process::Command::new("sleep").arg("1000"));
+        let writer_pid = writer.pid();
         let written = path.clone();
         // Our first look finds the file empty; by the next one, its PID is in.
         AFTER_OPEN.with(|h| {
@@ -298,8 +320,7 @@ mod tests {
         let pidfile = PidFile::new(&path);
         assert_eq!(pidfile.path(), path);
         let result = pidfile.try_lock();
-        writer.kill().unwrap();
-        writer.wait().unwrap();
+        drop(writer);
         match result {
             Err(LockError::Busy {
                 owner: Some(owner),
@@ -312,7 +333,6 @@ mod tests {
 
     #[test]
     fn a_process_holding_the_files_lock_owns_it_whatever_the_clocks_say() {
-        use std::os::unix::process::CommandExt;
         let me = std::process::id() as i32;
         let dir = tempfile::tempdir().unwrap();
         // A name unrelated to `flock`, written long before it started.
@@ -321,13 +341,12 @@ mod tests {
             .unwrap()
             .set_modified(SystemTime::now() - Duration::from_secs(3600 * 24 * 365 * 30))
             .unwrap();
-        let mut holder = std::process::Command::new("flock")
-            .arg(&path)
-            .args(["sleep", "1000"])
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let pid = holder.id() as i32;
+        let holder = Group::spawn(
+            std::process::Command::new("flock")
+                .arg(&path)
+                .args(["sleep", "1000"]),
+        );
+        let pid = holder.pid();
         // Wait until `flock` holds it: a lock of our own is refused (and, while
         // it is not, dropped again at once).
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -340,11 +359,7 @@ mod tests {
         }
         let meta = fs::metadata(&path).unwrap();
         let judged = judge_pid(pid, &path, Some(&meta), &[me]);
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        holder.wait().unwrap();
+        drop(holder);
         assert!(
             matches!(judged, Owner::ClockStepped(_, Sign::HoldsLock)),
             "{judged:?}"
