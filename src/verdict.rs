@@ -293,3 +293,43 @@ impl fmt::Debug for NamesakeLook<'_> {
         f.write_str("NamesakeLook(..)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word every table, dialog and message shows is the one JSON and
+    /// Prometheus carry: one spelling per status and per warning.
+    #[test]
+    fn words_are_the_serialised_names_and_all_differ() {
+        let mut seen = std::collections::BTreeSet::new();
+        for status in Status::ALL {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, status.as_str(), "{status:?}");
+            assert_eq!(status.to_string(), status.as_str());
+            assert!(seen.insert(status.as_str()), "{status:?}");
+        }
+        let warnings = [
+            Warning::NotSignalable,
+            Warning::NameMismatch,
+            Warning::LockHolderMismatch,
+            Warning::UntrustedFile,
+            Warning::ClockSkew,
+            Warning::Unverifiable,
+        ];
+        for warning in warnings {
+            let json = serde_json::to_value(warning).unwrap();
+            assert_eq!(json, warning.as_str(), "{warning:?}");
+            assert_eq!(warning.to_string(), warning.as_str());
+            assert!(seen.insert(warning.as_str()), "{warning:?}");
+        }
+        assert_eq!(Warning::UntrustedFile.as_str(), "untrusted-file");
+    }
+
+    #[test]
+    fn only_valid_content_names_a_pid() {
+        assert_eq!(Content::Pid(4242).pid(), Some(4242));
+        assert_eq!(Content::Invalid(InvalidPid::Empty).pid(), None);
+        assert_eq!(Content::Unreadable("denied".into()).pid(), None);
+    }
+}

@@ -262,3 +262,28 @@ fn aside_name(name: &OsStr) -> OsString {
     aside.push(format!(".pidscope-delete.{}", std::process::id()));
     aside
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pidfile_is_reached_through_its_directory() {
+        let split = |p: &str| split(Path::new(p)).map(|(d, n)| (d.to_path_buf(), n.to_owned()));
+        assert_eq!(
+            split("/run/nginx.pid"),
+            Some(("/run".into(), "nginx.pid".into()))
+        );
+        // A bare name is in the current directory, not in "".
+        assert_eq!(split("nginx.pid"), Some((".".into(), "nginx.pid".into())));
+        assert_eq!(split("/"), None);
+        let long = "x".repeat(255);
+        let aside = aside_name(OsStr::new(&long));
+        assert!(aside.len() <= 255, "{}", aside.len());
+        assert!(aside.as_bytes().starts_with(b".xxx"));
+        assert_ne!(
+            aside_name(OsStr::new("a.pid")),
+            aside_name(OsStr::new("b.pid"))
+        );
+    }
+}

@@ -100,3 +100,114 @@ impl ActionLog {
             .map_err(|e| fail("cannot write", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Set in the environment of this test binary re-executed as another user.
+    const HELPER: &str = "PIDSCOPE_TEST_DEFAULT_LOG_HELPER";
+    /// Marks the helper's answer among the test harness's lines.
+    const MARK: &str = "default log: ";
+
+    /// Not a test: what [`users_record_under_their_state_directory`] runs as
+    /// another user. Run normally, it does nothing.
+    #[test]
+    fn default_path_helper() {
+        if std::env::var_os(HELPER).is_some() {
+            println!("{MARK}{}", ActionLog::default_path().display());
+        }
+    }
+
+    #[test]
+    fn root_records_to_the_system_log() {
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(
+                ActionLog::default_path(),
+                Path::new("/var/log/pidscope/actions.log")
+            );
+        }
+    }
+
+    #[test]
+    fn users_record_under_their_state_directory() {
+        if !nix::unistd::geteuid().is_root() {
+            // Only root can become another user; CI runs as root.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "needs root to run as another user"
+            );
+            eprintln!("skipped: needs root to run as another user");
+            return;
+        }
+        let home = "/nonexistent/home";
+        for (state, expected) in [
+            (
+                Some("/var/tmp/state"),
+                "/var/tmp/state/pidscope/actions.log",
+            ),
+            // Unset or empty: the XDG default under the home directory.
+            (None, "/nonexistent/home/.local/state/pidscope/actions.log"),
+            (
+                Some(""),
+                "/nonexistent/home/.local/state/pidscope/actions.log",
+            ),
+        ] {
+            let mut cmd = std::process::Command::new("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "act::log::tests::default_path_helper",
+                    "--nocapture",
+                ])
+                .env(HELPER, "1")
+                .env("HOME", home);
+            match state {
+                Some(dir) => cmd.env("XDG_STATE_HOME", dir),
+                None => cmd.env_remove("XDG_STATE_HOME"),
+            };
+            let out = cmd.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let answer = stdout.lines().find_map(|l| l.strip_prefix(MARK));
+            assert_eq!(
+                answer,
+                Some(expected),
+                "XDG_STATE_HOME {state:?}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    #[test]
+    fn records_are_appended_one_json_line_each_in_a_directory_made_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/dir/actions.log");
+        let log = ActionLog::new(path.clone());
+        assert_eq!(log.path(), path);
+        for (pid, result) in [(10, "ok"), (11, "refused")] {
+            let record = Record {
+                time: SystemTime::UNIX_EPOCH,
+                uid: 0,
+                sudo_user: None,
+                action: "delete",
+                path: Path::new("/run/x.pid"),
+                pid: Some(pid),
+                start_time: None,
+                signal: None,
+                result,
+                detail: "deleted /run/x.pid",
+            };
+            log.append(&record).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 2, "{text}");
+        assert_eq!(records[0]["pid"], 10);
+        assert_eq!(records[1]["result"], "refused");
+        assert!(text.ends_with('\n'));
+    }
+}

@@ -429,3 +429,201 @@ fn pause_for_race_tests(variable: &str) {
     #[cfg(not(debug_assertions))]
     let _ = variable;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture;
+    use crate::probe::locks::LockKind;
+    use crate::scan::Location;
+
+    fn seen() -> Entry {
+        fixture::entry("/run/x.pid", Status::Alive)
+            .pid(10)
+            .file(fixture::file().device(1, 2).size(3))
+            .process(fixture::process("x").start_ticks(100).uid(0))
+            .lock(fixture::lock(LockKind::Flock, &[10]))
+            .location(Location {
+                dir: (1, 5),
+                entry: (1, 2),
+            })
+            .build()
+    }
+
+    #[test]
+    fn every_change_to_what_the_verdict_rested_on_is_named() {
+        let before = seen();
+        let difference = |change: &dyn Fn(&mut Entry)| {
+            let mut now = before.clone();
+            change(&mut now);
+            Basis::of(&before).difference(&Basis::of(&now))
+        };
+        let file = |e: &mut Entry| e.file.as_mut().unwrap().clone();
+        let set_file = |e: &mut Entry, f| e.file = Some(f);
+        type Change<'a> = &'a dyn Fn(&mut Entry);
+        let cases: [(Change, Option<&str>); 13] = [
+            (&|_| {}, None),
+            // What the reason says and the warnings are not grounds: they are
+            // derived, and "running for" changes every second.
+            (
+                &|e| {
+                    e.reason = "PID 10 is x, running for 5s".into();
+                    e.warnings = vec![crate::verdict::Warning::NameMismatch];
+                },
+                None,
+            ),
+            (
+                &|e| set_file(e, fixture::file().device(1, 3).size(3).build()),
+                Some("another file took its name"),
+            ),
+            (
+                &|e| set_file(e, fixture::file().device(9, 2).size(3).build()),
+                Some("another file took its name"),
+            ),
+            (
+                &|e| {
+                    let mut f = file(e);
+                    f.size = 4;
+                    set_file(e, f);
+                },
+                Some("the file was rewritten"),
+            ),
+            (
+                &|e| {
+                    let mut f = file(e);
+                    f.mtime += Duration::from_nanos(1);
+                    set_file(e, f);
+                },
+                Some("the file was rewritten"),
+            ),
+            (&|e| e.file = None, Some("the file was rewritten")),
+            (
+                &|e| e.location.as_mut().unwrap().dir = (1, 6),
+                Some("its directory or directory entry was replaced"),
+            ),
+            (&|e| e.pid = Some(11), Some("the PID in the file changed")),
+            (
+                &|e| e.status = Status::Zombie,
+                Some("it is now zombie, was alive"),
+            ),
+            (
+                &|e| e.process = Some(fixture::process("x").start_ticks(101).uid(0).into()),
+                Some("the PID now belongs to another process"),
+            ),
+            (
+                &|e| e.process = Some(fixture::process("x").start_ticks(100).uid(1000).into()),
+                Some("the PID now belongs to another process"),
+            ),
+            (
+                &|e| e.lock = Some(fixture::lock(LockKind::Flock, &[10, 12])),
+                Some("its lock holders changed"),
+            ),
+        ];
+        for (i, (change, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(difference(change).as_deref(), expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn the_summary_is_the_result_then_the_log_problem() {
+        let path = std::path::Path::new("/run/x.pid");
+        let done = |result, log_error: Option<&str>| Done {
+            result,
+            log_error: log_error.map(str::to_string),
+        };
+        let ok = done(Ok("deleted /run/x.pid".into()), None);
+        assert_eq!(ok.summary(), "deleted /run/x.pid");
+        assert!(ok.ok());
+        let unlogged = done(Ok("deleted /run/x.pid".into()), Some("audit log: full"));
+        assert_eq!(unlogged.summary(), "deleted /run/x.pid [audit log: full]");
+        assert!(!unlogged.ok(), "an action not recorded is not ok");
+        for (error, line) in [
+            (
+                ActionError::refused(path, "in use"),
+                "/run/x.pid: refused: in use",
+            ),
+            (
+                ActionError::changed(path, "the PID in the file changed"),
+                "/run/x.pid: changed since scan (the PID in the file changed); nothing done",
+            ),
+            (
+                ActionError::failed(path, "cannot move it aside: EROFS"),
+                "/run/x.pid: cannot move it aside: EROFS",
+            ),
+        ] {
+            let failed = done(Err(error), None);
+            assert_eq!(failed.summary(), line);
+            assert!(!failed.ok());
+        }
+    }
+
+    /// Execute `confirmed` with the audit trail in a fresh directory below
+    /// `dir`; the result and the one record written.
+    fn execute_logged(dir: &std::path::Path, confirmed: &Confirmed) -> (Done, serde_json::Value) {
+        let log = dir.join("log/actions.log");
+        let done =
+            Executor::new(log::ActionLog::new(log.clone()), Duration::ZERO).execute(confirmed);
+        let text = std::fs::read_to_string(&log).expect("the attempt is recorded");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        (done, serde_json::from_str(lines[0]).unwrap())
+    }
+
+    #[test]
+    fn refused_and_outdated_attempts_are_recorded_with_what_was_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.pid");
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let entry = |status| {
+            fixture::entry(&path, status)
+                .pid(1)
+                .process(fixture::process("init").started(started))
+                .build()
+        };
+        // Deleting the file of a live process on one confirmation: refused by the rules.
+        let (done, record) = execute_logged(
+            &dir.path().join("1"),
+            &Confirmed::by_dialog(Action::Delete, entry(Status::Alive), Consent::Once),
+        );
+        assert!(
+            matches!(&done.result, Err(ActionError::Refused { why, .. })
+                if why == "the pidfile is alive; deleting it needs the second confirmation"),
+            "{done:?}"
+        );
+        assert_eq!(done.log_error, None);
+        assert_eq!(record["action"], "delete");
+        assert_eq!(record["result"], "refused");
+        assert_eq!(record["signal"], serde_json::Value::Null);
+        assert_eq!(record["pid"], 1);
+        assert_eq!(record["start_time"].as_f64(), Some(1_700_000_000.0));
+        assert_eq!(record["path"], path.display().to_string());
+        assert_eq!(record["detail"], done.summary());
+        assert_eq!(record["uid"], nix::unistd::getuid().as_raw());
+        // Signalling PID 1: refused whatever the consent.
+        let (done, record) = execute_logged(
+            &dir.path().join("2"),
+            &Confirmed::by_dialog(
+                Action::Signal(Signal::SIGTERM),
+                entry(Status::Alive),
+                Consent::Twice,
+            ),
+        );
+        assert!(!done.ok());
+        assert_eq!(record["action"], "signal");
+        assert_eq!(record["signal"], "SIGTERM");
+        assert_eq!(record["result"], "refused");
+        assert_eq!(record["detail"], done.summary());
+        // A stale file that is gone by the time of acting: nothing to do, and said so.
+        let (done, record) = execute_logged(
+            &dir.path().join("3"),
+            &Confirmed::by_clean(entry(Status::Stale)),
+        );
+        assert!(
+            matches!(&done.result, Err(ActionError::ChangedSinceScan { what, .. })
+                if what == "the file is gone"),
+            "{done:?}"
+        );
+        assert_eq!(record["action"], "delete");
+        assert_eq!(record["result"], "changed");
+    }
+}

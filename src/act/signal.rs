@@ -151,4 +151,18 @@ mod tests {
         assert_eq!(parse_signal("0"), None);
         assert_eq!(signal_label(Signal::SIGTERM), "TERM (15)");
     }
+
+    #[test]
+    fn a_send_without_a_pidfd_says_it_was_not_atomic() {
+        let sent = |atomic| Sent {
+            signal: Signal::SIGHUP,
+            pid: 812,
+            atomic,
+        };
+        assert_eq!(sent(true).to_string(), "sent SIGHUP to PID 812");
+        assert_eq!(
+            sent(false).to_string(),
+            "sent SIGHUP to PID 812 (no pidfd: identity checked just before kill, not atomically)"
+        );
+    }
 }

@@ -229,7 +229,7 @@ impl PidFile {
 mod tests {
     use super::acquire::{judge_pid, owned_by_another};
     use super::*;
-    use crate::policy::owner::Owner;
+    use crate::policy::owner::{Owner, Sign};
     use std::cell::RefCell;
     use std::fs;
     use std::os::unix::fs::MetadataExt;
@@ -243,6 +243,31 @@ mod tests {
     pub(super) fn run_after_open_hook() {
         if let Some(hook) = AFTER_OPEN.with(|h| h.borrow_mut().take()) {
             hook();
+        }
+    }
+
+    /// A child in its own process group, killed with its group when dropped,
+    /// however the test ends.
+    struct Group(std::process::Child);
+
+    impl Group {
+        fn spawn(cmd: &mut std::process::Command) -> Group {
+            use std::os::unix::process::CommandExt;
+            Group(cmd.process_group(0).spawn().unwrap())
+        }
+
+        fn pid(&self) -> i32 {
+            self.0.id() as i32
+        }
+    }
+
+    impl Drop for Group {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(self.pid()),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = self.0.wait();
         }
     }
 
@@ -265,6 +290,125 @@ mod tests {
         assert_eq!(locked.nlink(), 1, "locked the removed file");
         // (tmpfs hands the freed inode number straight to the new file.)
         assert_eq!((locked.dev(), locked.ino()), (meta.dev(), meta.ino()));
+        assert_eq!((guard.dev, guard.ino), (meta.dev(), meta.ino()));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        assert_eq!(guard.unlock().unwrap(), Unlocked::Removed);
+    }
+
+    #[test]
+    fn an_empty_file_that_gets_its_pid_a_moment_later_is_busy_with_that_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        // Another locker has just created the file and is about to write its PID.
+        fs::write(&path, "").unwrap();
+        let writer = Group::spawn(std::process::Command::new("sleep").arg("1000"));
+        let writer_pid = writer.pid();
+        let written = path.clone();
+        // Our first look finds the file empty; by the next one, its PID is in.
+        AFTER_OPEN.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                AFTER_OPEN.with(|h| {
+                    *h.borrow_mut() = Some(Box::new(move || {
+                        fs::write(&written, format!("{writer_pid}\n")).unwrap();
+                    }))
+                });
+            }))
+        });
+        let pidfile = PidFile::new(&path);
+        assert_eq!(pidfile.path(), path);
+        let result = pidfile.try_lock();
+        drop(writer);
+        match result {
+            Err(LockError::Busy {
+                owner: Some(owner),
+                locked: false,
+                ..
+            }) => assert_eq!(owner, writer_pid),
+            other => panic!("expected busy with PID {writer_pid}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_process_holding_the_files_lock_owns_it_whatever_the_clocks_say() {
+        let me = std::process::id() as i32;
+        let dir = tempfile::tempdir().unwrap();
+        // A name unrelated to `flock`, written long before it started.
+        let path = dir.path().join("unrelated.pid");
+        fs::File::create(&path)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(3600 * 24 * 365 * 30))
+            .unwrap();
+        let holder = Group::spawn(
+            std::process::Command::new("flock")
+                .arg(&path)
+                .args(["sleep", "1000"]),
+        );
+        let pid = holder.pid();
+        // Wait until `flock` holds it: a lock of our own is refused (and, while
+        // it is not, dropped again at once).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while file::try_flock(&fs::File::open(&path).unwrap()).unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "flock never took the lock"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let meta = fs::metadata(&path).unwrap();
+        let judged = judge_pid(pid, &path, Some(&meta), &[me]);
+        drop(holder);
+        assert!(
+            matches!(judged, Owner::ClockStepped(_, Sign::HoldsLock)),
+            "{judged:?}"
+        );
+    }
+
+    #[test]
+    fn the_guard_says_which_stale_pid_it_took_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        // A PID that was just reaped: no process has it.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id() as i32;
+        gone.wait().unwrap();
+        fs::write(&path, format!("{dead}\n")).unwrap();
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        assert_eq!(guard.recovered(), Some(dead));
+        assert_eq!(guard.unlock().unwrap(), Unlocked::Removed);
+        // A new file, or one that names us already, was nobody else's.
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        assert_eq!(guard.recovered(), None);
+        drop(guard);
+        fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        assert_eq!(guard.recovered(), None);
+    }
+
+    #[test]
+    fn a_file_replaced_between_open_and_flock_is_not_the_one_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("race.pid");
+        // Files naming a PID that was just reaped: stale, free to take.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = format!("{}\n", gone.id());
+        gone.wait().unwrap();
+        fs::write(&path, &dead).unwrap();
+        // Right after the locker opened the file, another file is renamed over
+        // it, on the same file system: the opened inode is no one's any more.
+        let (renamed, target) = (dir.path().join("new.tmp"), path.clone());
+        AFTER_OPEN.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                fs::write(&renamed, &dead).unwrap();
+                fs::rename(&renamed, &target).unwrap();
+            }))
+        });
+        let guard = PidFile::new(&path).try_lock().unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        let locked = guard.file.as_ref().unwrap().metadata().unwrap();
+        assert_eq!(locked.nlink(), 1, "locked the replaced file");
         assert_eq!((guard.dev, guard.ino), (meta.dev(), meta.ino()));
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
@@ -314,8 +458,160 @@ mod tests {
 
     #[test]
     fn jitter_stays_within_half_and_whole_pause() {
-        let pause = Duration::from_millis(40);
-        let j = jittered(pause);
-        assert!(j >= pause / 2 && j <= pause, "{j:?}");
+        // Many draws, as the factor comes from the clock: every one in range,
+        // and not all the same.
+        let mut seen = std::collections::BTreeSet::new();
+        for ms in [1, 2, 40, 50] {
+            let pause = Duration::from_millis(ms);
+            for _ in 0..200 {
+                let j = jittered(pause);
+                assert!(j >= pause / 2 && j <= pause, "{pause:?}: {j:?}");
+                seen.insert(j);
+                std::hint::spin_loop();
+            }
+        }
+        assert!(seen.len() > 4, "{seen:?}");
+    }
+
+    #[test]
+    fn a_pidfile_of_exactly_the_read_bound_is_read_whole() {
+        use crate::scan::parse::{InvalidPid, MAX_READ};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("padded.pid");
+        // A PID padded with spaces (no newline) to exactly MAX_READ bytes: all of it is read.
+        let padded = |len: usize| format!("{:<len$}", 4242);
+        fs::write(&path, padded(MAX_READ)).unwrap();
+        let file = fs::File::open(&path).unwrap();
+        assert!(!file::read_head(&file).unwrap().1, "not truncated");
+        assert_eq!(file::read_pid(&file).unwrap(), Ok(4242));
+        // One byte more and the line does not end within the bound.
+        fs::write(&path, padded(MAX_READ + 1)).unwrap();
+        let (head, truncated) = file::read_head(&file).unwrap();
+        assert_eq!((head.len(), truncated), (MAX_READ, true));
+        assert_eq!(file::read_pid(&file).unwrap(), Err(InvalidPid::LineTooLong));
+    }
+
+    #[test]
+    fn unlock_never_follows_or_blocks_on_what_replaced_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        let elsewhere = dir.path().join("elsewhere.pid");
+        fs::write(&elsewhere, "4242\n").unwrap();
+        let replace = |with: &dyn Fn()| {
+            let guard = PidFile::new(&path).try_lock().unwrap();
+            fs::remove_file(&path).unwrap();
+            with();
+            let outcome = guard.unlock().unwrap();
+            let kind = fs::symlink_metadata(&path).unwrap().file_type();
+            fs::remove_file(&path).unwrap();
+            (outcome, kind)
+        };
+        // A symlink to a pidfile: what it points to is not what is at the path.
+        let (outcome, kind) = replace(&|| std::os::unix::fs::symlink(&elsewhere, &path).unwrap());
+        assert_eq!(outcome, Unlocked::Replaced { pid: None });
+        assert!(kind.is_symlink());
+        // A FIFO nobody writes to: looking at it must not wait for a writer.
+        let (outcome, kind) = replace(&|| {
+            nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap()
+        });
+        assert_eq!(outcome, Unlocked::Replaced { pid: None });
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+        assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "4242\n");
+    }
+
+    #[test]
+    fn what_unlock_found_reads_as_one_line() {
+        for (unlocked, removed, line) in [
+            (Unlocked::Removed, true, "removed"),
+            (Unlocked::Missing, false, "already removed by someone else"),
+            (
+                Unlocked::Replaced { pid: Some(7) },
+                false,
+                "replaced by another file, naming PID 7; left it alone",
+            ),
+            (
+                Unlocked::Replaced { pid: None },
+                false,
+                "replaced by another file; left it alone",
+            ),
+            (
+                Unlocked::Rewritten { pid: Some(8) },
+                false,
+                "rewritten by someone else, naming PID 8; left it alone",
+            ),
+            (
+                Unlocked::Rewritten { pid: None },
+                false,
+                "rewritten by someone else; left it alone",
+            ),
+            (
+                Unlocked::StillLocked,
+                false,
+                "its lock is still held by other processes (children that inherited it, or a new locker); left it to them",
+            ),
+            (
+                Unlocked::NotTheLocker,
+                false,
+                "not removed: this process is a forked copy of the one that locked it",
+            ),
+        ] {
+            assert_eq!(unlocked.removed(), removed, "{unlocked:?}");
+            assert_eq!(unlocked.to_string(), line);
+        }
+    }
+
+    #[test]
+    fn lock_errors_read_as_one_line_and_keep_their_cause() {
+        use std::error::Error;
+        let path = PathBuf::from("/run/app.pid");
+        let busy = |owner, locked| LockError::Busy {
+            path: path.clone(),
+            owner,
+            locked,
+        };
+        for (owner, locked, line) in [
+            (Some(7), true, "/run/app.pid is locked by PID 7"),
+            (None, true, "/run/app.pid is locked by another process"),
+            (
+                Some(7),
+                false,
+                "/run/app.pid names PID 7, which is running (without holding a lock on the file)",
+            ),
+            (
+                None,
+                false,
+                "/run/app.pid is empty and new: a process may be about to write its PID (taken over once 10s old)",
+            ),
+        ] {
+            let error = busy(owner, locked);
+            assert_eq!(error.to_string(), line);
+            assert!(error.is_busy());
+            assert_eq!(error.path(), path);
+            assert_eq!(error.owner(), owner);
+            assert!(error.source().is_none());
+        }
+        let invalid = LockError::Invalid {
+            path: path.clone(),
+            reason: crate::scan::parse::InvalidPid::Zero,
+        };
+        assert!(
+            invalid
+                .to_string()
+                .starts_with("/run/app.pid does not hold a PID (")
+        );
+        assert!(invalid.to_string().ends_with("); not overwriting it"));
+        assert!(!invalid.is_busy());
+        assert_eq!(invalid.owner(), None);
+        assert!(invalid.source().is_none());
+        let io = PidFile::new(&path).io_error("open", io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(
+            io.to_string(),
+            "cannot open /run/app.pid: Permission denied (os error 13)"
+        );
+        assert_eq!(io.path(), path);
+        assert!(!io.is_busy());
+        assert_eq!(io.owner(), None);
+        let cause = io.source().expect("the I/O error is the cause");
+        assert_eq!(cause.to_string(), "Permission denied (os error 13)");
     }
 }

@@ -171,11 +171,13 @@ fn owned_file_warnings(ev: &Evidence<'_>, info: &ProcessInfo, warnings: &mut Vec
 }
 
 /// Can a non-root user other than `owner` (the process's uid) write the file?
-/// World-writable, group-writable by a non-root group, or owned by another non-root user.
+/// World-writable, group-writable by a non-root group, or owned by another
+/// non-root user, whatever its owner's write bit says: the owner of a file
+/// may `chmod` it at any time.
 pub fn writable_by_others(file: &FileInfo, owner: Option<u32>) -> bool {
     file.mode & 0o002 != 0
         || (file.mode & 0o020 != 0 && file.gid != 0)
-        || (file.mode & 0o200 != 0 && file.uid != 0 && Some(file.uid) != owner)
+        || (file.uid != 0 && Some(file.uid) != owner)
 }
 
 fn capitalise(s: &str) -> String {
@@ -445,6 +447,34 @@ mod tests {
             case.verdict().warnings.is_empty(),
             "owned by the process's own user"
         );
+    }
+
+    #[test]
+    fn who_else_can_write_a_file() {
+        let file = |uid, gid, mode| fixture::file().uid(uid).gid(gid).mode(mode).build();
+        let root = Some(0);
+        for (uid, gid, mode, owner, others) in [
+            (0, 0, 0o644, root, false),
+            (0, 0, 0o664, root, false),
+            (0, 0, 0o646, root, true),
+            (0, 0, 0o602, root, true),
+            (0, 100, 0o664, root, true),
+            (0, 100, 0o644, root, false),
+            (0, 100, 0o604, root, false),
+            (1000, 0, 0o644, root, true),
+            // Its owner may chmod it at any time: a read-only file is no safer.
+            (1000, 0, 0o444, root, true),
+            (1000, 0, 0o444, None, true),
+            (1000, 0, 0o644, Some(1000), false),
+            (1000, 1000, 0o664, Some(1000), true),
+            (0, 0, 0o600, None, false),
+        ] {
+            assert_eq!(
+                writable_by_others(&file(uid, gid, mode), owner),
+                others,
+                "uid {uid} gid {gid} mode {mode:o} process uid {owner:?}"
+            );
+        }
     }
 
     #[test]

@@ -120,6 +120,8 @@ mod tests {
             (Status::Stale, old, &[][..], Deletion::Allowed),
             (Status::Reused, young, &[], Deletion::Allowed),
             (Status::Invalid, old, &[], Deletion::Allowed),
+            // Younger than the grace period stays; exactly as old may go.
+            (Status::Invalid, grace, &[], Deletion::Allowed),
             (
                 Status::Invalid,
                 young,

@@ -120,6 +120,44 @@ mod tests {
             Path::new("/run/user/1000/nginx.pid"),
             &info("sleep")
         ));
+        let bare = |name: &str| ProcessInfo {
+            exe: None,
+            cmdline: vec![],
+            ..info(name)
+        };
+        // A generic directory says nothing about whose file it is.
+        assert!(!names_relate(Path::new("/run/app.pid"), &bare("runsv")));
+        assert!(!names_relate(
+            Path::new("/var/lock/app.pid"),
+            &bare("lockd")
+        ));
+        // Words shorter than three letters, and the word `pid`, are in too many names.
+        assert!(!names_relate(Path::new("/run/my-db.pid"), &bare("db-sync")));
+        assert!(!names_relate(
+            Path::new("/run/app-pid.pid"),
+            &bare("pid-watch")
+        ));
+        assert!(names_relate(
+            Path::new("/run/app-web.pid"),
+            &bare("web-pid")
+        ));
+        // The executable's name and argv[0] count as the process's names too.
+        assert!(names_relate(
+            Path::new("/run/postgres.pid"),
+            &ProcessInfo {
+                exe: Some("/usr/lib/postgresql/15/bin/postgres".into()),
+                cmdline: vec![],
+                ..info("worker")
+            }
+        ));
+        assert!(names_relate(
+            Path::new("/run/redis.pid"),
+            &ProcessInfo {
+                exe: None,
+                cmdline: vec!["/usr/bin/redis-server".into()],
+                ..info("worker")
+            }
+        ));
         assert!(!names_relate(
             Path::new("/run/runit.pid"),
             &ProcessInfo {

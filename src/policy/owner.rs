@@ -357,6 +357,41 @@ mod tests {
     }
 
     #[test]
+    fn a_start_up_to_the_tolerance_after_the_write_is_the_writer() {
+        let written = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let started = |after| ProcessFacts {
+            start_time: Some(written + after),
+            ..facts()
+        };
+        let judged = |after| {
+            judge(
+                Liveness::Exists,
+                Some(&started(after)),
+                Some(written),
+                Signs::default,
+            )
+        };
+        assert_eq!(judged(Duration::ZERO), Owner::Live);
+        assert_eq!(judged(REUSE_TOLERANCE), Owner::Live);
+        let later = REUSE_TOLERANCE + Duration::from_millis(1);
+        assert_eq!(judged(later), Owner::StartedAfter(later));
+        // A process that started before the write may well have written it.
+        let before = ProcessFacts {
+            start_time: Some(written - Duration::from_secs(3600)),
+            ..facts()
+        };
+        assert_eq!(
+            judge(
+                Liveness::Exists,
+                Some(&before),
+                Some(written),
+                Signs::default
+            ),
+            Owner::Live
+        );
+    }
+
+    #[test]
     fn only_live_or_unidentified_owners_keep_their_file() {
         for (owner, live) in [
             (Owner::Gone, false),
