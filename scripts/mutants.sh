@@ -13,9 +13,10 @@
 # cargo invocation (`-C`), so a mutant builds and links only those:
 #   policy  src/policy/*, src/verdict.rs  the library's unit tests (the rules'
 #                                         table tests)
-#   act     src/act/*                     unit tests + tests/actions.rs and
-#                                         tests/delete_races.rs (the executor on
-#                                         real files and processes)
+#   act     src/act/*                     unit tests + tests/actions.rs,
+#                                         tests/delete_races.rs and tests/reuse.rs
+#                                         (the executor on real files, processes
+#                                         and reused PIDs)
 #   lock    src/lock/*                    unit tests + tests/lock.rs (real
 #                                         lockers, real races, flock(1) and
 #                                         libbsd interplay); tests/run.rs drives
@@ -57,7 +58,7 @@ area_re() {
 area_tests() {
     case "$1" in
         policy) echo "-C --lib" ;;
-        act) echo "-C --lib -C --test=actions -C --test=delete_races" ;;
+        act) echo "-C --lib -C --test=actions -C --test=delete_races -C --test=reuse" ;;
         lock) echo "-C --lib -C --test=lock" ;;
     esac
 }

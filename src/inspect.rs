@@ -308,8 +308,15 @@ impl SystemdGathered {
     fn of(view: &SystemdView, entry: &Entry, probe: Option<&ProcessProbe>) -> SystemdGathered {
         let declarations = std::iter::once(&entry.path)
             .chain(&entry.aliases)
-            .filter_map(|p| std::path::absolute(p).ok())
-            .map(|p| view.units().declaring(&p))
+            .map(|p| {
+                if p.is_absolute() {
+                    view.units().declaring(p)
+                } else {
+                    std::path::absolute(p)
+                        .map(|p| view.units().declaring(&p))
+                        .unwrap_or_default()
+                }
+            })
             .find(|d| !d.is_empty())
             .unwrap_or_default();
         let first = declarations.first();

@@ -83,6 +83,9 @@ struct Template {
     name: UnitName,
     setting: Setting,
     pieces: Vec<Piece>,
+    /// The text before the first instance specifier, normalised as
+    /// [`expand`] would: a path must start with it to be an instance's.
+    prefix: String,
 }
 
 /// The index of declared pidfiles, built once per scan.
@@ -196,13 +199,29 @@ impl UnitIndex {
 
     /// The units that declare `path`, sorted by name.
     pub fn declaring(&self, path: &Path) -> Vec<Declaration> {
-        let Some(path) = path.to_str().and_then(normalize) else {
+        let Some(text) = path.to_str() else {
             return Vec::new();
         };
-        let mut out = self.exact.get(&path).cloned().unwrap_or_default();
-        let text = path.to_string_lossy();
+        // Most paths a scan meets are already in systemd's form: no copy then.
+        let normalized;
+        let (path, text) = if is_normal(text) {
+            (path, text)
+        } else {
+            let Some(n) = normalize(text) else {
+                return Vec::new();
+            };
+            normalized = n;
+            let Some(text) = normalized.to_str() else {
+                return Vec::new();
+            };
+            (normalized.as_path(), text)
+        };
+        let mut out = self.exact.get(path).cloned().unwrap_or_default();
         for template in &self.templates {
-            for instance in candidate_instances(&template.pieces, &template.name, &text) {
+            if !text.starts_with(&template.prefix) {
+                continue;
+            }
+            for instance in candidate_instances(template, text) {
                 let unit = template.name.with_instance(&instance);
                 if out.iter().any(|d| d.unit == unit.full) {
                     continue;
@@ -268,6 +287,7 @@ impl UnitIndex {
                 self.templates.push(Template {
                     name: found.name.clone(),
                     setting,
+                    prefix: literal_prefix(&pieces),
                     pieces,
                 });
             }
@@ -449,32 +469,55 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// The text before a template's first instance specifier, normalised as
+/// [`expand`] would (a relative value under `/run/`, `/var/run/` as `/run/`).
+fn literal_prefix(pieces: &[Piece]) -> String {
+    let mut prefix = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => prefix.push_str(t),
+            Piece::Instance(_) => break,
+        }
+    }
+    if !prefix.starts_with('/') && !prefix.is_empty() {
+        prefix = format!("/run/{prefix}");
+    }
+    match prefix.strip_prefix("/var/run/") {
+        Some(rest) => format!("/run/{rest}"),
+        None => prefix,
+    }
+}
+
+/// Whether `text` is already a path as [`normalize`] makes it.
+fn is_normal(text: &str) -> bool {
+    text.starts_with('/')
+        && !text.starts_with("/var/run/")
+        && text != "/var/run"
+        && (text.len() == 1 || !text.ends_with('/'))
+        && !text.contains("//")
+        && !text.contains("/./")
+        && !text.contains("/../")
+        && !text.ends_with("/.")
+        && !text.ends_with("/..")
+}
+
 /// Instance names for which `pieces` could spell `path`: the text at the
 /// first instance specifier, cut at every place the text after it occurs,
 /// turned back into an instance name. Each candidate is then checked by
 /// expanding the unit's full setting.
-fn candidate_instances(pieces: &[Piece], template: &UnitName, path: &str) -> Vec<String> {
-    let mut prefix = String::new();
-    let mut rest = pieces.iter();
+fn candidate_instances(template: &Template, path: &str) -> Vec<String> {
+    let mut rest = template.pieces.iter();
     let specifier = loop {
         match rest.next() {
-            Some(Piece::Text(t)) => prefix.push_str(t),
+            Some(Piece::Text(_)) => {}
             Some(Piece::Instance(s)) => break *s,
             None => return Vec::new(),
         }
     };
-    // Normalise the text before the first instance as `expand` would.
-    let prefix = if prefix.starts_with('/') || prefix.is_empty() && path.starts_with('/') {
-        prefix
-    } else {
-        format!("/run/{prefix}")
-    };
-    let prefix = prefix
-        .strip_prefix("/var/run/")
-        .map_or(prefix.clone(), |p| format!("/run/{p}"));
-    let Some(tail) = path.strip_prefix(prefix.as_str()) else {
+    let Some(tail) = path.strip_prefix(template.prefix.as_str()) else {
         return Vec::new();
     };
+    let template = &template.name;
     let next_text = match rest.next() {
         Some(Piece::Text(t)) => t.as_str(),
         _ => "",
@@ -621,6 +664,31 @@ mod tests {
         assert_eq!(declared.len(), 1);
         assert_eq!(declared[0].setting, "c.pid");
         assert!(declared[0].source.ends_with("c.service.d/pid.conf"));
+    }
+
+    #[test]
+    fn only_paths_in_systemds_form_skip_normalising() {
+        for normal in ["/", "/run/x.pid", "/run/a.b/c..pid", "/var/running.pid"] {
+            assert!(is_normal(normal), "{normal}");
+        }
+        for other in [
+            "run/x.pid",
+            "/var/run/x.pid",
+            "/var/run",
+            "/run/",
+            "//run",
+            "/run/./x",
+            "/run/../x",
+            "/run/.",
+            "/run/..",
+        ] {
+            assert!(!is_normal(other), "{other}");
+            // Whatever is not in that form is normalised to it.
+            assert!(
+                normalize(other).is_none_or(|p| is_normal(p.to_str().unwrap())),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -169,6 +169,7 @@ pub fn normalize(text: &str) -> Option<PathBuf> {
         }
     }
     match out.strip_prefix("/var/run") {
+        Ok(rest) if rest.as_os_str().is_empty() => Some(PathBuf::from("/run")),
         Ok(rest) => Some(Path::new("/run").join(rest)),
         Err(_) => Some(out),
     }

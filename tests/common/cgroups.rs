@@ -45,8 +45,13 @@ impl ServiceCgroup {
             .map(|root| root.join("pidscope-test.slice").join(unit))
             .collect();
         for dir in &dirs {
-            fs::create_dir_all(dir)
-                .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+            // Another test may remove the shared slice between our two mkdirs
+            // (it goes when its last service leaves): try again.
+            let mut tries = 0;
+            while let Err(e) = fs::create_dir_all(dir) {
+                tries += 1;
+                assert!(tries < 50, "cannot create {}: {e}", dir.display());
+            }
         }
         ServiceCgroup {
             unit: unit.to_string(),
