@@ -298,6 +298,28 @@ impl fmt::Debug for NamesakeLook<'_> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_unit_shown_is_the_declaring_one_else_the_process_one() {
+        let info = |declared: &[&str], process: Option<&str>| SystemdInfo {
+            declared_by: declared.iter().map(|u| u.to_string()).collect(),
+            process_unit: process.map(str::to_owned),
+            unit_pids: Vec::new(),
+            systemd_accepts: None,
+            declarations: Vec::new(),
+            answer: None,
+        };
+        assert_eq!(
+            info(&["a.service", "b.service"], Some("c.scope")).unit(),
+            Some("a.service")
+        );
+        assert_eq!(info(&[], Some("c.scope")).unit(), Some("c.scope"));
+        assert_eq!(info(&[], None).unit(), None);
+        let mut entry = crate::fixture::entry("/run/x.pid", Status::Alive).build();
+        assert_eq!(entry_unit(&entry), None);
+        entry.systemd = Some(info(&["x.service"], None));
+        assert_eq!(entry_unit(&entry), Some("x.service"));
+    }
+
     /// The word every table, dialog and message shows is the one JSON and
     /// Prometheus carry: one spelling per status and per warning.
     #[test]

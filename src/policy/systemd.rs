@@ -207,6 +207,7 @@ pub fn judge(
 mod tests {
     use super::*;
     use crate::systemd::chase::UnsafeStep;
+    use crate::verdict::SystemdFacts;
     use std::path::PathBuf;
 
     fn chase(owner: u32, unsafe_step: Option<UnsafeStep>) -> Chase {
@@ -310,6 +311,257 @@ mod tests {
         assert!(text.contains("make root own /run/app"));
         let text = Answer::Refuses(Refusal::Manager).explain(1, unit);
         assert!(text.contains("is the manager"));
+    }
+
+    /// One case of [`judge`]: the verdict so far, the facts, and what it adds.
+    struct Judged {
+        info: Option<SystemdInfo>,
+        warnings: Vec<Warning>,
+        reason: String,
+    }
+
+    fn judged(
+        status: Status,
+        cgroup: Option<&str>,
+        declared: &[&str],
+        unit_pids: &[i32],
+        chase: Option<Chase>,
+        namesakes: &[Namesake],
+    ) -> Judged {
+        let declarations: Vec<Declaration> = declared
+            .iter()
+            .map(|u| Declaration {
+                unit: u.to_string(),
+                setting: "/run/app.pid".into(),
+                path: PathBuf::from("/run/app.pid"),
+                source: PathBuf::from(format!("/etc/systemd/system/{u}")),
+            })
+            .collect();
+        let look = || ("app".to_string(), namesakes.to_vec());
+        let facts = SystemdFacts {
+            declarations: &declarations,
+            unit_pids,
+            chase: chase.as_ref(),
+            namesakes: Some(crate::verdict::NamesakeLook(&look)),
+        };
+        let mut warnings = Vec::new();
+        let mut reason = String::from("R");
+        let info = judge(status, Some(50), cgroup, &facts, &mut warnings, &mut reason);
+        Judged {
+            info,
+            warnings,
+            reason,
+        }
+    }
+
+    #[test]
+    fn judge_adds_the_systemd_facts_warnings_and_words() {
+        use Status::*;
+        use Warning::*;
+        let unit = Some("/system.slice/app.service");
+        let session = Some("/user.slice/session-1.scope");
+        let root = Some(chase(0, None));
+        let declared = "; declared by app.service (PIDFile=/run/app.pid)";
+        // (status, cgroup, declared, unit pids, chase, namesakes) ->
+        // (accepts, warnings, reason after "R", process unit)
+        type Case<'a> = (
+            Status,
+            Option<&'a str>,
+            &'a [&'a str],
+            &'a [i32],
+            Option<Chase>,
+            &'a [Namesake],
+            Option<bool>,
+            &'a [Warning],
+            String,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                Alive,
+                unit,
+                &["app.service"],
+                &[50],
+                root.clone(),
+                &[],
+                Some(true),
+                &[],
+                declared.to_string(),
+            ),
+            (
+                Alive,
+                session,
+                &["app.service"],
+                &[],
+                root.clone(),
+                &[],
+                Some(true),
+                &[OutsideUnit],
+                format!("{declared}; PID 50 runs outside app.service (in session-1.scope)"),
+            ),
+            (
+                Alive,
+                Some("/"),
+                &["app.service"],
+                &[],
+                Some(chase(7, None)),
+                &[],
+                Some(false),
+                &[OutsideUnit, SystemdRefuses],
+                format!(
+                    "{declared}; PID 50 runs outside app.service (in no unit); {}",
+                    Answer::Refuses(Refusal::NotRootOwned(7)).explain(50, "app.service")
+                ),
+            ),
+            // Outside, and the path could not be walked: no answer.
+            (
+                Reused,
+                session,
+                &["app.service"],
+                &[],
+                None,
+                &[],
+                None,
+                &[OutsideUnit],
+                format!("{declared}; PID 50 runs outside app.service (in session-1.scope)"),
+            ),
+            // No process to ask about: nothing about acceptance.
+            (
+                Stale,
+                None,
+                &["app.service"],
+                &[],
+                None,
+                &[],
+                None,
+                &[],
+                declared.to_string(),
+            ),
+            (
+                Stale,
+                None,
+                &["app.service"],
+                &[50, 61],
+                None,
+                &[],
+                None,
+                &[DaemonElsewhere],
+                format!(
+                    "{declared}; app.service is running as PID 61: starting it again would start a second instance"
+                ),
+            ),
+            (
+                Zombie,
+                unit,
+                &["app.service"],
+                &[50, 61],
+                root.clone(),
+                &[],
+                None,
+                &[DaemonElsewhere],
+                format!(
+                    "{declared}; app.service is running as PID 61: starting it again would start a second instance"
+                ),
+            ),
+            // Alive is never "elsewhere", whatever the unit runs.
+            (
+                Alive,
+                unit,
+                &["app.service"],
+                &[50, 61],
+                root.clone(),
+                &[],
+                Some(true),
+                &[],
+                declared.to_string(),
+            ),
+            // Undeclared: namesakes may be the daemon; workers are not.
+            (
+                Stale,
+                None,
+                &[],
+                &[],
+                None,
+                &[
+                    Namesake {
+                        pid: 70,
+                        parent_same_name: false,
+                    },
+                    Namesake {
+                        pid: 71,
+                        parent_same_name: true,
+                    },
+                ],
+                None,
+                &[DaemonElsewhere],
+                "; app may be running as PID 70: starting it again would start a second instance"
+                    .to_string(),
+            ),
+            (
+                Stale,
+                None,
+                &[],
+                &[],
+                None,
+                &[Namesake {
+                    pid: 71,
+                    parent_same_name: true,
+                }],
+                None,
+                &[],
+                String::new(),
+            ),
+            (
+                Alive,
+                None,
+                &[],
+                &[],
+                None,
+                &[Namesake {
+                    pid: 70,
+                    parent_same_name: false,
+                }],
+                None,
+                &[],
+                String::new(),
+            ),
+        ];
+        for (i, (status, cgroup, declared, pids, chase, namesakes, accepts, warnings, reason)) in
+            cases.into_iter().enumerate()
+        {
+            let got = judged(status, cgroup, declared, pids, chase, namesakes);
+            assert_eq!(got.warnings, warnings, "case {i}");
+            assert_eq!(got.reason, format!("R{reason}"), "case {i}");
+            match got.info {
+                Some(info) => {
+                    assert_eq!(info.systemd_accepts, accepts, "case {i}");
+                    assert_eq!(info.unit_pids, pids, "case {i}");
+                    assert_eq!(
+                        info.declared_by,
+                        declared.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+                        "case {i}"
+                    );
+                    assert_eq!(
+                        info.process_unit.as_deref(),
+                        cgroup.and_then(crate::probe::cgroup::unit_of),
+                        "case {i}"
+                    );
+                    assert_eq!(info.answer.is_some(), accepts.is_some(), "case {i}");
+                }
+                None => {
+                    assert!(
+                        declared.is_empty()
+                            && cgroup.and_then(crate::probe::cgroup::unit_of).is_none(),
+                        "case {i}"
+                    );
+                    assert_eq!(accepts, None, "case {i}");
+                }
+            }
+        }
+        // A unit the process runs in, with no declaration: the object, no answer.
+        let got = judged(Alive, unit, &[], &[], None, &[]);
+        let info = got.info.expect("the process runs in a unit");
+        assert_eq!(info.process_unit.as_deref(), Some("app.service"));
+        assert_eq!((info.systemd_accepts, got.warnings.len()), (None, 0));
     }
 
     #[test]
