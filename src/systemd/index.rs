@@ -9,46 +9,14 @@
 //! - a template (`foo@.service`) declares every path its `PIDFile=` takes
 //!   for some instance name: a pidfile's path yields the instance.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::name::{UnitName, escape, valid_instance};
 use super::unit_file::{Piece, SyntaxError, expand, normalize, pid_file_settings, pieces};
 
-/// systemd's system unit search path, highest priority first
-/// (systemd.unit(5), "System Unit Search Path").
-pub const SYSTEM_UNIT_PATH: [&str; 13] = [
-    "/etc/systemd/system.control",
-    "/run/systemd/system.control",
-    "/run/systemd/transient",
-    "/run/systemd/generator.early",
-    "/etc/systemd/system",
-    "/etc/systemd/system.attached",
-    "/run/systemd/system",
-    "/run/systemd/system.attached",
-    "/run/systemd/generator",
-    "/usr/local/lib/systemd/system",
-    "/usr/lib/systemd/system",
-    "/lib/systemd/system",
-    "/run/systemd/generator.late",
-];
-
-/// The system search path as paths.
-pub fn system_unit_dirs() -> Vec<PathBuf> {
-    SYSTEM_UNIT_PATH.iter().map(PathBuf::from).collect()
-}
-
-/// A unit file or drop-in that could not be used. It is skipped; the index
-/// is built from the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnitError {
-    /// The file.
-    pub path: PathBuf,
-    /// What is wrong, as a short phrase (with the line number when one is to blame).
-    pub error: String,
-}
+pub use super::search::{SYSTEM_UNIT_PATH, UnitError, system_unit_dirs};
 
 /// A unit that declares a pidfile.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,13 +29,6 @@ pub struct Declaration {
     pub path: PathBuf,
     /// The file the winning setting comes from (the unit file or a drop-in).
     pub source: PathBuf,
-}
-
-/// One unit as found on the search path, before its settings are folded.
-#[derive(Debug, Clone)]
-struct Found {
-    name: UnitName,
-    file: PathBuf,
 }
 
 /// The last word of a unit's `PIDFile=` settings.
@@ -108,70 +69,11 @@ impl UnitIndex {
     pub fn build(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>) {
         let mut index = UnitIndex::default();
         let mut errors = Vec::new();
-        let mut units: BTreeMap<String, Option<Found>> = BTreeMap::new();
-        let mut dropin_files: HashMap<String, BTreeMap<String, PathBuf>> = HashMap::new();
-        let mut seen_dirs = HashSet::new();
-        for dir in dirs {
-            index.stamp(dir);
-            let Ok(meta) = std::fs::metadata(dir) else {
-                continue;
-            };
-            // /lib and /usr/lib are one directory on merged-/usr systems.
-            if !seen_dirs.insert((meta.dev(), meta.ino())) {
-                continue;
-            }
-            let Ok(read) = std::fs::read_dir(dir) else {
-                errors.push(UnitError {
-                    path: dir.clone(),
-                    error: "cannot list the unit directory".into(),
-                });
-                continue;
-            };
-            // The entry's type comes with the listing: no stat per file.
-            let mut names: Vec<_> = read
-                .flatten()
-                .map(|e| (e.file_name(), e.file_type().ok()))
-                .collect();
-            names.sort_by(|a, b| a.0.cmp(&b.0));
-            for (os_name, kind) in names {
-                let Some(name) = os_name.to_str() else {
-                    continue;
-                };
-                let path = dir.join(name);
-                if let Some(unit) = name.strip_suffix(".d") {
-                    if UnitName::parse(unit).is_some() && path.is_dir() {
-                        index.stamp(&path);
-                        collect_dropins(&path, dropin_files.entry(unit.to_owned()).or_default());
-                    }
-                    continue;
-                }
-                let Some(parsed) = UnitName::parse(name) else {
-                    continue;
-                };
-                if units.contains_key(name) {
-                    continue;
-                }
-                let found = match kind {
-                    Some(k) if k.is_file() => Some(Found {
-                        name: parsed,
-                        file: path,
-                    }),
-                    Some(k) if k.is_symlink() => match link_kind(&path, name) {
-                        Link::Alias => continue,
-                        Link::Masked => None,
-                        Link::Unit => Some(Found {
-                            name: parsed,
-                            file: path,
-                        }),
-                    },
-                    _ => continue,
-                };
-                units.insert(name.to_owned(), found);
-            }
-        }
-        for (unit, files) in dropin_files {
-            index.dropins.insert(unit, files.into_values().collect());
-        }
+        let listing = super::search::list(dirs);
+        index.stamps = listing.stamps;
+        index.dropins = listing.dropins;
+        errors.extend(listing.errors);
+        let units = listing.units;
         for found in units.into_values().flatten() {
             index.add(&found, &mut errors);
         }
@@ -244,7 +146,7 @@ impl UnitIndex {
     pub fn is_outdated(&self) -> bool {
         self.stamps
             .iter()
-            .any(|(dir, mtime)| modified(dir) != *mtime)
+            .any(|(dir, mtime)| super::search::modified(dir) != *mtime)
     }
 
     /// How many unit files declared a pidfile.
@@ -257,11 +159,7 @@ impl UnitIndex {
         self.units_read == 0
     }
 
-    fn stamp(&mut self, dir: &Path) {
-        self.stamps.push((dir.to_path_buf(), modified(dir)));
-    }
-
-    fn add(&mut self, found: &Found, errors: &mut Vec<UnitError>) {
+    fn add(&mut self, found: &super::search::Found, errors: &mut Vec<UnitError>) {
         let own = match self.settings_of(&found.file, errors) {
             Some(_) if self.masked.contains(&found.file) => return,
             Some(s) => s,
@@ -421,52 +319,6 @@ fn read_small(file: &Path) -> std::io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// The `*.conf` files of a drop-in directory, by file name; a name already
-/// taken by a higher-priority directory is kept.
-fn collect_dropins(dir: &Path, into: &mut BTreeMap<String, PathBuf>) {
-    let Ok(read) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in read.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".conf") {
-            into.entry(name.to_owned()).or_insert_with(|| entry.path());
-        }
-    }
-}
-
-/// What a symlink in a unit directory is.
-enum Link {
-    /// To `/dev/null` (or anything not a regular file): the unit is masked.
-    Masked,
-    /// To a unit of another name: an alias, indexed under that unit's own name.
-    Alias,
-    /// To the unit's file kept elsewhere.
-    Unit,
-}
-
-fn link_kind(path: &Path, name: &str) -> Link {
-    let Ok(target) = std::fs::read_link(path) else {
-        return Link::Masked;
-    };
-    let alias = target
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|t| t != name && UnitName::parse(t).is_some());
-    if alias {
-        return Link::Alias;
-    }
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => Link::Unit,
-        _ => Link::Masked,
-    }
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The text before a template's first instance specifier, normalised as

@@ -9,6 +9,7 @@
 pub mod chase;
 pub mod index;
 pub mod name;
+mod search;
 pub mod unit_file;
 
 use std::path::PathBuf;

@@ -3,6 +3,9 @@
 //! The single scanner behind `audit`, the TUI and every action: a fix made
 //! here is made everywhere.
 
+mod systemd;
+
+use self::systemd::SystemdGathered;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -20,8 +23,6 @@ use crate::scan::parse::{MAX_READ, parse_pid, read_pid_max};
 use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
 use crate::scan::{Location, ScanError};
 use crate::systemd::SystemdView;
-use crate::systemd::chase::{Chase, chase};
-use crate::systemd::index::Declaration;
 use crate::verdict::{
     Content, Entry, Evidence, Namesake, NamesakeLook, OpenCheck, Status, SystemdFacts,
 };
@@ -294,41 +295,6 @@ impl Scanner {
             error: e.error,
         }));
         Some(view)
-    }
-}
-
-/// The systemd facts about one pidfile, gathered before its verdict.
-struct SystemdGathered {
-    declarations: Vec<Declaration>,
-    unit_pids: Vec<i32>,
-    chase: Option<Chase>,
-}
-
-impl SystemdGathered {
-    fn of(view: &SystemdView, entry: &Entry, probe: Option<&ProcessProbe>) -> SystemdGathered {
-        let declarations = std::iter::once(&entry.path)
-            .chain(&entry.aliases)
-            .map(|p| {
-                if p.is_absolute() {
-                    view.units().declaring(p)
-                } else {
-                    std::path::absolute(p)
-                        .map(|p| view.units().declaring(&p))
-                        .unwrap_or_default()
-                }
-            })
-            .find(|d| !d.is_empty())
-            .unwrap_or_default();
-        let first = declarations.first();
-        let unit_pids = first.map(|d| view.unit_pids(&d.unit)).unwrap_or_default();
-        // The path matters only for a live process outside the unit.
-        let live = probe.is_some_and(|p| p.info.is_some());
-        let chase = first.filter(|_| live).and_then(|d| chase(&d.path).ok());
-        SystemdGathered {
-            declarations,
-            unit_pids,
-            chase,
-        }
     }
 }
 
