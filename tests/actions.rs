@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::clean::clean_paused_at;
 use common::*;
 use nix::sys::signal::Signal;
 use pidscope::act::log::ActionLog;
@@ -55,34 +56,6 @@ fn clean(args: &[&str], dir: &Path) -> (Value, i32) {
         )
     });
     (doc, out.status.code().expect("exit code"))
-}
-
-/// `clean --yes --json DIR` with the debug pause `variable` of `ms`, returned
-/// once it has reached the pause (it says so on stderr): whatever the test
-/// does next lands inside the window, however loaded the machine.
-fn clean_paused_at(dir: &Path, variable: &str, ms: u64) -> std::process::Child {
-    use std::io::BufRead;
-    let mut child = bin()
-        .args(["clean", "--yes", "--json"])
-        .arg(dir)
-        .env(variable, ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("pausing at") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(STARTUP_TIMEOUT)
-        .unwrap_or_else(|_| panic!("clean never reached {variable}"));
-    child
 }
 
 fn action_of(doc: &Value, path: &Path) -> String {

@@ -11,9 +11,8 @@
 mod common;
 
 use std::fs;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::*;
@@ -31,27 +30,7 @@ fn clean_paused_before_lock(dir: &Path) -> Child {
 /// `clean --yes --json DIR`, returned once it has reached the debug pause
 /// `variable` (it says so on stderr).
 fn clean_paused_at(dir: &Path, variable: &str) -> Child {
-    let mut child = bin()
-        .args(["clean", "--yes", "--json"])
-        .arg(dir)
-        .env(variable, PAUSE.as_millis().to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("pausing at") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(STARTUP_TIMEOUT)
-        .unwrap_or_else(|_| panic!("clean never reached {variable}"));
-    child
+    common::clean::clean_paused_at(dir, variable, PAUSE.as_millis() as u64)
 }
 
 /// What `clean` did with its one file.

@@ -22,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod cgroups;
+pub mod clean;
 pub mod inspector;
 pub mod pidns;
 pub mod tmux;
