@@ -7,23 +7,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use pidscope::config::Config;
-use pidscope::inspect::Scanner;
 use pidscope::report::{json, prometheus, table};
 
-use super::{AuditArgs, Format, exit, fail, warn};
+use super::{AuditArgs, Format, exit, warn};
 
 pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
-    let rules = match config.rules() {
-        Ok(rules) => rules,
-        Err(err) => return fail(&err),
+    let report = match super::scan_once(config, args.paths, args.namespace) {
+        Ok((report, _)) => report,
+        Err(code) => return code,
     };
-    let roots = config.roots_for(args.paths);
-    let same_namespace = args.namespace.same(config);
-    let report = Scanner::new(roots, rules)
-        .same_namespace(same_namespace)
-        .systemd(config.unit_dirs())
-        .scan();
-    super::warn_partial_view(report.pid_namespace, same_namespace);
 
     let format = if args.json {
         Format::Json

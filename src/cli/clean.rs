@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 use pidscope::act::{Confirmed, Executor};
 use pidscope::config::Config;
 use pidscope::display::display_path;
-use pidscope::inspect::Scanner;
 use pidscope::policy::delete::{Deletion, Keep, may_delete};
 use pidscope::verdict::{Entry, Status, Warning};
 use serde::Serialize;
@@ -98,17 +97,11 @@ struct Document<'a> {
 }
 
 pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
-    let rules = match config.rules() {
-        Ok(rules) => rules,
-        Err(err) => return fail(&err),
-    };
-    let roots = config.roots_for(args.paths.clone());
-    let same_namespace = args.namespace.same(config);
-    let report = Scanner::new(roots, rules)
-        .same_namespace(same_namespace)
-        .systemd(config.unit_dirs())
-        .scan();
-    super::warn_partial_view(report.pid_namespace, same_namespace);
+    let (report, same_namespace) =
+        match super::scan_once(config, args.paths.clone(), args.namespace) {
+            Ok(scan) => scan,
+            Err(code) => return code,
+        };
     let grace = args.grace.unwrap_or(config.invalid_grace);
     let now = SystemTime::now();
 

@@ -134,6 +134,26 @@ impl NamespaceArgs {
     }
 }
 
+/// One scan of `paths` (else the config's roots) as `audit` and `clean` make
+/// it: the config's rules and systemd view, the operator's statement about
+/// the PID namespace, and the note on stderr when the view is partial.
+/// Returns the report and that statement; `Err` is the exit status of a
+/// configuration whose globs do not compile.
+pub(crate) fn scan_once(
+    config: &Config,
+    paths: Vec<PathBuf>,
+    namespace: NamespaceArgs,
+) -> Result<(pidscope::report::Report, bool), ExitCode> {
+    let rules = config.rules().map_err(|err| fail(&err))?;
+    let same_namespace = namespace.same(config);
+    let report = pidscope::inspect::Scanner::new(config.roots_for(paths), rules)
+        .same_namespace(same_namespace)
+        .systemd(config.unit_dirs())
+        .scan();
+    warn_partial_view(report.pid_namespace, same_namespace);
+    Ok((report, same_namespace))
+}
+
 /// Say once on stderr when the scan saw processes from a nested PID namespace
 /// and nothing stated that the pidfiles belong to it.
 pub(crate) fn warn_partial_view(namespace: PidNamespace, same_namespace: bool) {
