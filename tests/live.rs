@@ -285,3 +285,36 @@ fn command_exists(name: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+#[test]
+fn a_pidfile_naming_a_thread_is_waited_on_and_stays_live() {
+    let dir = tempdir();
+    let pidfile = dir.path().join("worker.pid");
+    let script = format!(
+        "import os, signal, threading, time\n\
+         done = threading.Event()\n\
+         signal.signal(signal.SIGUSR1, lambda *a: done.set())\n\
+         t = threading.Thread(target=done.wait)\n\
+         t.start()\n\
+         open({path:?}, 'w').write(str(t.native_id) + '\\n')\n\
+         while t.is_alive():\n    time.sleep(0.02)\n\
+         time.sleep(1000)\n",
+        path = pidfile.to_str().expect("UTF-8 temp path")
+    );
+    let process = Proc::spawn(Command::new("python3").arg("-c").arg(script));
+    assert!(
+        wait_until(STARTUP_TIMEOUT, || fs::read_to_string(&pidfile)
+            .is_ok_and(|t| t.ends_with('\n'))),
+        "python wrote no pidfile"
+    );
+    let mut watch = Watch::start(&args(&["--initial"], dir.path()));
+    // A thread's ID is no process's: reused, and its pidfd (PIDFD_THREAD) is held.
+    watch.expect_change("/worker.pid", None, &[Some("reused")], TIMEOUT);
+    let stderr = watch.wait_stderr("and 1 PID: live");
+    assert!(!stderr.contains("polling"), "{stderr}");
+    let ended = Instant::now();
+    kill(Pid::from_raw(process.pid()), Signal::SIGUSR1).unwrap();
+    let (at, _) = watch.expect_change("/worker.pid", Some("reused"), &[Some("stale")], SOON);
+    assert!(at - ended < SOON);
+    drop(watch);
+}

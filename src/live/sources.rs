@@ -189,6 +189,8 @@ pub struct Sources {
     pidfds: HashMap<i32, (OwnedFd, (u64, Wait))>,
     /// At most this many pidfds (see [`pidfd_cap`]).
     cap: usize,
+    /// Why the kernel gives no pidfds, if it does not.
+    no_pidfd: Option<String>,
     waker_read: OwnedFd,
     waker: Waker,
     gaps: Gaps,
@@ -237,6 +239,7 @@ impl Sources {
             by_dir: HashMap::new(),
             pidfds: HashMap::new(),
             cap: pidfd_cap(),
+            no_pidfd: pidfd_support(),
             waker_read,
             waker: Waker(Arc::new(waker_write)),
             gaps,
@@ -344,6 +347,11 @@ impl Sources {
             .collect();
         new.sort_unstable();
         for (&pid, &(ticks, wait)) in new {
+            if let Some(why) = &self.no_pidfd {
+                unwatched += 1;
+                reason = Some(why.clone());
+                continue;
+            }
             if self.pidfds.len() >= self.cap {
                 unwatched += 1;
                 reason = Some(format!("over the cap of {} pidfds", self.cap));
@@ -377,7 +385,6 @@ impl Sources {
                     unwatched += 1;
                     reason = Some(match e {
                         Errno::MFILE | Errno::NFILE => "out of file descriptors".to_string(),
-                        Errno::NOSYS | Errno::INVAL => "no pidfd support".to_string(),
                         e => errno_text(e),
                     });
                 }
@@ -480,15 +487,29 @@ impl Sources {
     }
 }
 
-/// A pidfd for `pid` if its process is still the one that started at
-/// `ticks` (and, waiting for its exit, has not exited); `Ok(None)` when it
-/// is gone or the PID now names another.
+/// `PIDFD_THREAD` (Linux 6.9): a pidfd for a thread, readable when that
+/// thread exits. It is `O_EXCL` (include/uapi/linux/pidfd.h).
+const PIDFD_THREAD: u32 = libc::O_EXCL as u32;
+
+/// A pidfd for `pid` (a process, or a thread a pidfile names) if it is
+/// still the one that started at `ticks` (and, waiting for its exit, has
+/// not exited); `Ok(None)` when it is gone or the PID now names another.
 fn open_pidfd(pid: i32, ticks: u64, wait: Wait) -> Result<Option<OwnedFd>, Errno> {
+    use rustix::process::{PidfdFlags, pidfd_open};
     let Some(raw) = rustix::process::Pid::from_raw(pid) else {
         return Ok(None);
     };
-    let fd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
+    let fd = match pidfd_open(raw, PidfdFlags::empty()) {
         Ok(fd) => fd,
+        // Not a thread-group leader (EINVAL before Linux 6.9, ENOENT since):
+        // a thread's own pidfd; failing that, it is gone.
+        Err(Errno::INVAL | Errno::NOENT) => {
+            match pidfd_open(raw, PidfdFlags::from_bits_retain(PIDFD_THREAD)) {
+                Ok(fd) => fd,
+                Err(Errno::SRCH | Errno::NOENT | Errno::INVAL) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
         Err(Errno::SRCH) => return Ok(None),
         Err(e) => return Err(e),
     };
@@ -499,6 +520,15 @@ fn open_pidfd(pid: i32, ticks: u64, wait: Wait) -> Result<Option<OwnedFd>, Errno
             Ok(Some(fd))
         }
         _ => Ok(None),
+    }
+}
+
+/// Why this kernel gives no pidfds at all, if it does not: tried on ourselves.
+fn pidfd_support() -> Option<String> {
+    let me = rustix::process::getpid();
+    match rustix::process::pidfd_open(me, rustix::process::PidfdFlags::empty()) {
+        Ok(_) => None,
+        Err(e) => Some(format!("no pidfd support: {}", errno_text(e))),
     }
 }
 
