@@ -64,16 +64,33 @@ fn every_packaged_file_exists_or_is_generated() {
         let path = deb[key].as_str().unwrap_or_else(|| panic!("no {key}"));
         assert!(Path::new(ROOT).join(path).exists(), "{key}: {path} missing");
     }
-    let units = deb["systemd-units"]["unit-scripts"]
-        .as_str()
-        .expect("unit-scripts");
-    let name = deb["systemd-units"]["unit-name"]
-        .as_str()
-        .expect("unit-name");
-    for unit in ["service", "timer"] {
-        let file = Path::new(ROOT).join(units).join(format!("{name}.{unit}"));
-        assert!(file.is_file(), "{} missing", file.display());
+    // One table, or an array of them (one per unit name).
+    let units = match &deb["systemd-units"] {
+        toml::Value::Array(entries) => entries.clone(),
+        one => vec![one.clone()],
+    };
+    let names: Vec<&str> = units
+        .iter()
+        .map(|u| u["unit-name"].as_str().expect("unit-name"))
+        .collect();
+    assert!(names.contains(&"pidscope-audit"), "{names:?}");
+    for unit in &units {
+        let dir = unit["unit-scripts"].as_str().expect("unit-scripts");
+        let name = unit["unit-name"].as_str().expect("unit-name");
+        let found = ["service", "timer"].iter().any(|kind| {
+            Path::new(ROOT)
+                .join(dir)
+                .join(format!("{name}.{kind}"))
+                .is_file()
+        });
+        assert!(found, "no unit file {dir}/{name}.*");
     }
+    assert!(
+        !assets
+            .iter()
+            .any(|(_, dest)| dest.contains("systemd/system")),
+        "units go through systemd-units, so that deb-systemd-helper knows them"
+    );
 }
 
 /// The maintainer is someone to write to: a name and an address.
