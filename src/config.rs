@@ -26,8 +26,10 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// How deep below each root to look.
     pub max_depth: usize,
-    /// How often the TUI rescans.
-    pub refresh_interval: Duration,
+    /// How often the inspector and `watch` scan everything again. `None`:
+    /// 30 s while the kernel reports changes (the safety net), 2 s when it
+    /// cannot (see `live`).
+    pub refresh_interval: Option<Duration>,
     /// Start the TUI read-only: no action can be started.
     pub read_only: bool,
     /// Capture the mouse in the TUI (wheel and click).
@@ -58,7 +60,7 @@ impl Default for Config {
             patterns: vec!["*.pid".into()],
             exclude: Vec::new(),
             max_depth: 4,
-            refresh_interval: Duration::from_secs(2),
+            refresh_interval: None,
             read_only: false,
             mouse: true,
             action_log: None,
@@ -204,9 +206,7 @@ impl Config {
             patterns: raw.patterns.unwrap_or(defaults.patterns),
             exclude: raw.exclude.unwrap_or_default(),
             max_depth: raw.max_depth.unwrap_or(defaults.max_depth),
-            refresh_interval: raw
-                .refresh_interval
-                .map_or(defaults.refresh_interval, |d| d.0),
+            refresh_interval: raw.refresh_interval.map(|d| d.0),
             read_only: raw.read_only.unwrap_or(defaults.read_only),
             mouse: raw.mouse.unwrap_or(defaults.mouse),
             action_log: raw.action_log,
@@ -222,7 +222,10 @@ impl Config {
         if config.max_depth == 0 {
             return Err(invalid("max_depth", "must be at least 1".into()));
         }
-        if config.refresh_interval < Duration::from_millis(100) {
+        if config
+            .refresh_interval
+            .is_some_and(|d| d < Duration::from_millis(100))
+        {
             return Err(invalid("refresh_interval", "must be at least 100ms".into()));
         }
         build_globs(&config.patterns).map_err(|m| invalid("patterns", m))?;
@@ -398,7 +401,7 @@ mod tests {
         let c = load("").expect("valid");
         assert_eq!(c.patterns, vec!["*.pid"]);
         assert_eq!(c.max_depth, 4);
-        assert_eq!(c.refresh_interval, Duration::from_secs(2));
+        assert_eq!(c.refresh_interval, None);
     }
 
     #[test]
@@ -408,18 +411,18 @@ mod tests {
         assert_eq!(c.dirs, vec![PathBuf::from("/srv/run")]);
         assert_eq!(c.patterns.len(), 2);
         assert_eq!(c.max_depth, 2);
-        assert_eq!(c.refresh_interval, Duration::from_millis(500));
+        assert_eq!(c.refresh_interval, Some(Duration::from_millis(500)));
         assert_eq!(
             load("refresh_interval = 3")
                 .expect("valid")
                 .refresh_interval,
-            Duration::from_secs(3)
+            Some(Duration::from_secs(3))
         );
         assert_eq!(
             load("refresh_interval = 0.5")
                 .expect("valid")
                 .refresh_interval,
-            Duration::from_millis(500)
+            Some(Duration::from_millis(500))
         );
     }
 

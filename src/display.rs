@@ -114,6 +114,17 @@ pub fn tail(text: &str, width: usize) -> String {
     format!("…{}", text.chars().skip(skip).collect::<String>())
 }
 
+/// Seconds east of UTC now, from the C library's view of the local time zone.
+pub fn local_utc_offset() -> i32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as nix::libc::time_t);
+    // SAFETY: tm is plain old data (all-zero is valid); localtime_r only writes into it.
+    let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !nix::libc::localtime_r(&now, &mut tm).is_null() };
+    if ok { tm.tm_gmtoff as i32 } else { 0 }
+}
+
 /// `HH:MM:SS` of `t` at `utc_offset` seconds east of UTC.
 pub fn clock(t: SystemTime, utc_offset: i32) -> String {
     let (_, _, _, h, m, s) = civil(local_secs(t, utc_offset));

@@ -36,6 +36,7 @@ pub mod display;
 #[doc(hidden)]
 pub mod fixture;
 pub mod inspect;
+pub mod live;
 pub mod lock;
 pub mod policy;
 pub mod probe;

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["policy"],
     &["report", "config", "lock"],
     &["inspect"],
-    &["act"],
+    &["act", "live"],
     &["tui"],
     &["fixture"],
 ];

@@ -5,7 +5,15 @@ mod common;
 
 use common::{bin, run};
 
-const SUBCOMMANDS: [&str; 6] = ["tui", "audit", "clean", "run", "man", "completions"];
+const SUBCOMMANDS: [&str; 7] = [
+    "tui",
+    "audit",
+    "clean",
+    "run",
+    "watch",
+    "man",
+    "completions",
+];
 
 fn stdout(args: &[&str]) -> String {
     let out = run(bin().args(args));

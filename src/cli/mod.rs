@@ -4,6 +4,7 @@ mod audit;
 mod clean;
 mod docs;
 mod run;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ enum Command {
     /// (exit: COMMAND's status, 128+N if it died of signal N, 75 if another instance runs,
     /// 125 if the pidfile cannot be taken, 126/127 if COMMAND cannot be run/found).
     Run(run::RunArgs),
+    /// Print one line per verdict change as it happens (a process exits, a pidfile appears,
+    /// changes or goes), until SIGTERM or SIGINT (exit 0; 2 on usage errors).
+    Watch(watch::WatchArgs),
     /// Print a man page (roff), generated from this command-line definition: pidscope(1) or a command's.
     Man(docs::ManArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -102,9 +106,15 @@ struct TuiArgs {
     #[arg(long)]
     read_only: bool,
 
-    /// Time between rescans, e.g. 500ms, 2s (default: the config's refresh_interval, 2s).
+    /// Time between full rescans, e.g. 500ms, 2s (default: the config's refresh_interval, else
+    /// 30s while the kernel reports changes as they happen, 2s when it cannot).
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     interval: Option<std::time::Duration>,
+
+    /// Watch for no kernel events (for file systems that report none, such as NFS): rescan
+    /// every --interval, 2s by default.
+    #[arg(long)]
+    poll: bool,
 
     /// Leave the mouse to the terminal (no wheel scrolling or click selection).
     #[arg(long)]
@@ -188,6 +198,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Audit(args)) => audit::run(&config, args),
         Some(Command::Clean(args)) => clean::run(&config, args),
         Some(Command::Run(args)) => run::run(args),
+        Some(Command::Watch(args)) => watch::run(&config, args),
         Some(Command::Man(args)) => docs::man(args),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Tui(args)) => tui(&config, args),
@@ -206,7 +217,8 @@ fn tui(config: &Config, args: TuiArgs) -> ExitCode {
         roots: config.roots_for(args.paths),
         rules,
         patterns: config.patterns.clone(),
-        interval: args.interval.unwrap_or(config.refresh_interval),
+        interval: args.interval.or(config.refresh_interval),
+        poll: args.poll,
         read_only,
         mouse: config.mouse && !args.no_mouse,
         color: color_allowed(),

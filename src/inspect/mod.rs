@@ -3,8 +3,12 @@
 //! The single scanner behind `audit`, the TUI and every action: a fix made
 //! here is made everywhere.
 
+mod read;
+mod refresh;
 mod systemd;
 
+use self::read::{ReadPidfile, locate, read_candidate};
+pub use self::refresh::{Dirty, Refreshed};
 use self::systemd::SystemdGathered;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -18,10 +22,10 @@ use crate::probe::locks::{FileKey, LockInfo, LockTable, resolve_all};
 use crate::probe::namespace::PidNamespace;
 use crate::probe::process::{Prober, ProcessProbe};
 use crate::report::Report;
-use crate::scan::discover::{Candidate, Rules, discover};
-use crate::scan::parse::{MAX_READ, parse_pid, read_pid_max};
-use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
-use crate::scan::{Location, ScanError};
+use crate::scan::ScanError;
+use crate::scan::discover::{Candidate, Rules, WalkedDir, discover_all};
+use crate::scan::parse::read_pid_max;
+use crate::scan::read::{EntryKind, FileInfo};
 use crate::systemd::SystemdView;
 use crate::verdict::{
     Content, Entry, Evidence, Namesake, NamesakeLook, OpenCheck, Status, SystemdFacts,
@@ -45,6 +49,8 @@ pub struct Scanner {
     unit_dirs: Option<Vec<PathBuf>>,
     /// The systemd view of the previous scan, kept while its units are unchanged.
     systemd: Option<SystemdView>,
+    /// The directories the walk listed, for a live view to watch.
+    walked: Vec<WalkedDir>,
 }
 
 /// A regular pidfile's parsed content, valid while its identity and mtime hold.
@@ -68,6 +74,7 @@ impl Scanner {
             same_namespace: false,
             unit_dirs: None,
             systemd: None,
+            walked: Vec::new(),
         }
     }
 
@@ -121,14 +128,26 @@ impl Scanner {
         &self.roots
     }
 
+    /// The walk rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The directories the last scan listed (and those a refresh walked
+    /// since): the ones a live view watches.
+    pub fn walked_dirs(&self) -> &[WalkedDir] {
+        &self.walked
+    }
+
     /// Scan once: read every candidate, then probe the PIDs and resolve the
     /// locks of them all at once and give each entry its verdict.
     pub fn scan(&mut self) -> Report {
         let started_at = SystemTime::now();
         let timer = Instant::now();
         let mut errors = Vec::new();
-        let candidates = discover(&self.roots, &self.rules, &mut errors);
-        let mut scan = self.collect(candidates, &mut errors);
+        let found = discover_all(&self.roots, &self.rules, &mut errors);
+        self.walked = found.dirs;
+        let mut scan = self.collect(found.candidates, &mut errors, true);
         let pid_namespace = PidNamespace::current();
         let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
         let systemd = self.systemd_view(&mut errors);
@@ -161,21 +180,16 @@ struct ScanInProgress {
     dirs: HashMap<PathBuf, Option<(u64, u64)>>,
 }
 
-/// What was read from one pidfile: its parsed content, the file's details
-/// and its first line when the file could be opened.
-struct ReadPidfile {
-    content: Content,
-    file: Option<FileInfo>,
-    first_line: Option<String>,
-}
-
 impl Scanner {
     /// Read and parse every candidate (or take it from the previous scan's
-    /// cache), folding second paths to one file into the first.
+    /// cache), folding second paths to one file into the first. `whole`:
+    /// the candidates are the whole tree, so the cache keeps only them;
+    /// else it keeps its other files too.
     fn collect(
         &mut self,
         candidates: Vec<Candidate>,
         errors: &mut Vec<ScanError>,
+        whole: bool,
     ) -> ScanInProgress {
         let pid_max = read_pid_max();
         let mut scan = ScanInProgress {
@@ -184,7 +198,7 @@ impl Scanner {
             seen: HashMap::new(),
             dirs: HashMap::new(),
         };
-        let mut cache = HashMap::with_capacity(self.cache.len());
+        let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
         for candidate in candidates {
             if let Some(hit) = self.unchanged(&candidate, pid_max) {
                 let read = ReadPidfile {
@@ -216,7 +230,11 @@ impl Scanner {
             }
             scan.push(&mut self.prober, candidate, read);
         }
-        self.cache = cache;
+        if whole {
+            self.cache = cache;
+        } else {
+            self.cache.extend(cache);
+        }
         scan
     }
 
@@ -343,35 +361,6 @@ fn fill_verdict(
     entry.systemd = verdict.systemd;
 }
 
-/// Read and parse one candidate that the cache did not answer. `None` when
-/// it vanished between the walk and the read.
-fn read_candidate(candidate: &Candidate, pid_max: u32) -> Option<ReadPidfile> {
-    let read = match read_pidfile(&candidate.path, candidate.kind) {
-        ReadOutcome::Read {
-            file,
-            content,
-            truncated,
-        } => {
-            let parsed = match parse_pid(&content, truncated, pid_max) {
-                Ok(pid) => Content::Pid(pid),
-                Err(why) => Content::Invalid(why),
-            };
-            ReadPidfile {
-                content: parsed,
-                file: Some(file),
-                first_line: Some(first_line(&content)),
-            }
-        }
-        ReadOutcome::Unreadable { file, reason } => ReadPidfile {
-            content: Content::Unreadable(reason),
-            file,
-            first_line: None,
-        },
-        ReadOutcome::Vanished(_) => return None,
-    };
-    Some(read)
-}
-
 impl Scanner {
     /// The previous scan's result for a regular file that has not changed since:
     /// one `lstat` instead of open, fstat, read and close.
@@ -437,53 +426,4 @@ impl ScanInProgress {
         });
         self.contents.push(content);
     }
-}
-
-/// The directory's and the entry's identity; one `stat` per directory, and an
-/// `lstat` only for entries that are not plain regular files.
-fn locate(
-    candidate: &Candidate,
-    file: Option<&FileInfo>,
-    dirs: &mut HashMap<PathBuf, Option<(u64, u64)>>,
-) -> Option<Location> {
-    use std::os::unix::fs::MetadataExt;
-    let parent = match candidate.path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    // Below its root a directory is never a symlink (the walk does not follow
-    // them), so it is identified without following one: a directory swapped for
-    // a symlink after the walk then no longer matches, and actions refuse. The
-    // root itself may be a symlink (/var/run -> /run) and is followed.
-    let follow = candidate.depth <= 1;
-    let dir = *dirs.entry(parent).or_insert_with_key(|p| {
-        let meta = if follow {
-            std::fs::metadata(p)
-        } else {
-            std::fs::symlink_metadata(p)
-        };
-        meta.ok().map(|m| (m.dev(), m.ino()))
-    });
-    let entry = match (candidate.kind, file) {
-        (EntryKind::Regular, Some(f)) => (f.dev, f.ino),
-        _ => std::fs::symlink_metadata(&candidate.path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()))?,
-    };
-    Some(Location { dir: dir?, entry })
-}
-
-/// The first line of the content as it can be shown: trimmed, lossy, at most 80 characters.
-fn first_line(content: &[u8]) -> String {
-    let end = content
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(content.len().min(MAX_READ));
-    let text = String::from_utf8_lossy(&content[..end]);
-    let text = text.trim_matches([' ', '\t', '\r']);
-    let mut shown: String = text.chars().take(80).collect();
-    if text.chars().nth(80).is_some() {
-        shown.push('…');
-    }
-    shown
 }

@@ -44,22 +44,62 @@ impl Rules {
     }
 }
 
+/// A directory the walk listed: its path and its depth below its root (0
+/// for the root itself). A live view watches exactly these.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WalkedDir {
+    /// The directory, as reached from its root.
+    pub path: PathBuf,
+    /// 0 for a root, 1 for a root's own subdirectories.
+    pub depth: usize,
+}
+
+/// What a walk found: the candidates in walk order and the directories it listed.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// The candidates, sorted by name within a directory.
+    pub candidates: Vec<Candidate>,
+    /// Every directory whose entries were listed.
+    pub dirs: Vec<WalkedDir>,
+}
+
+impl Rules {
+    /// Whether an entry named `name` at `path` is a pidfile candidate by its
+    /// name alone: it matches a pattern and nothing excludes it. The one
+    /// test the walk and a live view's single entries share.
+    pub fn wants(&self, path: &Path) -> bool {
+        path.file_name()
+            .is_some_and(|name| self.patterns.is_match(name))
+            && !self.excluded(path)
+    }
+
+    /// Whether the walk enters a directory at `path`, `depth` below its root.
+    pub fn enters(&self, path: &Path, depth: usize) -> bool {
+        depth < self.max_depth && (depth == 0 || !self.excluded(path))
+    }
+}
+
 /// Walk every root and return the candidates in walk order (sorted by name
 /// within a directory, so output is stable) with the errors met on the way.
 pub fn discover(roots: &[PathBuf], rules: &Rules, errors: &mut Vec<ScanError>) -> Vec<Candidate> {
-    let mut found = Vec::new();
+    discover_all(roots, rules, errors).candidates
+}
+
+/// [`discover`], also listing the directories walked.
+pub fn discover_all(roots: &[PathBuf], rules: &Rules, errors: &mut Vec<ScanError>) -> Discovery {
+    let mut found = Discovery::default();
     for root in roots {
         match std::fs::metadata(root) {
-            Ok(meta) if meta.is_dir() => walk(root, rules, &mut found, errors),
+            Ok(meta) if meta.is_dir() => walk(root, 0, rules, &mut found, errors),
             // A file named on the command line is inspected whatever its name.
-            Ok(_) => found.push(Candidate {
+            Ok(_) => found.candidates.push(Candidate {
                 path: root.clone(),
                 kind: EntryKind::Unknown,
                 depth: 0,
             }),
             // A dangling or looping symlink given as a root: the reader says which.
             Err(_) if std::fs::symlink_metadata(root).is_ok() => {
-                found.push(Candidate {
+                found.candidates.push(Candidate {
                     path: root.clone(),
                     kind: EntryKind::Unknown,
                     depth: 0,
@@ -74,11 +114,65 @@ pub fn discover(roots: &[PathBuf], rules: &Rules, errors: &mut Vec<ScanError>) -
     found
 }
 
-fn walk(root: &Path, rules: &Rules, found: &mut Vec<Candidate>, errors: &mut Vec<ScanError>) {
+/// Walk one directory `depth` below its root as the full walk would reach
+/// it (a live view's new or changed subdirectory). Nothing when it is gone
+/// or no longer a directory.
+pub fn discover_below(
+    dir: &Path,
+    depth: usize,
+    rules: &Rules,
+    errors: &mut Vec<ScanError>,
+) -> Discovery {
+    let mut found = Discovery::default();
+    let is_dir = if depth == 0 {
+        std::fs::metadata(dir).is_ok_and(|m| m.is_dir())
+    } else {
+        std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+    };
+    if is_dir && rules.enters(dir, depth) {
+        walk(dir, depth, rules, &mut found, errors);
+    }
+    found
+}
+
+/// The candidate at `path`, `depth` (at least 1) below its root, as the walk
+/// would list it now; `None` when it is gone, a directory, or not wanted.
+pub fn candidate_at(path: &Path, depth: usize, rules: &Rules) -> Option<Candidate> {
+    if depth == 0 || depth > rules.max_depth || !rules.wants(path) {
+        return None;
+    }
+    let ft = std::fs::symlink_metadata(path).ok()?.file_type();
+    Some(Candidate {
+        path: path.to_path_buf(),
+        kind: kind_of(ft)?,
+        depth,
+    })
+}
+
+/// What a directory entry is, as a candidate; `None` for a directory.
+fn kind_of(ft: std::fs::FileType) -> Option<EntryKind> {
+    Some(if ft.is_dir() {
+        return None;
+    } else if ft.is_file() {
+        EntryKind::Regular
+    } else if ft.is_symlink() {
+        EntryKind::Symlink
+    } else {
+        EntryKind::Special
+    })
+}
+
+fn walk(
+    root: &Path,
+    base: usize,
+    rules: &Rules,
+    found: &mut Discovery,
+    errors: &mut Vec<ScanError>,
+) {
     let walker = WalkDir::new(root)
         .follow_links(false)
-        .follow_root_links(true)
-        .max_depth(rules.max_depth)
+        .follow_root_links(base == 0)
+        .max_depth(rules.max_depth - base)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !rules.excluded(e.path()));
@@ -98,19 +192,23 @@ fn walk(root: &Path, rules: &Rules, found: &mut Vec<Candidate>, errors: &mut Vec
                 continue;
             }
         };
+        let depth = base + entry.depth();
         let ft = entry.file_type();
-        if ft.is_dir() || !rules.patterns.is_match(entry.file_name()) {
+        if ft.is_dir() {
+            if depth < rules.max_depth {
+                found.dirs.push(WalkedDir {
+                    path: entry.into_path(),
+                    depth,
+                });
+            }
             continue;
         }
-        let kind = if ft.is_file() {
-            EntryKind::Regular
-        } else if ft.is_symlink() {
-            EntryKind::Symlink
-        } else {
-            EntryKind::Special
-        };
-        found.push(Candidate {
-            depth: entry.depth(),
+        if !rules.patterns.is_match(entry.file_name()) {
+            continue;
+        }
+        let Some(kind) = kind_of(ft) else { continue };
+        found.candidates.push(Candidate {
+            depth,
             path: entry.into_path(),
             kind,
         });

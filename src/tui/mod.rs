@@ -3,7 +3,10 @@
 //! Elm-style: one channel carries every [`Msg`] (keys and mouse from the input
 //! thread, reports and action results from the worker, termination signals);
 //! the UI thread only updates the [`App`] state and draws it. Scans, deletions
-//! and signals run on the worker thread, so input and drawing never wait for I/O.
+//! and signals run on the worker thread, so input and drawing never wait for
+//! I/O. The worker keeps the report current with [`crate::live`]: it sleeps
+//! in the kernel until a pidfile changes, a process exits, a job arrives, or
+//! the safety-net rescan is due.
 
 pub mod app;
 pub mod keys;
@@ -12,15 +15,16 @@ pub mod ui;
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use ratatui::crossterm::execute;
 
 use crate::act::{Confirmed, Executor};
 use crate::inspect::Scanner;
+use crate::live::{Live, LiveStatus, Step, Waker};
 use crate::scan::discover::Rules;
 use app::{App, Effect, Msg, Outcome};
 
@@ -33,8 +37,11 @@ pub struct Options {
     pub rules: Rules,
     /// Patterns, for the empty-state message.
     pub patterns: Vec<String>,
-    /// Time between scans.
-    pub interval: Duration,
+    /// Time between full rescans; `None`: 30 s while the kernel reports
+    /// changes, 2 s when it cannot (see [`crate::live`]).
+    pub interval: Option<Duration>,
+    /// Watch for no events: rescan every `interval` (2 s by default).
+    pub poll: bool,
     /// No action can be started.
     pub read_only: bool,
     /// Capture the mouse (wheel and click).
@@ -113,55 +120,32 @@ fn event_loop(
     );
     app.mouse = options.mouse;
     app.same_namespace = options.same_namespace;
-    app.utc_offset = local_utc_offset();
+    app.utc_offset = crate::display::local_utc_offset();
     let size = terminal.size().map_err(TuiError::Terminal)?;
     app.update(Msg::Resize(size.width, size.height));
 
     spawn_input_thread(tx.clone());
-    let jobs = spawn_worker(
-        Scanner::new(options.roots, options.rules)
-            .same_namespace(options.same_namespace)
-            .systemd(options.unit_dirs)
-            .remembering(),
-        options.executor,
-        tx,
-    );
-    let mut scanning = jobs.send(Job::Scan).is_ok();
-    let mut next_scan = Instant::now() + options.interval;
+    let scanner = Scanner::new(options.roots, options.rules)
+        .same_namespace(options.same_namespace)
+        .systemd(options.unit_dirs)
+        .remembering();
+    let live = Live::new(scanner, options.interval, !options.poll).map_err(TuiError::Terminal)?;
+    let jobs = spawn_worker(live, options.executor, tx);
 
     loop {
         terminal
             .draw(|frame| ui::view(&app, frame))
             .map_err(TuiError::Terminal)?;
-        // Sleep until input, a scan result, a signal, or the next scheduled scan.
-        let timeout = next_scan.saturating_duration_since(Instant::now());
-        let msg = match rx.recv_timeout(timeout) {
-            Ok(msg) => msg,
-            Err(RecvTimeoutError::Timeout) => {
-                if !scanning {
-                    scanning = jobs.send(Job::Scan).is_ok();
-                }
-                next_scan = Instant::now() + options.interval;
-                Msg::Tick(SystemTime::now())
-            }
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        // Sleep until input, a report, an action's result or a signal.
+        let Ok(msg) = rx.recv() else {
+            return Ok(());
         };
-        if matches!(msg, Msg::Scanned(_)) {
-            scanning = false;
-        }
         panic_for_tests(&msg);
         for effect in app.update(msg) {
             match effect {
                 Effect::Quit => return Ok(()),
-                Effect::Rescan => {
-                    if !scanning {
-                        scanning = jobs.send(Job::Scan).is_ok();
-                        next_scan = Instant::now() + options.interval;
-                    }
-                }
-                Effect::Act(actions) => {
-                    let _ = jobs.send(Job::Act(actions));
-                }
+                Effect::Rescan => jobs.send(Job::Scan),
+                Effect::Act(actions) => jobs.send(Job::Act(actions)),
             }
         }
         if app.quit {
@@ -170,36 +154,79 @@ fn event_loop(
     }
 }
 
-/// The worker: scans and actions, one at a time, off the UI thread.
-fn spawn_worker(mut scanner: Scanner, executor: Option<Executor>, tx: Sender<Msg>) -> Sender<Job> {
+/// The worker's inbox: a job, then a wake-up for its event loop.
+struct Jobs {
+    tx: Sender<Job>,
+    waker: Waker,
+}
+
+impl Jobs {
+    fn send(&self, job: Job) {
+        if self.tx.send(job).is_ok() {
+            self.waker.wake();
+        }
+    }
+}
+
+/// The worker: keeps the report current, and runs scans and actions one at
+/// a time, off the UI thread.
+fn spawn_worker(mut live: Live, executor: Option<Executor>, tx: Sender<Msg>) -> Jobs {
     let (jobs, inbox) = mpsc::channel::<Job>();
+    let waker = live.waker();
     thread::spawn(move || {
         let outcome = |done: crate::act::Done| Outcome {
             ok: done.ok(),
             text: done.summary(),
         };
-        for job in inbox {
-            let msg = match job {
-                Job::Scan => Msg::Scanned(scanner.scan()),
-                Job::Act(actions) => Msg::ActionsDone(
-                    actions
-                        .iter()
-                        .map(|action| match &executor {
-                            Some(executor) => outcome(executor.execute(action)),
-                            None => Outcome {
-                                ok: false,
-                                text: "read-only mode: nothing can act".into(),
-                            },
-                        })
-                        .collect(),
-                ),
-            };
-            if tx.send(msg).is_err() {
-                break;
+        let mut shown: Option<LiveStatus> = None;
+        loop {
+            let mut msgs = Vec::new();
+            match live.wait() {
+                Ok(Step::Updated(_)) => msgs.push(Msg::Scanned(live.report().clone())),
+                Ok(Step::Woken) => {
+                    for job in inbox.try_iter() {
+                        msgs.push(match job {
+                            Job::Scan => {
+                                live.rescan();
+                                Msg::Scanned(live.report().clone())
+                            }
+                            Job::Act(actions) => Msg::ActionsDone(
+                                actions
+                                    .iter()
+                                    .map(|action| match &executor {
+                                        Some(executor) => outcome(executor.execute(action)),
+                                        None => Outcome {
+                                            ok: false,
+                                            text: "read-only mode: nothing can act".into(),
+                                        },
+                                    })
+                                    .collect(),
+                            ),
+                        });
+                    }
+                }
+                Err(e) => {
+                    // Not expected from epoll; poll rather than stop.
+                    let why = format!("event loop failed: {e}");
+                    msgs.push(Msg::Live(LiveStatus::Polling(why)));
+                    thread::sleep(crate::live::POLL_INTERVAL);
+                    live.rescan();
+                    msgs.push(Msg::Scanned(live.report().clone()));
+                }
+            }
+            let status = live.status();
+            if shown.as_ref() != Some(&status) {
+                shown = Some(status.clone());
+                msgs.push(Msg::Live(status));
+            }
+            for msg in msgs {
+                if tx.send(msg).is_err() {
+                    return;
+                }
             }
         }
     });
-    jobs
+    Jobs { tx: jobs, waker }
 }
 
 /// Terminal input, forwarded as messages; blocks in `read` so it costs nothing idle.
@@ -265,15 +292,4 @@ fn panic_for_tests(msg: &Msg) {
     }
     #[cfg(not(debug_assertions))]
     let _ = msg;
-}
-
-/// Seconds east of UTC now, from the C library's view of the local time zone.
-fn local_utc_offset() -> i32 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as nix::libc::time_t);
-    // SAFETY: tm is plain old data (all-zero is valid); localtime_r only writes into it.
-    let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !nix::libc::localtime_r(&now, &mut tm).is_null() };
-    if ok { tm.tm_gmtoff as i32 } else { 0 }
 }

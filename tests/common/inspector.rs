@@ -42,6 +42,17 @@ impl Inspector {
     /// Starts `pidscope ARGS...` with `env` changing its environment (`None`
     /// removes a variable); `label` only makes the tmux socket name readable.
     pub fn start(label: &str, args: &[&OsStr], env: &[(&str, Option<&OsStr>)]) -> Inspector {
+        Inspector::start_wrapped(label, &[], args, env)
+    }
+
+    /// [`Inspector::start`], with pidscope started through `wrapper` (a
+    /// command that execs its arguments, e.g. `unshare --user ...`).
+    pub fn start_wrapped(
+        label: &str,
+        wrapper: &[&str],
+        args: &[&OsStr],
+        env: &[(&str, Option<&OsStr>)],
+    ) -> Inspector {
         let scratch = tempfile::Builder::new()
             .prefix("pidscope-inspector-")
             .tempdir()
@@ -64,7 +75,7 @@ impl Inspector {
         let stty = sh_quote(scratch.path().join("stty.txt").as_os_str());
         let script = format!(
             "{}; echo EXIT=$?; stty -a > {stty}; echo STTY-SAVED; exec sleep 1000",
-            shell_words(&cmd, args)
+            shell_words_wrapped(&cmd, wrapper, args)
         );
         Inspector {
             pane: Pane::start(label, (100, ROWS as u16), scratch, &script),
@@ -149,6 +160,11 @@ fn stty_words(text: &str) -> Vec<String> {
 /// `env -u ... KEY=VALUE... PROGRAM ARGS...` as `sh` words: `cmd`'s
 /// environment changes, program, then `args`.
 pub fn shell_words(cmd: &Command, args: &[&OsStr]) -> String {
+    shell_words_wrapped(cmd, &[], args)
+}
+
+/// [`shell_words`] with `wrapper`'s words between the environment and the program.
+fn shell_words_wrapped(cmd: &Command, wrapper: &[&str], args: &[&OsStr]) -> String {
     let mut words = vec!["env".to_string()];
     for (key, value) in cmd.get_envs() {
         words.push(match value {
@@ -161,6 +177,7 @@ pub fn shell_words(cmd: &Command, args: &[&OsStr]) -> String {
             }
         });
     }
+    words.extend(wrapper.iter().map(|w| sh_quote(OsStr::new(w))));
     words.push(sh_quote(cmd.get_program()));
     words.extend(args.iter().map(|a| sh_quote(a)));
     words.join(" ")

@@ -26,6 +26,7 @@ pub mod clean;
 pub mod inspector;
 pub mod pidns;
 pub mod tmux;
+pub mod watch;
 
 use std::ffi::OsStr;
 use std::fs;

@@ -21,6 +21,7 @@ use ratatui::crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 
 use super::layout;
 use crate::act::Confirmed;
+use crate::live::LiveStatus;
 use crate::report::Report;
 use crate::verdict::Entry;
 
@@ -43,6 +44,8 @@ pub enum Msg {
     ActionsDone(Vec<Outcome>),
     /// Time passed (for ages and the clock in the header).
     Tick(SystemTime),
+    /// Whether changes are seen as they happen, or polled and why.
+    Live(LiveStatus),
     /// SIGTERM, SIGHUP or SIGINT arrived.
     Terminate,
 }
@@ -151,6 +154,8 @@ pub struct App {
     pub size: (u16, u16),
     /// Seconds east of UTC for displayed times (measured once at start, so drawing stays pure).
     pub utc_offset: i32,
+    /// Whether changes are seen as they happen (`None` until the worker says).
+    pub live: Option<LiveStatus>,
     /// Set when the app should end.
     pub quit: bool,
 }
@@ -180,6 +185,7 @@ impl App {
             now: SystemTime::now(),
             size: layout::MIN_SIZE,
             utc_offset: 0,
+            live: None,
             quit: false,
         }
     }
@@ -225,6 +231,10 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
+                Vec::new()
+            }
+            Msg::Live(status) => {
+                self.live = Some(status);
                 Vec::new()
             }
             Msg::Terminate => {

@@ -7,6 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use crate::display::escape_controls;
+use crate::live::LiveStatus;
 use crate::tui::app::{App, Confirm, Level, Mode};
 use crate::tui::keys::footer_hints;
 
@@ -19,7 +20,13 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         )),
         (_, Some((Level::Error, text))) => Line::styled(escape_controls(text), theme.danger()),
         (_, Some((Level::Info, text))) => Line::raw(escape_controls(text)),
-        (_, None) => Line::raw(""),
+        // With nothing else to say: why changes are polled, not seen at once.
+        (_, None) => match &app.live {
+            Some(status @ LiveStatus::Polling(_)) => {
+                Line::styled(escape_controls(&status.to_string()), theme.danger())
+            }
+            _ => Line::raw(""),
+        },
     };
     // What can be done now: the keys of the open dialog, else of the table.
     let hints: String = match &app.mode {

@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use crate::display::{clock, display_path};
+use crate::live::LiveStatus;
 use crate::probe::namespace::PidNamespace;
 use crate::tui::app::{App, Mode};
 use crate::verdict::Status;
@@ -25,6 +26,15 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             clock(report.started_at, app.utc_offset)
         ))),
         None => first.push(Span::raw("  scanning…")),
+    }
+    // Whether changes show as they happen; the footer says why not.
+    match &app.live {
+        Some(LiveStatus::Live) => first.push(Span::styled("  live", theme.dim())),
+        Some(LiveStatus::Polling(_)) => {
+            first.push(Span::raw("  "));
+            first.push(Span::styled("polling", theme.danger()));
+        }
+        None => {}
     }
     if app.read_only {
         first.push(Span::raw("  "));

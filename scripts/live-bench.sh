@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# live-bench.sh - how fast pidscope sees a change, and what it costs while
+# nothing changes.
+#
+#   scripts/live-bench.sh [EVENTS] [IDLE_SECONDS]     (default: 100 events, 30 s)
+#
+# Latency: EVENTS changes (a pidfile created, its process killed, the file
+# removed, in turn), each timed from just before the change to
+#   - the line `pidscope watch --json` prints for it, and
+#   - the first bytes of the inspector's redraw (in a pseudo-terminal),
+# on /run (the changes happen in a directory made under it) and on the
+# 10,000-pidfile fixture (bench/mkfixture.sh). The safety-net rescan is set
+# to 60 s, so only the kernel's events can explain what is seen.
+#
+# Idle: CPU ticks used over IDLE_SECONDS by `watch` and by the inspector on
+# /run, and by the inspector on the fixture, live and with --poll (the 2 s
+# rescan); and the inspector's peak RSS both ways.
+#
+# Needs root (a directory under /run), cargo, python3. Prints the machine
+# and the date first.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+events=${1:-100}
+idle=${2:-30}
+
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+pidscope=$root/target/release/pidscope
+
+work=$(mktemp -d)
+rundir=$(mktemp -d /run/pidscope-bench.XXXXXX)
+trap '"$root/bench/mkfixture.sh" --teardown "$work/fx" >/dev/null 2>&1 || true; rm -rf "$work" "$rundir"' EXIT
+"$root/bench/mkfixture.sh" "$work/fx" 10000 >/dev/null
+
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, Linux $(uname -r)"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+
+python3 - "$pidscope" "$rundir" "$work/fx" "$events" "$idle" <<'PY'
+import fcntl, json, os, pty, select, signal, statistics, struct, subprocess, sys, termios, threading, time
+
+pidscope, rundir, fixture, events, idle = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+env = dict(os.environ, PIDSCOPE_CONFIG="/dev/null", NO_COLOR="1", TERM="xterm-256color")
+tick = os.sysconf("SC_CLK_TCK")
+
+def ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+def changes(where):
+    """The changes, in turn: create (naming a live sleep), kill, remove."""
+    sleeper = None
+    for i in range(events):
+        step = i % 3
+        path = os.path.join(where, f"bench{i // 3}.pid")
+        if step == 0:
+            sleeper = subprocess.Popen(["sleep", "1000"])
+            time.sleep(0.02)  # the file must be newer than its process
+            def act(path=path, pid=sleeper.pid):
+                with open(path, "w") as f:
+                    f.write(f"{pid}\n")
+        elif step == 1:
+            def act(proc=sleeper):
+                proc.kill(); proc.wait()
+        else:
+            def act(path=path):
+                os.unlink(path)
+        yield path, act
+
+class Watch:
+    def __init__(self, tree):
+        self.proc = subprocess.Popen([pidscope, "watch", "--json", "--interval", "60s", tree],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.lines = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self.read, daemon=True).start()
+        line = self.proc.stderr.readline().decode()
+        if "live" not in line:
+            sys.exit(f"watch is not live: {line.strip()}")
+    def read(self):
+        for raw in self.proc.stdout:
+            at = time.perf_counter()
+            with self.cond:
+                self.lines.append((at, json.loads(raw)))
+                self.cond.notify_all()
+    def wait_for(self, path, start):
+        deadline = time.monotonic() + 5
+        with self.cond:
+            while True:
+                for at, line in self.lines:
+                    if line["path"] == path and at >= start:
+                        self.lines.clear()
+                        return at
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    sys.exit(f"watch printed nothing for {path}")
+                self.cond.wait(left)
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM); self.proc.wait()
+
+class Inspector:
+    def __init__(self, tree, *extra):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execve(pidscope, [pidscope, *extra, tree], env)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        os.kill(self.pid, signal.SIGWINCH)
+        self.drain(2.0)
+    def drain(self, quiet):
+        """Read until the screen has been still for `quiet` seconds."""
+        while select.select([self.fd], [], [], quiet)[0]:
+            os.read(self.fd, 1 << 20)
+    def read_for(self, seconds):
+        """Read whatever comes for `seconds`, as a terminal would."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([self.fd], [], [], left)[0]:
+                os.read(self.fd, 1 << 20)
+    def first_output_after(self):
+        if not select.select([self.fd], [], [], 5)[0]:
+            sys.exit("the inspector did not redraw")
+        at = time.perf_counter()
+        os.read(self.fd, 1 << 20)
+        return at
+    def stop(self):
+        os.kill(self.pid, signal.SIGTERM); os.waitpid(self.pid, 0); os.close(self.fd)
+
+def latency(kind, tree, where):
+    tool = Watch(tree) if kind == "watch" else Inspector(tree, "--interval", "60s")
+    took = []
+    for path, act in changes(where):
+        if kind == "inspector":
+            tool.drain(0.05)
+        start = time.perf_counter()
+        act()
+        at = tool.wait_for(path, start) if kind == "watch" else tool.first_output_after()
+        took.append((at - start) * 1000)
+    tool.stop()
+    took.sort()
+    p99 = took[min(len(took) - 1, int(len(took) * 0.99))]
+    return statistics.median(took), p99, took[-1]
+
+print(f"latency over {events} changes (ms)     median      p99      max")
+for label, tree, where in [("/run", "/run", rundir), ("10,000 pidfiles", fixture, os.path.join(fixture, "d0"))]:
+    for kind in ("watch", "inspector"):
+        med, p99, worst = latency(kind, tree, where)
+        print(f"  {kind:<9} on {label:<17} {med:8.1f} {p99:8.1f} {worst:8.1f}")
+
+def idle_cost(make):
+    tool = make()
+    pid = tool.proc.pid if isinstance(tool, Watch) else tool.pid
+    time.sleep(1)
+    before = ticks(pid)
+    if isinstance(tool, Inspector):
+        tool.read_for(idle)
+    else:
+        time.sleep(idle)
+    used = ticks(pid) - before
+    rss = peak_rss_mib(pid)
+    tool.stop()
+    return used, rss
+
+print()
+print(f"idle for {idle:.0f} s                 CPU ticks  % of a core  peak RSS MiB")
+for label, make in [
+    ("watch on /run", lambda: Watch("/run")),
+    ("inspector on /run", lambda: Inspector("/run")),
+    ("inspector, 10,000 live", lambda: Inspector(fixture)),
+    ("inspector, 10,000 --poll", lambda: Inspector(fixture, "--poll")),
+]:
+    used, rss = idle_cost(make)
+    print(f"  {label:<26} {used:6d} {100 * used / (idle * tick):11.2f} {rss:12.1f}")
+PY
