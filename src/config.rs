@@ -332,6 +332,12 @@ fn build_globs(patterns: &[String]) -> Result<GlobSet, String> {
     set.build().map_err(|e| e.to_string())
 }
 
+/// The system's configuration file, read when the user has none.
+pub const SYSTEM_CONFIG: &str = "/etc/pidscope/config.toml";
+
+/// The user's configuration file, below `$XDG_CONFIG_HOME` (else `~/.config`).
+pub const USER_CONFIG: &str = "pidscope/config.toml";
+
 /// The user's and the system's configuration files, in lookup order.
 pub fn default_locations() -> Vec<PathBuf> {
     let mut paths = Vec::new();
@@ -342,9 +348,9 @@ pub fn default_locations() -> Vec<PathBuf> {
         .filter(|v| !v.is_empty())
         .map(|h| PathBuf::from(h).join(".config"));
     if let Some(base) = xdg.or(home) {
-        paths.push(base.join("pidscope/config.toml"));
+        paths.push(base.join(USER_CONFIG));
     }
-    paths.push(PathBuf::from("/etc/pidscope/config.toml"));
+    paths.push(PathBuf::from(SYSTEM_CONFIG));
     paths
 }
 

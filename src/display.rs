@@ -6,6 +6,8 @@
 //! their own styles. Depends on nothing of the crate but the [`Status`] and
 //! [`LockKind`] it names.
 
+pub mod meaning;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 

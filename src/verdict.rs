@@ -96,6 +96,19 @@ pub enum Warning {
 }
 
 impl Warning {
+    /// Every warning, in the order of its declaration (and of sorted lists).
+    pub const ALL: [Warning; 9] = [
+        Warning::NotSignalable,
+        Warning::NameMismatch,
+        Warning::LockHolderMismatch,
+        Warning::UntrustedFile,
+        Warning::ClockSkew,
+        Warning::Unverifiable,
+        Warning::OutsideUnit,
+        Warning::SystemdRefuses,
+        Warning::DaemonElsewhere,
+    ];
+
     /// The kebab-case code used in every output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -297,6 +310,28 @@ impl fmt::Debug for NamesakeLook<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_warning_is_in_all_once_in_order() {
+        // A new warning does not compile here until it has a place in ALL.
+        fn place(warning: Warning) -> usize {
+            match warning {
+                Warning::NotSignalable => 0,
+                Warning::NameMismatch => 1,
+                Warning::LockHolderMismatch => 2,
+                Warning::UntrustedFile => 3,
+                Warning::ClockSkew => 4,
+                Warning::Unverifiable => 5,
+                Warning::OutsideUnit => 6,
+                Warning::SystemdRefuses => 7,
+                Warning::DaemonElsewhere => 8,
+            }
+        }
+        for (i, warning) in Warning::ALL.into_iter().enumerate() {
+            assert_eq!(place(warning), i, "{warning}");
+        }
+        assert!(Warning::ALL.is_sorted());
+    }
 
     #[test]
     fn the_unit_shown_is_the_declaring_one_else_the_process_one() {

@@ -40,6 +40,12 @@ pub struct Record<'a> {
     pub detail: &'a str,
 }
 
+/// Root's audit trail.
+pub const ROOT_LOG: &str = "/var/log/pidscope/actions.log";
+
+/// Other users' audit trail, below `$XDG_STATE_HOME` (else `~/.local/state`).
+pub const USER_LOG: &str = "pidscope/actions.log";
+
 /// Where action records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionLog {
@@ -56,14 +62,14 @@ impl ActionLog {
     /// `$XDG_STATE_HOME/pidscope/actions.log` (`~/.local/state/...`) for others.
     pub fn default_path() -> PathBuf {
         if nix::unistd::geteuid().is_root() {
-            return PathBuf::from("/var/log/pidscope/actions.log");
+            return PathBuf::from(ROOT_LOG);
         }
         let state = std::env::var_os("XDG_STATE_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
             .unwrap_or_else(|| PathBuf::from("."));
-        state.join("pidscope/actions.log")
+        state.join(USER_LOG)
     }
 
     /// The file records go to.

@@ -41,7 +41,7 @@ pub(super) struct CleanArgs {
     namespace: super::NamespaceArgs,
 
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
-    #[arg(value_name = "PATH")]
+    #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     paths: Vec<PathBuf>,
 }
 

@@ -1,61 +1,95 @@
-//! `pidscope man` and `pidscope completions SHELL`: generated from the
+//! `pidscope man [PAGE]` and `pidscope completions SHELL`: generated from the
 //! command-line definition itself, so they never drift from it.
+
+mod man;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
+use clap::builder::PossibleValuesParser;
 use clap_complete::Shell;
 
-use super::{Cli, exit, warn};
+use super::{Cli, exit, fail, warn};
 
-/// Print the man page (roff): the top-level page clap_mangen makes, then a
-/// section per subcommand with its full help, so `man pidscope` tells everything.
-pub(super) fn man() -> ExitCode {
-    let mut command = Cli::command();
-    command.build();
-    let mut out = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(command.clone()).render(&mut out) {
-        warn(&format!("cannot render the man page: {e}"));
-        return ExitCode::from(exit::PROBLEMS);
-    }
-    out.extend_from_slice(b".SH \"COMMANDS IN DETAIL\"\n");
-    for sub in command
-        .get_subcommands_mut()
-        .filter(|s| s.get_name() != "help")
-    {
-        let help = sub.render_long_help().to_string();
-        out.extend_from_slice(format!(".SS \"pidscope {}\"\n.nf\n", sub.get_name()).as_bytes());
-        for line in help.lines() {
-            out.extend_from_slice(roff_line(line).as_bytes());
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b".fi\n");
-    }
-    print(&out)
+/// The arguments of `pidscope man`.
+#[derive(Debug, clap::Args)]
+pub(super) struct ManArgs {
+    /// The page: pidscope (the default), a command's (pidscope-audit), or just the command (audit).
+    #[arg(value_name = "PAGE")]
+    page: Option<String>,
+
+    /// List the pages' names, one a line, instead of printing one.
+    #[arg(long, conflicts_with = "page")]
+    list: bool,
 }
 
-/// A line of text made safe for roff: backslashes escaped, and a leading `.`
-/// or `'` (which roff would take for a request) neutralised.
-fn roff_line(line: &str) -> String {
-    let escaped = line.replace('\\', "\\e");
-    if escaped.starts_with('.') || escaped.starts_with('\'') {
-        format!("\\&{escaped}")
-    } else {
-        escaped
+/// Print one man page (roff), or with `--list` the names of all of them.
+pub(super) fn man(args: ManArgs) -> ExitCode {
+    let command = man::command(Cli::command());
+    if args.list {
+        return print(man::pages(&command).join("\n").as_bytes(), true);
+    }
+    match man::render(&command, args.page.as_deref().unwrap_or("pidscope")) {
+        Ok(page) => print(&page, false),
+        Err(message) => fail(&message),
     }
 }
 
-/// Print the completion script for `shell`.
+/// Print the completion script for `shell`. It completes `man`'s PAGE with
+/// the pages' names, which the command line's definition cannot list itself.
 pub(super) fn completions(shell: Shell) -> ExitCode {
+    let pages = man::pages(&man::command(Cli::command()));
+    let mut command = Cli::command().mut_subcommand("man", |man| {
+        man.mut_arg("page", |page| {
+            page.value_parser(PossibleValuesParser::new(pages))
+        })
+    });
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "pidscope", &mut out);
-    print(&out)
+    clap_complete::generate(shell, &mut command, "pidscope", &mut out);
+    if shell == Shell::Fish {
+        fish_positionals(&command, &mut out);
+    }
+    print(&out, false)
 }
 
-fn print(bytes: &[u8]) -> ExitCode {
+/// clap_complete's fish script completes options only: add the values of
+/// each subcommand's positional arguments that have a closed set (a shell,
+/// a man page).
+fn fish_positionals(command: &clap::Command, out: &mut Vec<u8>) {
+    for sub in command.get_subcommands() {
+        for arg in sub.get_positionals() {
+            let values: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|value| !value.is_hide_set())
+                .map(|value| value.get_name().to_string())
+                .collect();
+            if !values.is_empty() {
+                out.extend_from_slice(
+                    format!(
+                        "complete -c pidscope -n \"__fish_pidscope_using_subcommand {}\" -f -a \"{}\"\n",
+                        sub.get_name(),
+                        values.join(" ")
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+    }
+}
+
+/// Write `bytes` to stdout, with a final newline when `newline`.
+fn print(bytes: &[u8], newline: bool) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    let written = stdout
+        .write_all(bytes)
+        .and_then(|()| match newline {
+            true => stdout.write_all(b"\n"),
+            false => Ok(()),
+        })
+        .and_then(|()| stdout.flush());
+    match written {
         Ok(()) => ExitCode::from(exit::HEALTHY),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(exit::HEALTHY),
         Err(e) => {

@@ -9,7 +9,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum, ValueHint};
 use pidscope::config::Config;
 use pidscope::probe::namespace::PidNamespace;
 
@@ -31,7 +31,7 @@ pub mod exit {
 #[command(name = "pidscope", version, about, long_about = None)]
 pub struct Cli {
     /// Configuration file (default: $XDG_CONFIG_HOME/pidscope/config.toml, then /etc/pidscope/config.toml; `run` reads none).
-    #[arg(long, global = true, value_name = "FILE", env = "PIDSCOPE_CONFIG")]
+    #[arg(long, global = true, value_name = "FILE", env = "PIDSCOPE_CONFIG", value_hint = ValueHint::FilePath)]
     config: Option<PathBuf>,
 
     #[command(flatten)]
@@ -57,8 +57,8 @@ enum Command {
     /// Print one line per verdict change as it happens (a process exits, a pidfile appears,
     /// changes or goes), until SIGTERM or SIGINT (exit 0; 2 on usage errors).
     Watch(watch::WatchArgs),
-    /// Print the man page (roff), generated from this command-line definition.
-    Man,
+    /// Print a man page (roff), generated from this command-line definition: pidscope(1) or a command's.
+    Man(docs::ManArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -89,14 +89,14 @@ struct AuditArgs {
 
     /// Write the report to FILE instead of stdout, atomically (a temporary file renamed over it),
     /// as node_exporter's textfile collector requires.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     output: Option<PathBuf>,
 
     #[command(flatten)]
     namespace: NamespaceArgs,
 
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
-    #[arg(value_name = "PATH")]
+    #[arg(value_name = "PATH", value_hint = ValueHint::AnyPath)]
     paths: Vec<PathBuf>,
 }
 
@@ -124,7 +124,7 @@ struct TuiArgs {
     namespace: NamespaceArgs,
 
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
-    #[arg(value_name = "PATH")]
+    #[arg(value_name = "PATH", value_hint = ValueHint::AnyPath)]
     paths: Vec<PathBuf>,
 }
 
@@ -199,7 +199,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Clean(args)) => clean::run(&config, args),
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Watch(args)) => watch::run(&config, args),
-        Some(Command::Man) => docs::man(),
+        Some(Command::Man(args)) => docs::man(args),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Tui(args)) => tui(&config, args),
         None => tui(&config, cli.tui),

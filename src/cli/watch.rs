@@ -43,7 +43,7 @@ pub(super) struct WatchArgs {
     namespace: NamespaceArgs,
 
     /// Directories to walk or files to inspect (default: the config's `dirs`, else /run).
-    #[arg(value_name = "PATH")]
+    #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     paths: Vec<PathBuf>,
 }
 

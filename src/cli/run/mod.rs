@@ -69,7 +69,7 @@ pub mod status {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The pidfile: locked while COMMAND runs, naming COMMAND's PID, removed afterwards.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pidfile: PathBuf,
 
     /// If another instance holds FILE, wait up to DURATION (e.g. 30s, 5m) for it instead of exiting 75 at once.
@@ -79,6 +79,7 @@ pub struct RunArgs {
     /// The command to run and its arguments (after `--`).
     #[arg(
         value_name = "COMMAND",
+        value_hint = clap::ValueHint::CommandWithArguments,
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
