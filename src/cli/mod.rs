@@ -55,7 +55,7 @@ enum Command {
     /// 125 if the pidfile cannot be taken, 126/127 if COMMAND cannot be run/found).
     Run(run::RunArgs),
     /// Print one line per verdict change as it happens (a process exits, a pidfile appears,
-    /// changes or goes), until SIGTERM or SIGINT (exit 0; 2 on usage errors).
+    /// changes or goes), until SIGTERM or SIGINT (exit 0; 1 if it cannot watch, 2 on usage errors).
     Watch(watch::WatchArgs),
     /// Print a man page (roff), generated from this command-line definition: pidscope(1) or a command's.
     Man(docs::ManArgs),

@@ -88,7 +88,10 @@ pub(super) const EXIT_STATUS: &[(&str, &[(&str, &str)])] = &[
         "watch",
         &[
             ("0", "after SIGTERM or SIGINT (output flushed)"),
-            ("1", "when the scan cannot start"),
+            (
+                "1",
+                "it cannot watch (no epoll set or pipe: out of descriptors)",
+            ),
             ("2", "on usage errors"),
         ],
     ),
