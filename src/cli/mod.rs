@@ -56,6 +56,15 @@ enum Command {
     Run(run::RunArgs),
     /// Print one line per verdict change as it happens (a process exits, a pidfile appears,
     /// changes or goes), until SIGTERM or SIGINT (exit 0; 1 if it cannot watch, 2 on usage errors).
+    ///
+    /// A line reads `03:12:07  /run/nginx.pid  alive → stale  No process has PID 812`, with the
+    /// warnings in brackets; `new` and `gone` stand for a pidfile that appeared or went. Each
+    /// line is flushed at once. inotify reports changed directories (new subdirectories
+    /// included) and a pidfd each live PID's exit and each zombie's reaping; only the entries
+    /// an event touches are inspected again. A full rescan every --interval is the safety
+    /// net. What cannot be watched (past fs.inotify.max_user_watches, past the pidfd cap, no
+    /// pidfd support) is polled, and stderr says `polling:` and why.
+    #[command(long_about)]
     Watch(watch::WatchArgs),
     /// Print a man page (roff), generated from this command-line definition: pidscope(1) or a command's.
     Man(docs::ManArgs),
