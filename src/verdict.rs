@@ -366,15 +366,7 @@ mod tests {
             assert_eq!(status.to_string(), status.as_str());
             assert!(seen.insert(status.as_str()), "{status:?}");
         }
-        let warnings = [
-            Warning::NotSignalable,
-            Warning::NameMismatch,
-            Warning::LockHolderMismatch,
-            Warning::UntrustedFile,
-            Warning::ClockSkew,
-            Warning::Unverifiable,
-        ];
-        for warning in warnings {
+        for warning in Warning::ALL {
             let json = serde_json::to_value(warning).unwrap();
             assert_eq!(json, warning.as_str(), "{warning:?}");
             assert_eq!(warning.to_string(), warning.as_str());
