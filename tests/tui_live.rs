@@ -49,11 +49,10 @@ fn changes_show_within_a_second_and_the_selection_stays() {
         ],
         &[],
     );
-    let screen = tui.wait_text("m-owner.pid");
-    assert!(
-        screen.lines().next().is_some_and(|l| l.contains("  live")),
-        "{screen}"
-    );
+    // The header says how the rows are kept current.
+    let screen = tui.wait_for("the header saying live", |s| {
+        s.lines().next().is_some_and(|l| l.contains("  live")) && s.contains("m-owner.pid")
+    });
     assert_eq!(
         selected_path(&screen).as_deref(),
         dir.path().join("m-owner.pid").to_str()

@@ -214,10 +214,11 @@ fn spawn_worker(mut live: Live, executor: Option<Executor>, tx: Sender<Msg>) -> 
                     msgs.push(Msg::Scanned(live.report().clone()));
                 }
             }
+            // The status first, so a screen showing the report says how it is kept current.
             let status = live.status();
             if shown.as_ref() != Some(&status) {
                 shown = Some(status.clone());
-                msgs.push(Msg::Live(status));
+                msgs.insert(0, Msg::Live(status));
             }
             for msg in msgs {
                 if tx.send(msg).is_err() {
