@@ -148,15 +148,13 @@ impl Proc {
                 .any(|r| r.key == key)
     }
 
-    /// The process group and session of `pid` (fields 5 and 6 of
-    /// `/proc/PID/stat`), `None` when it is gone.
+    /// The process group and session of `pid`, `None` when it is gone: two
+    /// system calls, where `/proc/PID/stat` would cost the kernel much more.
     fn group_and_session(&self, pid: i32) -> Option<(i32, i32)> {
-        let text = self.read_small(&format!("{pid}/stat"))?;
-        // The command name may hold spaces and parentheses: fields count from the last ')'.
-        let mut fields = text.rsplit_once(')')?.1.split_ascii_whitespace().skip(2);
-        let pgrp = fields.next()?.parse().ok()?;
-        let session = fields.next()?.parse().ok()?;
-        Some((pgrp, session))
+        let pid = nix::unistd::Pid::from_raw(pid);
+        let group = nix::unistd::getpgid(Some(pid)).ok()?;
+        let session = nix::unistd::getsid(Some(pid)).ok()?;
+        Some((group.as_raw(), session.as_raw()))
     }
 
     /// The start time of `pid` (field 22 of `/proc/PID/stat`), `None` when it is gone.
