@@ -11,7 +11,7 @@
 #     contrast of 10 pidfiles with the same content and no lock, alternately;
 #   - counts the CPU ticks the inspector uses over IDLE_SECONDS with a full
 #     rescan every 2 s (`pidscope --poll --interval 2s DIR`, in a
-#     pseudo-terminal), after its first scan.
+#     pseudo-terminal), after its first scan, on both sets of pidfiles.
 # Everything it started is ended on exit. PIDSCOPE=/path/to/pidscope measures
 # that binary instead of building this tree's. Needs cargo and python3.
 set -euo pipefail
@@ -73,19 +73,24 @@ def read_for(fd, seconds):
             except OSError:
                 return
 
-pid, fd = pty.fork()
-if pid == 0:
-    os.execve(pidscope, [pidscope, "--poll", "--interval", "2s", busy], env)
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-os.kill(pid, signal.SIGWINCH)
-read_for(fd, 5)  # the first scan, and its walk
-before = ticks(pid)
-read_for(fd, idle)
-used = ticks(pid) - before
-os.kill(pid, signal.SIGTERM)
-os.waitpid(pid, 0)
-os.close(fd)
+def inspector_ticks(tree):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(pidscope, [pidscope, "--poll", "--interval", "2s", tree], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    os.kill(pid, signal.SIGWINCH)
+    read_for(fd, 5)  # the first scan, and its walk
+    before = ticks(pid)
+    read_for(fd, idle)
+    used = ticks(pid) - before
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return used
+
 print()
 print(f"inspector --poll --interval 2s, idle {idle:.0f} s   CPU ticks  % of a core")
-print(f"  on the 10 locked pidfiles        {used:9d} {100 * used / tick / idle:12.1f}")
+for label, tree in [("10 locks, holders unknown", busy), ("10 pidfiles, no lock", plain)]:
+    used = inspector_ticks(tree)
+    print(f"  {label:<32} {used:9d} {100 * used / tick / idle:12.1f}")
 PY
