@@ -65,11 +65,14 @@ struct Resolved {
 /// An entry is dropped when its lock leaves `/proc/locks` (or changes) and
 /// when one of its holders no longer shows the lock in its `fdinfo` (it
 /// exited, or closed the descriptor); the next scan that needs it walks
-/// again. A holder that forks after the walk passes the lock to its child:
-/// each scan reads the holders' `children` and adds any child whose
-/// descriptors hold the lock, so holder lists stay complete. A descriptor
-/// passed over a socket to an unrelated process is the one way to a new
-/// holder this does not see until the lock changes.
+/// again. Dropping it whole, rather than the one holder, also finds a
+/// child that holder forked before it went. A holder that forks after the
+/// walk passes the lock to its child: each scan reads the holders'
+/// `children` and adds any child whose descriptors hold the lock, so holder
+/// lists stay complete. What this does not see until the lock changes or a
+/// known holder lets it go: a descriptor passed over a socket to an
+/// unrelated process, and the grandchild of a holder whose child (the
+/// grandchild's parent) exited between two scans.
 #[derive(Debug, Default)]
 pub struct HolderCache {
     resolved: HashMap<LockId, Resolved>,
