@@ -18,7 +18,7 @@ use std::time::{Instant, SystemTime};
 use crate::policy::classify;
 use crate::probe::exes::ExeNames;
 use crate::probe::fds;
-use crate::probe::locks::{FileKey, LockInfo, LockTable, resolve_all};
+use crate::probe::locks::{FileKey, HolderCache, LockInfo, LockTable};
 use crate::probe::namespace::PidNamespace;
 use crate::probe::process::{Prober, ProcessProbe};
 use crate::report::Report;
@@ -51,6 +51,9 @@ pub struct Scanner {
     systemd: Option<SystemdView>,
     /// The directories the walk listed, for a live view to watch.
     walked: Vec<WalkedDir>,
+    /// The lock holders only a look at every process could find, kept
+    /// while their locks stay.
+    holders: HolderCache,
 }
 
 /// A regular pidfile's parsed content, valid while its identity and mtime hold.
@@ -75,6 +78,7 @@ impl Scanner {
             unit_dirs: None,
             systemd: None,
             walked: Vec::new(),
+            holders: HolderCache::default(),
         }
     }
 
@@ -131,6 +135,12 @@ impl Scanner {
     /// The walk rules.
     pub fn rules(&self) -> &Rules {
         &self.rules
+    }
+
+    /// How many times this scanner looked at every process's descriptors
+    /// to find who holds a lock (see [`HolderCache`]).
+    pub fn lock_walks(&self) -> u64 {
+        self.holders.walks()
     }
 
     /// The directories the last scan listed (and those a refresh walked
@@ -252,7 +262,7 @@ impl Scanner {
                 Some((FileKey::from_dev_ino(file.dev, file.ino), content.pid()))
             })
             .collect();
-        let locks = resolve_all(&LockTable::read(), &keys);
+        let locks = self.holders.resolve(&LockTable::read(), &keys);
 
         let open_files = OpenFiles::default();
         let exe_names = OnceCell::new();

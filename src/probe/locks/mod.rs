@@ -6,16 +6,19 @@
 //! process exits while a forked child keeps the descriptor) and for OFD locks
 //! it is -1. The real holders of those are the processes with a descriptor on
 //! the file whose `fdinfo` shows the lock; they are looked up only when the
-//! PID column does not already settle the question. Inspection never takes a lock.
+//! PID column does not already settle the question, and a [`HolderCache`]
+//! keeps what a look at every process found for the next scans. Inspection
+//! never takes a lock.
 
 mod holders;
 mod table;
+mod walk;
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use serde::Serialize;
 
-pub use holders::resolve_all;
+pub use holders::{HolderCache, resolve_all};
 pub use table::{LockTable, parse_lock_line};
 
 /// Whether a POSIX or OFD lock held through another open file description
@@ -51,7 +54,7 @@ pub enum LockKind {
 }
 
 /// A file's identity as `/proc/locks` writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileKey {
     /// Device major number.
     pub major: u32,
