@@ -159,7 +159,7 @@ fn plural_s(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Wakes a [`Sources::wait`] from another thread (or, given to a signal
+/// Wakes [`crate::live::Live::wait`] from another thread (or, given to a signal
 /// handler as a raw descriptor, from a signal).
 #[derive(Debug, Clone)]
 pub struct Waker(Arc<OwnedFd>);
