@@ -7,13 +7,13 @@ mod read;
 mod refresh;
 mod systemd;
 
-use self::read::{ReadPidfile, locate, read_candidate};
+use self::read::{DirIds, ReadPidfile, locate, read_candidate};
 pub use self::refresh::{Dirty, Refreshed};
 use self::systemd::SystemdGathered;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::policy::classify;
 use crate::probe::exes::ExeNames;
@@ -25,7 +25,7 @@ use crate::report::Report;
 use crate::scan::ScanError;
 use crate::scan::discover::{Candidate, Rules, WalkedDir, discover_all};
 use crate::scan::parse::read_pid_max;
-use crate::scan::read::{EntryKind, FileInfo};
+use crate::scan::read::{EntryKind, FileInfo, Parent};
 use crate::systemd::SystemdView;
 use crate::verdict::{
     Content, Entry, Evidence, Namesake, NamesakeLook, OpenCheck, Status, SystemdFacts,
@@ -51,6 +51,45 @@ pub struct Scanner {
     systemd: Option<SystemdView>,
     /// The directories the walk listed, for a live view to watch.
     walked: Vec<WalkedDir>,
+    /// How long each phase of the last scan took.
+    phases: Phases,
+}
+
+/// How long each phase of the last scan took: what `PIDSCOPE_TIMINGS=1`
+/// prints. A refresh updates the phases it goes through (probe, locks,
+/// classify). Measuring costs a few clock reads per scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// Walking the roots.
+    pub walk: Duration,
+    /// Reading and parsing the pidfiles (or finding them unchanged).
+    pub read: Duration,
+    /// Loading systemd's units (or checking they are unchanged).
+    pub units: Duration,
+    /// Probing the named PIDs.
+    pub probe: Duration,
+    /// Resolving lock holders.
+    pub locks: Duration,
+    /// Giving each entry its verdict.
+    pub classify: Duration,
+}
+
+impl Phases {
+    /// One line naming each phase with its time in milliseconds, `render`
+    /// (the report's rendering, timed by the caller) last.
+    pub fn line(&self, render: Duration) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "timings: walk={:.3}ms read={:.3}ms units={:.3}ms probe={:.3}ms locks={:.3}ms classify={:.3}ms render={:.3}ms",
+            ms(self.walk),
+            ms(self.read),
+            ms(self.units),
+            ms(self.probe),
+            ms(self.locks),
+            ms(self.classify),
+            ms(render)
+        )
+    }
 }
 
 /// A regular pidfile's parsed content, valid while its identity and mtime hold.
@@ -75,6 +114,7 @@ impl Scanner {
             unit_dirs: None,
             systemd: None,
             walked: Vec::new(),
+            phases: Phases::default(),
         }
     }
 
@@ -133,6 +173,11 @@ impl Scanner {
         &self.rules
     }
 
+    /// How long each phase of the last scan or refresh took.
+    pub fn phases(&self) -> Phases {
+        self.phases
+    }
+
     /// The directories the last scan listed (and those a refresh walked
     /// since): the ones a live view watches.
     pub fn walked_dirs(&self) -> &[WalkedDir] {
@@ -147,10 +192,15 @@ impl Scanner {
         let mut errors = Vec::new();
         let found = discover_all(&self.roots, &self.rules, &mut errors);
         self.walked = found.dirs;
+        self.phases.walk = timer.elapsed();
+        let read_from = Instant::now();
         let mut scan = self.collect(found.candidates, &mut errors, true);
+        self.phases.read = read_from.elapsed();
+        let units_from = Instant::now();
         let pid_namespace = PidNamespace::current();
         let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
         let systemd = self.systemd_view(&mut errors);
+        self.phases.units = units_from.elapsed();
         self.judge(&mut scan, partial, systemd.as_ref());
         self.systemd = systemd;
         Report {
@@ -162,6 +212,39 @@ impl Scanner {
             pid_namespace,
         }
     }
+}
+
+/// How many candidates a thread reads in one go.
+const SLICE: usize = 256;
+
+/// A candidate, with the previous scan's reading of it when still true.
+type Job = (Candidate, Option<Cached>);
+
+/// A candidate once looked at: the previous scan's reading of it, or what
+/// reading it now gave (`None`: it vanished).
+enum Done {
+    Cached(Cached),
+    Read(Option<ReadPidfile>),
+}
+
+/// How many threads read beside the scanning one: one less than the
+/// processors this process may use, at most three.
+fn read_helpers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) - 1
+}
+
+/// Read the candidates of one slice that the cache did not answer, in order.
+fn read_slice(parent: &mut Parent, slice: Vec<Job>, pid_max: u32) -> Vec<(Candidate, Done)> {
+    slice
+        .into_iter()
+        .map(|(candidate, hit)| {
+            let done = match hit {
+                Some(hit) => Done::Cached(hit),
+                None => Done::Read(read_candidate(parent, &candidate, pid_max)),
+            };
+            (candidate, done)
+        })
+        .collect()
 }
 
 /// A scan in progress: the entries met so far and what is needed to fold
@@ -177,7 +260,7 @@ struct ScanInProgress {
     /// The index in `entries` of each file met, by device and inode.
     seen: HashMap<(u64, u64), usize>,
     /// Each parent directory's identity, stat'ed once per directory.
-    dirs: HashMap<PathBuf, Option<(u64, u64)>>,
+    dirs: DirIds,
 }
 
 impl Scanner {
@@ -196,40 +279,69 @@ impl Scanner {
             entries: Vec::with_capacity(candidates.len()),
             contents: Vec::with_capacity(candidates.len()),
             seen: HashMap::new(),
-            dirs: HashMap::new(),
+            dirs: DirIds::default(),
         };
         let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
+        // Walk order, cut in slices taken in turn by this thread and the
+        // helpers: the reads of one overlap those of the others, and the
+        // slices come back in order, so the entries are pushed in walk order.
+        let helpers = if candidates.len() >= 4 * SLICE {
+            read_helpers()
+        } else {
+            0
+        };
+        let mut slices: Vec<Vec<Job>> = Vec::with_capacity(candidates.len().div_ceil(SLICE));
         for candidate in candidates {
-            if let Some(hit) = self.unchanged(&candidate, pid_max) {
-                let read = ReadPidfile {
-                    content: hit.content.clone(),
-                    file: Some(hit.file.clone()),
-                    first_line: Some(hit.first_line.clone()),
-                };
-                cache.insert(candidate.path.clone(), hit);
-                scan.push(&mut self.prober, candidate, read);
-                continue;
+            if slices.last().is_none_or(|s| s.len() == SLICE) {
+                slices.push(Vec::with_capacity(SLICE));
             }
-            let Some(read) = read_candidate(&candidate, pid_max) else {
-                errors.push(ScanError {
-                    path: candidate.path,
-                    error: "vanished during the scan".into(),
-                });
-                continue;
-            };
-            if let (true, EntryKind::Regular, Some(file), Some(line)) =
-                (self.remember, candidate.kind, &read.file, &read.first_line)
-            {
-                let entry = Cached {
-                    file: file.clone(),
-                    content: read.content.clone(),
-                    first_line: line.clone(),
-                    pid_max,
-                };
-                cache.insert(candidate.path.clone(), entry);
+            let hit = self.unchanged(&candidate, pid_max);
+            if let Some(last) = slices.last_mut() {
+                last.push((candidate, hit));
             }
-            scan.push(&mut self.prober, candidate, read);
         }
+        std::thread::scope(|threads| {
+            let mut mine = Vec::new();
+            let mut theirs = Vec::with_capacity(helpers);
+            let mut queues: Vec<_> = (0..helpers).map(|_| Vec::new()).collect();
+            for (k, slice) in slices.into_iter().enumerate() {
+                match (k % (helpers + 1)).checked_sub(1) {
+                    None => mine.push(slice),
+                    Some(h) => queues[h].push(slice),
+                }
+            }
+            for queue in queues {
+                // At most two slices read ahead: the memory stays bounded.
+                let (done, results) = std::sync::mpsc::sync_channel(2);
+                threads.spawn(move || {
+                    let mut parent = Parent::default();
+                    for slice in queue {
+                        if done.send(read_slice(&mut parent, slice, pid_max)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                theirs.push(results);
+            }
+            let mut parent = Parent::default();
+            let mut mine = mine.into_iter();
+            for k in 0.. {
+                let slice = match (k % (helpers + 1)).checked_sub(1) {
+                    None => match mine.next() {
+                        Some(slice) => read_slice(&mut parent, slice, pid_max),
+                        None => break,
+                    },
+                    // A helper that panicked makes the scope panic as it ends.
+                    Some(h) => match theirs[h].recv() {
+                        Ok(slice) => slice,
+                        Err(_) => break,
+                    },
+                };
+                for (candidate, done) in slice {
+                    self.take(candidate, done, pid_max, &mut scan, &mut cache, errors);
+                }
+            }
+        });
         if whole {
             self.cache = cache;
         } else {
@@ -238,11 +350,56 @@ impl Scanner {
         scan
     }
 
+    /// Add one candidate, read or answered by the cache, to the scan.
+    fn take(
+        &mut self,
+        candidate: Candidate,
+        done: Done,
+        pid_max: u32,
+        scan: &mut ScanInProgress,
+        cache: &mut HashMap<PathBuf, Cached>,
+        errors: &mut Vec<ScanError>,
+    ) {
+        let read = match done {
+            Done::Cached(hit) => {
+                let read = ReadPidfile {
+                    content: hit.content.clone(),
+                    file: Some(hit.file.clone()),
+                    first_line: Some(hit.first_line.clone()),
+                };
+                cache.insert(candidate.path.clone(), hit);
+                return scan.push(&mut self.prober, candidate, read);
+            }
+            Done::Read(Some(read)) => read,
+            Done::Read(None) => {
+                return errors.push(ScanError {
+                    path: candidate.path,
+                    error: "vanished during the scan".into(),
+                });
+            }
+        };
+        if let (true, EntryKind::Regular, Some(file), Some(line)) =
+            (self.remember, candidate.kind, &read.file, &read.first_line)
+        {
+            let entry = Cached {
+                file: file.clone(),
+                content: read.content.clone(),
+                first_line: line.clone(),
+                pid_max,
+            };
+            cache.insert(candidate.path.clone(), entry);
+        }
+        scan.push(&mut self.prober, candidate, read);
+    }
+
     /// Probe every PID and resolve every lock at once, then give each entry
     /// its verdict; `partial`: PIDs outside this namespace cannot be seen.
     fn judge(&mut self, scan: &mut ScanInProgress, partial: bool, systemd: Option<&SystemdView>) {
+        let probe_from = Instant::now();
         let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
         let probes = self.prober.probe(&pids);
+        self.phases.probe = probe_from.elapsed();
+        let locks_from = Instant::now();
         let keys: Vec<(FileKey, Option<i32>)> = scan
             .entries
             .iter()
@@ -254,8 +411,11 @@ impl Scanner {
             .collect();
         let locks = resolve_all(&LockTable::read(), &keys);
 
+        self.phases.locks = locks_from.elapsed();
+        let classify_from = Instant::now();
         let open_files = OpenFiles::default();
         let exe_names = OnceCell::new();
+        let cwd = OnceCell::new();
         for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
             let pid = content.pid();
             let lock = entry.file.as_ref().and_then(|file| {
@@ -264,7 +424,7 @@ impl Scanner {
                     .cloned()
             });
             let probe = pid.and_then(|p| probes.get(&p));
-            let gathered = systemd.map(|view| SystemdGathered::of(view, entry, probe));
+            let gathered = systemd.map(|view| SystemdGathered::of(view, entry, probe, &cwd));
             let stem = entry
                 .path
                 .file_stem()
@@ -297,6 +457,7 @@ impl Scanner {
                 facts.as_ref(),
             );
         }
+        self.phases.classify = classify_from.elapsed();
     }
 
     /// This scan's systemd view: the previous one while its unit
