@@ -26,7 +26,7 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     let color = args.output.is_none() && use_color();
     let render = |out: &mut dyn Write| match format {
         Format::Json => json::write(&report, out),
-        Format::Table => out.write_all(table::render(&report, color).as_bytes()),
+        Format::Table => table::write(&report, color, out),
         Format::Prometheus => out.write_all(prometheus::render(&report).as_bytes()),
     };
     if let Some(path) = &args.output {

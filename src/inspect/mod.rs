@@ -217,13 +217,14 @@ impl Scanner {
 /// How many candidates a thread reads in one go.
 const SLICE: usize = 256;
 
-/// A candidate, with the previous scan's reading of it when still true.
-type Job = (Candidate, Option<Cached>);
+/// A candidate, with the previous scan's reading of it when still true
+/// (boxed: most candidates have none, and all wait in line at once).
+type Job = (Candidate, Option<Box<Cached>>);
 
 /// A candidate once looked at: the previous scan's reading of it, or what
 /// reading it now gave (`None`: it vanished).
 enum Done {
-    Cached(Cached),
+    Cached(Box<Cached>),
     Read(Option<ReadPidfile>),
 }
 
@@ -295,7 +296,7 @@ impl Scanner {
             if slices.last().is_none_or(|s| s.len() == SLICE) {
                 slices.push(Vec::with_capacity(SLICE));
             }
-            let hit = self.unchanged(&candidate, pid_max);
+            let hit = self.unchanged(&candidate, pid_max).map(Box::new);
             if let Some(last) = slices.last_mut() {
                 last.push((candidate, hit));
             }
@@ -367,7 +368,7 @@ impl Scanner {
                     file: Some(hit.file.clone()),
                     first_line: Some(hit.first_line.clone()),
                 };
-                cache.insert(candidate.path.clone(), hit);
+                cache.insert(candidate.path.clone(), *hit);
                 return scan.push(&mut self.prober, candidate, read);
             }
             Done::Read(Some(read)) => read,
@@ -519,7 +520,7 @@ fn fill_verdict(
     entry.warnings = verdict.warnings;
     entry.process = probe.and_then(|p| p.info.clone());
     entry.lock = lock;
-    entry.systemd = verdict.systemd;
+    entry.systemd = verdict.systemd.map(Box::new);
 }
 
 impl Scanner {
