@@ -13,7 +13,9 @@
 # the median time of each of pidscope's phases over the same runs
 # (PIDSCOPE_TIMINGS=1: walk, read, units, probe, locks, classify, render) and
 # the median wall time of `pidscope audit` (the table) run alongside, against
-# that of `--json`. Needs: cargo, cc, python3.
+# that of `--json`. The peak RSS is read by GNU time in runs of their own (a
+# child forked by python3 would count python's pages before its exec).
+# Needs: cargo, cc, python3, GNU time (/usr/bin/time).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=$root/bench
@@ -37,17 +39,18 @@ for n in "${sizes[@]}"; do
   fx=$work/fx$n
   "$bench/mkfixture.sh" "$fx" "$n" >/dev/null
   python3 - "$runs" "$work/baseline" "$pidscope" "$fx" "$n" >>"$work/rows" <<'PY'
-import json, os, re, statistics, subprocess, sys, time
+import json, os, re, statistics, subprocess, sys, tempfile, time
 runs, baseline, pidscope, fx, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 env = dict(os.environ, PIDSCOPE_CONFIG="/dev/null", PIDSCOPE_TIMINGS="1")
 def once(argv):
     start = time.perf_counter()
-    # wait4 gives this child's own peak RSS (ru_maxrss, KiB).
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err = p.stderr.read()
-    _, _, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - start
-    return wall, usage.ru_maxrss, err.decode(errors="replace")
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    return time.perf_counter() - start, p.stderr.decode(errors="replace")
+def peak_kib(argv):
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name] + argv,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        return int(out.read().split()[-1])
 json_cmd = [pidscope, "audit", "--json", fx]
 table_cmd = [pidscope, "audit", fx]
 base_cmd = [baseline, fx]
@@ -55,12 +58,13 @@ for cmd in (json_cmd, base_cmd, table_cmd):
     once(cmd)  # warm the page cache and /proc
 a, b, t, ratios, peak, phases = [], [], [], [], 0, {}
 for _ in range(runs):
-    wall, rss, err = once(json_cmd); a.append(wall); peak = max(peak, rss)
+    wall, err = once(json_cmd); a.append(wall)
     for name, ms in re.findall(r"(\w+)=([0-9.]+)ms", err):
         phases.setdefault(name, []).append(float(ms))
-    wall, _, _ = once(base_cmd); b.append(wall)
+    wall, _ = once(base_cmd); b.append(wall)
     ratios.append(a[-1] / b[-1])
-    wall, _, _ = once(table_cmd); t.append(wall)
+    wall, _ = once(table_cmd); t.append(wall)
+    peak = max(peak, peak_kib(json_cmd), peak_kib(table_cmd))
 ms = lambda xs: [x * 1000 for x in xs]
 print(json.dumps({
     "n": int(n), "baseline": ms(b), "json": ms(a), "table": ms(t), "ratios": ratios,

@@ -194,13 +194,7 @@ impl Scanner {
         self.walked = found.dirs;
         self.phases.walk = timer.elapsed();
         let read_from = Instant::now();
-        // The systemd rules ask which processes run an executable named like
-        // a stale pidfile: on a large scan, every process's executable name
-        // is read on another thread while the pidfiles are read.
-        let early_names = (self.unit_dirs.is_some() && found.candidates.len() >= EARLY_EXE_NAMES)
-            .then(|| std::thread::spawn(ExeNames::read));
         let mut scan = self.collect(found.candidates, &mut errors, true);
-        scan.exe_names = early_names;
         self.phases.read = read_from.elapsed();
         let units_from = Instant::now();
         let pid_namespace = PidNamespace::current();
@@ -219,9 +213,6 @@ impl Scanner {
         }
     }
 }
-
-/// From how many candidates a scan reads the executables' names ahead.
-const EARLY_EXE_NAMES: usize = 1000;
 
 /// How many candidates a thread reads in one go.
 const SLICE: usize = 256;
@@ -271,8 +262,6 @@ struct ScanInProgress {
     seen: HashMap<(u64, u64), usize>,
     /// Each parent directory's identity, stat'ed once per directory.
     dirs: DirIds,
-    /// Every process's executable name, being read on another thread.
-    exe_names: Option<std::thread::JoinHandle<ExeNames>>,
 }
 
 impl Scanner {
@@ -292,7 +281,6 @@ impl Scanner {
             contents: Vec::with_capacity(candidates.len()),
             seen: HashMap::with_capacity(candidates.len()),
             dirs: DirIds::default(),
-            exe_names: None,
         };
         let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
         // Walk order, cut in slices taken in turn by this thread and the
@@ -431,7 +419,6 @@ impl Scanner {
         let classify_from = Instant::now();
         let open_files = OpenFiles::default();
         let exe_names = OnceCell::new();
-        let early_names = std::cell::Cell::new(scan.exe_names.take());
         let cwd = OnceCell::new();
         for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
             let pid = content.pid();
@@ -448,11 +435,7 @@ impl Scanner {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let look = || {
-                let names: &ExeNames = exe_names.get_or_init(|| {
-                    // Read ahead on another thread when the scan was large.
-                    let early = early_names.take().and_then(|h| h.join().ok());
-                    early.unwrap_or_else(ExeNames::read)
-                });
+                let names: &ExeNames = exe_names.get_or_init(ExeNames::read);
                 let found = names
                     .named(&stem)
                     .into_iter()
