@@ -6,8 +6,16 @@
 # For each N: lays out N pidfiles with bench/mkfixture.sh (30% live, 60% stale,
 # 10% garbage), builds bench/baseline.c (walk, open, read, kill 0, read
 # /proc/PID/stat in plain C), then runs the baseline and `pidscope audit --json`
-# alternately (A B A B ...), and prints median wall times, their ratio and
-# pidscope's peak RSS. Needs: cargo, cc, python3.
+# alternately (A B A B ..., RUNS of each, default 7, after one warm-up run of
+# each), and prints the machine and the date, then per size the baseline's and
+# pidscope's wall times (min, median, max), the ratio of the medians, the
+# spread of the per-pair ratios and pidscope's peak RSS. A second table gives
+# the median time of each of pidscope's phases over the same runs
+# (PIDSCOPE_TIMINGS=1: walk, read, units, probe, locks, classify, render) and
+# the median wall time of `pidscope audit` (the table) run alongside, against
+# that of `--json`. The peak RSS is read by GNU time in runs of their own (a
+# child forked by python3 would count python's pages before its exec).
+# Needs: cargo, cc, python3, GNU time (/usr/bin/time).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=$root/bench
@@ -22,30 +30,67 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 cc -O2 -o "$work/baseline" "$bench/baseline.c"
 pidscope=$root/target/release/pidscope
 
-printf '%-8s %12s %12s %7s %10s\n' files baseline_ms pidscope_ms ratio peak_MiB
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, Linux $(uname -r)"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "runs:    $runs of each, alternating, after one warm-up; times in ms"
+echo
+
 for n in "${sizes[@]}"; do
   fx=$work/fx$n
   "$bench/mkfixture.sh" "$fx" "$n" >/dev/null
-  python3 - "$runs" "$work/baseline" "$pidscope" "$fx" "$n" <<'PY'
-import os, resource, statistics, subprocess, sys, time
+  python3 - "$runs" "$work/baseline" "$pidscope" "$fx" "$n" >>"$work/rows" <<'PY'
+import json, os, re, statistics, subprocess, sys, tempfile, time
 runs, baseline, pidscope, fx, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-env = dict(os.environ, PIDSCOPE_CONFIG="/dev/null")
+env = dict(os.environ, PIDSCOPE_CONFIG="/dev/null", PIDSCOPE_TIMINGS="1")
 def once(argv):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wall = time.perf_counter() - start
-    # ru_maxrss of children is the largest child so far: run pidscope's first to read it.
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-a_cmd = [pidscope, "audit", "--json", fx]
-b_cmd = [baseline, fx]
-once(a_cmd); once(b_cmd)  # warm the page cache and /proc
-a, b, peak = [], [], 0
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    return time.perf_counter() - start, p.stderr.decode(errors="replace")
+def peak_kib(argv):
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name] + argv,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        return int(out.read().split()[-1])
+json_cmd = [pidscope, "audit", "--json", fx]
+table_cmd = [pidscope, "audit", fx]
+base_cmd = [baseline, fx]
+for cmd in (json_cmd, base_cmd, table_cmd):
+    once(cmd)  # warm the page cache and /proc
+a, b, t, ratios, peak, phases = [], [], [], [], 0, {}
 for _ in range(runs):
-    wall, rss = once(a_cmd); a.append(wall); peak = max(peak, rss)
-    wall, _ = once(b_cmd); b.append(wall)
-ma, mb = statistics.median(a), statistics.median(b)
-print(f"{n:<8} {mb*1000:12.1f} {ma*1000:12.1f} {ma/mb:7.2f} {peak/1024:10.1f}")
+    wall, err = once(json_cmd); a.append(wall)
+    for name, ms in re.findall(r"(\w+)=([0-9.]+)ms", err):
+        phases.setdefault(name, []).append(float(ms))
+    wall, _ = once(base_cmd); b.append(wall)
+    ratios.append(a[-1] / b[-1])
+    wall, _ = once(table_cmd); t.append(wall)
+    peak = max(peak, peak_kib(json_cmd), peak_kib(table_cmd))
+ms = lambda xs: [x * 1000 for x in xs]
+print(json.dumps({
+    "n": int(n), "baseline": ms(b), "json": ms(a), "table": ms(t), "ratios": ratios,
+    "peak_mib": peak / 1024, "phases": {k: statistics.median(v) for k, v in phases.items()},
+}))
 PY
   "$bench/mkfixture.sh" --teardown "$fx"
 done
+
+python3 - "$work/rows" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+med = statistics.median
+spread = lambda xs: f"{min(xs):.1f} / {med(xs):.1f} / {max(xs):.1f}"
+print(f"{'pidfiles':>9}  {'baseline min/median/max':>25}  {'pidscope --json min/median/max':>31}  {'ratio':>5}  {'pair ratios min-max':>19}  {'peak MiB':>8}")
+for r in rows:
+    ratio = med(r["json"]) / med(r["baseline"])
+    pairs = f"{min(r['ratios']):.2f}-{max(r['ratios']):.2f}"
+    print(f"{r['n']:>9,}  {spread(r['baseline']):>25}  {spread(r['json']):>31}  {ratio:>5.2f}  {pairs:>19}  {r['peak_mib']:>8.1f}")
+print()
+names = ["walk", "read", "units", "probe", "locks", "classify", "render"]
+print(f"{'pidfiles':>9}  " + "  ".join(f"{n:>8}" for n in names) + f"  {'table':>8}  {'table/json':>10}")
+for r in rows:
+    cells = "  ".join(f"{r['phases'].get(n, float('nan')):>8.1f}" for n in names)
+    print(f"{r['n']:>9,}  {cells}  {med(r['table']):>8.1f}  {med(r['table']) / med(r['json']):>10.2f}")
+print()
+print("phases: medians over the --json runs, as PIDSCOPE_TIMINGS=1 prints them; table: median")
+print("wall time of `pidscope audit` (the table) over runs taken alongside.")
+PY

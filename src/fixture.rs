@@ -402,14 +402,14 @@ impl EntryBuilder {
         unit_pids: &[i32],
         accepts: Option<bool>,
     ) -> Self {
-        self.entry.systemd = Some(SystemdInfo {
+        self.entry.systemd = Some(Box::new(SystemdInfo {
             declared_by: units.iter().map(|u| u.to_string()).collect(),
             process_unit: process_unit.map(str::to_owned),
             unit_pids: unit_pids.to_vec(),
             systemd_accepts: accepts,
             declarations: Vec::new(),
             answer: None,
-        });
+        }));
         self
     }
 

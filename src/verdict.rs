@@ -177,8 +177,9 @@ pub struct Entry {
     pub process: Option<std::sync::Arc<ProcessInfo>>,
     /// Who holds a lock on the file.
     pub lock: Option<LockInfo>,
-    /// What systemd's files say about it (see [`SystemdInfo`]).
-    pub systemd: Option<SystemdInfo>,
+    /// What systemd's files say about it (see [`SystemdInfo`]); boxed, as
+    /// most pidfiles have nothing to say and an entry is kept per pidfile.
+    pub systemd: Option<Box<SystemdInfo>>,
     /// Where the file sits on disk, for actions to re-check.
     #[serde(skip)]
     pub location: Option<crate::scan::Location>,
@@ -269,7 +270,7 @@ impl SystemdInfo {
 
 /// The unit to show for an entry (see [`SystemdInfo::unit`]).
 pub fn entry_unit(entry: &Entry) -> Option<&str> {
-    entry.systemd.as_ref().and_then(SystemdInfo::unit)
+    entry.systemd.as_deref().and_then(SystemdInfo::unit)
 }
 
 /// The facts the systemd rules look at for one pidfile.
@@ -351,7 +352,7 @@ mod tests {
         assert_eq!(info(&[], None).unit(), None);
         let mut entry = crate::fixture::entry("/run/x.pid", Status::Alive).build();
         assert_eq!(entry_unit(&entry), None);
-        entry.systemd = Some(info(&["x.service"], None));
+        entry.systemd = Some(Box::new(info(&["x.service"], None)));
         assert_eq!(entry_unit(&entry), Some("x.service"));
     }
 

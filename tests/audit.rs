@@ -812,3 +812,32 @@ fn a_full_stderr_is_not_a_crash() {
         .unwrap();
     assert_eq!(status.code(), Some(1), "a panic would exit 101");
 }
+
+#[test]
+fn timings_go_to_stderr_only_when_asked_for() {
+    let dir = tempdir();
+    write_pidfile(dir.path(), "a.pid", "1\n");
+    let quiet = run(bin().arg("audit").arg("--json").arg(dir.path()));
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("timings:"),
+        "{quiet:?}"
+    );
+    let timed = run(bin()
+        .env("PIDSCOPE_TIMINGS", "1")
+        .arg("audit")
+        .arg("--json")
+        .arg(dir.path()));
+    let stderr = String::from_utf8_lossy(&timed.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("timings:"))
+        .unwrap_or_else(|| panic!("no timings line: {stderr}"));
+    for phase in [
+        "walk", "read", "units", "probe", "locks", "classify", "render",
+    ] {
+        assert!(line.contains(&format!(" {phase}=")), "{phase} in {line}");
+    }
+    // The report itself is the same document.
+    let doc: Value = serde_json::from_slice(&timed.stdout).expect("JSON");
+    assert_eq!(doc["entries"].as_array().map(Vec::len), Some(1));
+}

@@ -12,10 +12,11 @@ use pidscope::report::{json, prometheus, table};
 use super::{AuditArgs, Format, exit, warn};
 
 pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
-    let report = match super::scan_once(config, args.paths, args.namespace) {
-        Ok((report, _)) => report,
+    let (report, phases) = match super::scan_once(config, args.paths, args.namespace) {
+        Ok((report, _, phases)) => (report, phases),
         Err(code) => return code,
     };
+    let render_from = std::time::Instant::now();
 
     let format = if args.json {
         Format::Json
@@ -25,7 +26,7 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
     let color = args.output.is_none() && use_color();
     let render = |out: &mut dyn Write| match format {
         Format::Json => json::write(&report, out),
-        Format::Table => out.write_all(table::render(&report, color).as_bytes()),
+        Format::Table => table::write(&report, color, out),
         Format::Prometheus => out.write_all(prometheus::render(&report).as_bytes()),
     };
     if let Some(path) = &args.output {
@@ -45,6 +46,9 @@ pub(super) fn run(config: &Config, args: AuditArgs) -> ExitCode {
                 return ExitCode::from(exit::PROBLEMS);
             }
         }
+    }
+    if super::timings_wanted() {
+        warn(&phases.line(render_from.elapsed()));
     }
     if format == Format::Table {
         for error in &report.errors {

@@ -99,7 +99,7 @@ struct Document<'a> {
 pub(super) fn run(config: &Config, args: CleanArgs) -> ExitCode {
     let (report, same_namespace) =
         match super::scan_once(config, args.paths.clone(), args.namespace) {
-            Ok(scan) => scan,
+            Ok((report, same_namespace, _)) => (report, same_namespace),
             Err(code) => return code,
         };
     let grace = args.grace.unwrap_or(config.invalid_grace);

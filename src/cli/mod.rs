@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum, ValueHint};
 use pidscope::config::Config;
+use pidscope::inspect::Phases;
 use pidscope::probe::namespace::PidNamespace;
 
 /// Exit statuses monitoring can rely on.
@@ -156,21 +157,26 @@ impl NamespaceArgs {
 /// One scan of `paths` (else the config's roots) as `audit` and `clean` make
 /// it: the config's rules and systemd view, the operator's statement about
 /// the PID namespace, and the note on stderr when the view is partial.
-/// Returns the report and that statement; `Err` is the exit status of a
-/// configuration whose globs do not compile.
+/// Returns the report, that statement and how long each phase took; `Err`
+/// is the exit status of a configuration whose globs do not compile.
 pub(crate) fn scan_once(
     config: &Config,
     paths: Vec<PathBuf>,
     namespace: NamespaceArgs,
-) -> Result<(pidscope::report::Report, bool), ExitCode> {
+) -> Result<(pidscope::report::Report, bool, Phases), ExitCode> {
     let rules = config.rules().map_err(|err| fail(&err))?;
     let same_namespace = namespace.same(config);
-    let report = pidscope::inspect::Scanner::new(config.roots_for(paths), rules)
+    let mut scanner = pidscope::inspect::Scanner::new(config.roots_for(paths), rules)
         .same_namespace(same_namespace)
-        .systemd(config.unit_dirs())
-        .scan();
+        .systemd(config.unit_dirs());
+    let report = scanner.scan();
     warn_partial_view(report.pid_namespace, same_namespace);
-    Ok((report, same_namespace))
+    Ok((report, same_namespace, scanner.phases()))
+}
+
+/// Whether `PIDSCOPE_TIMINGS=1` asks for each phase's time on stderr.
+pub(crate) fn timings_wanted() -> bool {
+    std::env::var_os("PIDSCOPE_TIMINGS").is_some_and(|v| v == "1")
 }
 
 /// Say once on stderr when the scan saw processes from a nested PID namespace

@@ -3,33 +3,29 @@
 //! The single scanner behind `audit`, the TUI and every action: a fix made
 //! here is made everywhere.
 
+mod judge;
+mod phases;
 mod read;
 mod refresh;
 mod systemd;
 
-use self::read::{ReadPidfile, locate, read_candidate};
+pub use self::phases::Phases;
+use self::read::{DirIds, ReadPidfile, locate, read_candidate};
 pub use self::refresh::{Dirty, Refreshed};
-use self::systemd::SystemdGathered;
-use std::cell::{OnceCell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use crate::policy::classify;
-use crate::probe::exes::ExeNames;
-use crate::probe::fds;
-use crate::probe::locks::{FileKey, HolderCache, LockInfo, LockTable};
+use crate::probe::locks::HolderCache;
 use crate::probe::namespace::PidNamespace;
-use crate::probe::process::{Prober, ProcessProbe};
+use crate::probe::process::Prober;
 use crate::report::Report;
 use crate::scan::ScanError;
 use crate::scan::discover::{Candidate, Rules, WalkedDir, discover_all};
 use crate::scan::parse::read_pid_max;
-use crate::scan::read::{EntryKind, FileInfo};
+use crate::scan::read::{EntryKind, FileInfo, Parent};
 use crate::systemd::SystemdView;
-use crate::verdict::{
-    Content, Entry, Evidence, Namesake, NamesakeLook, OpenCheck, Status, SystemdFacts,
-};
+use crate::verdict::{Content, Entry, Status};
 
 /// Scans a fixed set of roots, again and again. Keeps the process prober
 /// between scans (CPU use over the interval, cached user names).
@@ -54,6 +50,8 @@ pub struct Scanner {
     /// The lock holders only a look at every process could find, kept
     /// while their locks stay.
     holders: HolderCache,
+    /// How long each phase of the last scan took.
+    phases: Phases,
 }
 
 /// A regular pidfile's parsed content, valid while its identity and mtime hold.
@@ -79,6 +77,7 @@ impl Scanner {
             systemd: None,
             walked: Vec::new(),
             holders: HolderCache::default(),
+            phases: Phases::default(),
         }
     }
 
@@ -143,6 +142,11 @@ impl Scanner {
         self.holders.walks()
     }
 
+    /// How long each phase of the last scan or refresh took.
+    pub fn phases(&self) -> Phases {
+        self.phases
+    }
+
     /// The directories the last scan listed (and those a refresh walked
     /// since): the ones a live view watches.
     pub fn walked_dirs(&self) -> &[WalkedDir] {
@@ -157,10 +161,15 @@ impl Scanner {
         let mut errors = Vec::new();
         let found = discover_all(&self.roots, &self.rules, &mut errors);
         self.walked = found.dirs;
+        self.phases.walk = timer.elapsed();
+        let read_from = Instant::now();
         let mut scan = self.collect(found.candidates, &mut errors, true);
+        self.phases.read = read_from.elapsed();
+        let units_from = Instant::now();
         let pid_namespace = PidNamespace::current();
         let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
         let systemd = self.systemd_view(&mut errors);
+        self.phases.units = units_from.elapsed();
         self.judge(&mut scan, partial, systemd.as_ref());
         self.systemd = systemd;
         Report {
@@ -172,6 +181,40 @@ impl Scanner {
             pid_namespace,
         }
     }
+}
+
+/// How many candidates a thread reads in one go.
+const SLICE: usize = 256;
+
+/// A candidate, with the previous scan's reading of it when still true
+/// (boxed: most candidates have none, and all wait in line at once).
+type Job = (Candidate, Option<Box<Cached>>);
+
+/// A candidate once looked at: the previous scan's reading of it, or what
+/// reading it now gave (`None`: it vanished).
+enum Done {
+    Cached(Box<Cached>),
+    Read(Option<ReadPidfile>),
+}
+
+/// How many threads read beside the scanning one: one less than the
+/// processors this process may use, at most three.
+fn read_helpers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) - 1
+}
+
+/// Read the candidates of one slice that the cache did not answer, in order.
+fn read_slice(parent: &mut Parent, slice: Vec<Job>, pid_max: u32) -> Vec<(Candidate, Done)> {
+    slice
+        .into_iter()
+        .map(|(candidate, hit)| {
+            let done = match hit {
+                Some(hit) => Done::Cached(hit),
+                None => Done::Read(read_candidate(parent, &candidate, pid_max)),
+            };
+            (candidate, done)
+        })
+        .collect()
 }
 
 /// A scan in progress: the entries met so far and what is needed to fold
@@ -187,7 +230,7 @@ struct ScanInProgress {
     /// The index in `entries` of each file met, by device and inode.
     seen: HashMap<(u64, u64), usize>,
     /// Each parent directory's identity, stat'ed once per directory.
-    dirs: HashMap<PathBuf, Option<(u64, u64)>>,
+    dirs: DirIds,
 }
 
 impl Scanner {
@@ -205,41 +248,64 @@ impl Scanner {
         let mut scan = ScanInProgress {
             entries: Vec::with_capacity(candidates.len()),
             contents: Vec::with_capacity(candidates.len()),
-            seen: HashMap::new(),
-            dirs: HashMap::new(),
+            seen: HashMap::with_capacity(candidates.len()),
+            dirs: DirIds::default(),
         };
         let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
-        for candidate in candidates {
-            if let Some(hit) = self.unchanged(&candidate, pid_max) {
-                let read = ReadPidfile {
-                    content: hit.content.clone(),
-                    file: Some(hit.file.clone()),
-                    first_line: Some(hit.first_line.clone()),
-                };
-                cache.insert(candidate.path.clone(), hit);
-                scan.push(&mut self.prober, candidate, read);
-                continue;
+        // Walk order, cut in slices taken in turn by this thread and the
+        // helpers: the reads of one overlap those of the others, and the
+        // slices come back in order, so the entries are pushed in walk order.
+        let helpers = if candidates.len() >= 4 * SLICE {
+            read_helpers()
+        } else {
+            0
+        };
+        let slices = self.slices(candidates, pid_max);
+        std::thread::scope(|threads| {
+            let mut mine = Vec::new();
+            let mut theirs = Vec::with_capacity(helpers);
+            let mut queues: Vec<_> = (0..helpers).map(|_| Vec::new()).collect();
+            for (k, slice) in slices.into_iter().enumerate() {
+                match (k % (helpers + 1)).checked_sub(1) {
+                    None => mine.push(slice),
+                    Some(h) => queues[h].push(slice),
+                }
             }
-            let Some(read) = read_candidate(&candidate, pid_max) else {
-                errors.push(ScanError {
-                    path: candidate.path,
-                    error: "vanished during the scan".into(),
+            for queue in queues {
+                // At most two slices read ahead: the memory stays bounded.
+                let (done, results) = std::sync::mpsc::sync_channel(2);
+                threads.spawn(move || {
+                    let mut parent = Parent::default();
+                    for slice in queue {
+                        if done.send(read_slice(&mut parent, slice, pid_max)).is_err() {
+                            break;
+                        }
+                    }
                 });
-                continue;
-            };
-            if let (true, EntryKind::Regular, Some(file), Some(line)) =
-                (self.remember, candidate.kind, &read.file, &read.first_line)
-            {
-                let entry = Cached {
-                    file: file.clone(),
-                    content: read.content.clone(),
-                    first_line: line.clone(),
-                    pid_max,
-                };
-                cache.insert(candidate.path.clone(), entry);
+                theirs.push(results);
             }
-            scan.push(&mut self.prober, candidate, read);
-        }
+            let mut parent = Parent::default();
+            let mut mine = mine.into_iter();
+            for k in 0.. {
+                let slice = match (k % (helpers + 1)).checked_sub(1) {
+                    None => match mine.next() {
+                        Some(slice) => read_slice(&mut parent, slice, pid_max),
+                        None => break,
+                    },
+                    // A helper that panicked makes the scope panic as it ends.
+                    Some(h) => match theirs[h].recv() {
+                        Ok(slice) => slice,
+                        Err(_) => break,
+                    },
+                };
+                for (candidate, done) in slice {
+                    self.take(candidate, done, pid_max, &mut scan, &mut cache, errors);
+                }
+            }
+        });
+        // Only reading needed these: their memory goes back before judging.
+        scan.seen = HashMap::new();
+        scan.dirs = DirIds::default();
         if whole {
             self.cache = cache;
         } else {
@@ -248,127 +314,63 @@ impl Scanner {
         scan
     }
 
-    /// Probe every PID and resolve every lock at once, then give each entry
-    /// its verdict; `partial`: PIDs outside this namespace cannot be seen.
-    fn judge(&mut self, scan: &mut ScanInProgress, partial: bool, systemd: Option<&SystemdView>) {
-        let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
-        let probes = self.prober.probe(&pids);
-        let keys: Vec<(FileKey, Option<i32>)> = scan
-            .entries
-            .iter()
-            .zip(&scan.contents)
-            .filter_map(|(e, content)| {
-                let file = e.file.as_ref()?;
-                Some((FileKey::from_dev_ino(file.dev, file.ino), content.pid()))
-            })
-            .collect();
-        let locks = self.holders.resolve(&LockTable::read(), &keys);
-
-        let open_files = OpenFiles::default();
-        let exe_names = OnceCell::new();
-        for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
-            let pid = content.pid();
-            let lock = entry.file.as_ref().and_then(|file| {
-                locks
-                    .get(&FileKey::from_dev_ino(file.dev, file.ino))
-                    .cloned()
-            });
-            let probe = pid.and_then(|p| probes.get(&p));
-            let gathered = systemd.map(|view| SystemdGathered::of(view, entry, probe));
-            let stem = entry
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let look = || {
-                let names: &ExeNames = exe_names.get_or_init(ExeNames::read);
-                let found = names
-                    .named(&stem)
-                    .into_iter()
-                    .map(|(pid, parent_same_name)| Namesake {
-                        pid,
-                        parent_same_name,
-                    })
-                    .collect();
-                (stem.clone(), found)
-            };
-            let facts = gathered.as_ref().map(|g| SystemdFacts {
-                declarations: &g.declarations,
-                unit_pids: &g.unit_pids,
-                chase: g.chase.as_ref(),
-                namesakes: Some(NamesakeLook(&look)),
-            });
-            fill_verdict(
-                entry,
-                content,
-                (probe, lock),
-                partial,
-                &open_files,
-                facts.as_ref(),
-            );
+    /// The candidates in slices of [`SLICE`], each with what the cache
+    /// still knows of it.
+    fn slices(&mut self, candidates: Vec<Candidate>, pid_max: u32) -> Vec<Vec<Job>> {
+        let mut slices: Vec<Vec<Job>> = Vec::with_capacity(candidates.len().div_ceil(SLICE));
+        for candidate in candidates {
+            if slices.last().is_none_or(|s| s.len() == SLICE) {
+                slices.push(Vec::with_capacity(SLICE));
+            }
+            let hit = self.unchanged(&candidate, pid_max).map(Box::new);
+            if let Some(last) = slices.last_mut() {
+                last.push((candidate, hit));
+            }
         }
+        slices
     }
 
-    /// This scan's systemd view: the previous one while its unit
-    /// directories are unchanged, else read again. A unit file that cannot
-    /// be used is a scan error.
-    fn systemd_view(&mut self, errors: &mut Vec<ScanError>) -> Option<SystemdView> {
-        let dirs = self.unit_dirs.clone()?;
-        let (view, unit_errors) = match self.systemd.take() {
-            Some(view) => view.refresh(),
-            None => SystemdView::load(dirs),
+    /// Add one candidate, read or answered by the cache, to the scan.
+    fn take(
+        &mut self,
+        candidate: Candidate,
+        done: Done,
+        pid_max: u32,
+        scan: &mut ScanInProgress,
+        cache: &mut HashMap<PathBuf, Cached>,
+        errors: &mut Vec<ScanError>,
+    ) {
+        let read = match done {
+            Done::Cached(hit) => {
+                let read = ReadPidfile {
+                    content: hit.content.clone(),
+                    file: Some(hit.file.clone()),
+                    first_line: Some(hit.first_line.clone()),
+                };
+                cache.insert(candidate.path.clone(), *hit);
+                return scan.push(&mut self.prober, candidate, read);
+            }
+            Done::Read(Some(read)) => read,
+            Done::Read(None) => {
+                return errors.push(ScanError {
+                    path: candidate.path,
+                    error: "vanished during the scan".into(),
+                });
+            }
         };
-        errors.extend(unit_errors.into_iter().map(|e| ScanError {
-            path: e.path,
-            error: e.error,
-        }));
-        Some(view)
+        if let (true, EntryKind::Regular, Some(file), Some(line)) =
+            (self.remember, candidate.kind, &read.file, &read.first_line)
+        {
+            let entry = Cached {
+                file: file.clone(),
+                content: read.content.clone(),
+                first_line: line.clone(),
+                pid_max,
+            };
+            cache.insert(candidate.path.clone(), entry);
+        }
+        scan.push(&mut self.prober, candidate, read);
     }
-}
-
-/// The files each PID has open, walked at most once per scan and only for
-/// the PIDs a rule asks about.
-type OpenFiles = RefCell<HashMap<i32, HashSet<(u64, u64)>>>;
-
-/// Fill in one entry's verdict from the evidence gathered for it.
-///
-/// The single place a scan applies the rules: every entry's status,
-/// reason and warnings come from this one `classify` call.
-fn fill_verdict(
-    entry: &mut Entry,
-    content: &Content,
-    (probe, lock): (Option<&ProcessProbe>, Option<LockInfo>),
-    partial_pid_view: bool,
-    open_files: &OpenFiles,
-    systemd: Option<&SystemdFacts<'_>>,
-) {
-    let file_id = entry.file.as_ref().map(|f| (f.dev, f.ino));
-    let open_check = || match (content.pid(), file_id) {
-        (Some(pid), Some(id)) => open_files
-            .borrow_mut()
-            .entry(pid)
-            .or_insert_with(|| fds::open_files(pid))
-            .contains(&id),
-        _ => false,
-    };
-    let verdict = classify(&Evidence {
-        path: &entry.path,
-        aliases: &entry.aliases,
-        content,
-        file: entry.file.as_ref(),
-        probe,
-        lock: lock.as_ref(),
-        open_check: Some(OpenCheck(&open_check)),
-        systemd,
-        partial_pid_view,
-    });
-    entry.status = verdict.status;
-    entry.pid = content.pid();
-    entry.reason = verdict.reason;
-    entry.warnings = verdict.warnings;
-    entry.process = probe.and_then(|p| p.info.clone());
-    entry.lock = lock;
-    entry.systemd = verdict.systemd;
 }
 
 impl Scanner {

@@ -1,12 +1,12 @@
 //! Reading one candidate: its content parsed, its first line, and where it sits.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::scan::Location;
 use crate::scan::discover::Candidate;
 use crate::scan::parse::{MAX_READ, parse_pid};
-use crate::scan::read::{EntryKind, FileInfo, ReadOutcome, read_pidfile};
+use crate::scan::read::{EntryKind, FileInfo, Parent, ReadOutcome, read_pidfile_in};
 use crate::verdict::Content;
 
 /// What was read from one pidfile: its parsed content, the file's details
@@ -17,10 +17,15 @@ pub(super) struct ReadPidfile {
     pub(super) first_line: Option<String>,
 }
 
-/// Read and parse one candidate that the cache did not answer. `None` when
-/// it vanished between the walk and the read.
-pub(super) fn read_candidate(candidate: &Candidate, pid_max: u32) -> Option<ReadPidfile> {
-    let read = match read_pidfile(&candidate.path, candidate.kind) {
+/// Read and parse one candidate that the cache did not answer, through its
+/// directory's descriptor in `parent`. `None` when it vanished between the
+/// walk and the read.
+pub(super) fn read_candidate(
+    parent: &mut Parent,
+    candidate: &Candidate,
+    pid_max: u32,
+) -> Option<ReadPidfile> {
+    let read = match read_pidfile_in(parent, &candidate.path, candidate.kind) {
         ReadOutcome::Read {
             file,
             content,
@@ -46,31 +51,60 @@ pub(super) fn read_candidate(candidate: &Candidate, pid_max: u32) -> Option<Read
     Some(read)
 }
 
+/// The identity of each directory holding a pidfile, `stat`ed once: the
+/// last one asked about is answered without hashing its path, as walk order
+/// keeps a directory's entries together.
+#[derive(Debug, Default)]
+pub(super) struct DirIds {
+    last: Option<(PathBuf, Option<(u64, u64)>)>,
+    all: HashMap<PathBuf, Option<(u64, u64)>>,
+}
+
+impl DirIds {
+    /// `(st_dev, st_ino)` of `dir`, following a symlink or not.
+    fn of(&mut self, dir: &Path, follow: bool) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        if let Some((last, id)) = &self.last
+            && last == dir
+        {
+            return *id;
+        }
+        let id = match self.all.get(dir) {
+            Some(id) => *id,
+            None => {
+                let meta = if follow {
+                    std::fs::metadata(dir)
+                } else {
+                    std::fs::symlink_metadata(dir)
+                };
+                let id = meta.ok().map(|m| (m.dev(), m.ino()));
+                self.all.insert(dir.to_path_buf(), id);
+                id
+            }
+        };
+        self.last = Some((dir.to_path_buf(), id));
+        id
+    }
+}
+
 /// The directory's and the entry's identity; one `stat` per directory, and an
 /// `lstat` only for entries that are not plain regular files.
 pub(super) fn locate(
     candidate: &Candidate,
     file: Option<&FileInfo>,
-    dirs: &mut HashMap<PathBuf, Option<(u64, u64)>>,
+    dirs: &mut DirIds,
 ) -> Option<Location> {
     use std::os::unix::fs::MetadataExt;
     let parent = match candidate.path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
     // Below its root a directory is never a symlink (the walk does not follow
     // them), so it is identified without following one: a directory swapped for
     // a symlink after the walk then no longer matches, and actions refuse. The
     // root itself may be a symlink (/var/run -> /run) and is followed.
     let follow = candidate.depth <= 1;
-    let dir = *dirs.entry(parent).or_insert_with_key(|p| {
-        let meta = if follow {
-            std::fs::metadata(p)
-        } else {
-            std::fs::symlink_metadata(p)
-        };
-        meta.ok().map(|m| (m.dev(), m.ino()))
-    });
+    let dir = dirs.of(parent, follow);
     let entry = match (candidate.kind, file) {
         (EntryKind::Regular, Some(f)) => (f.dev, f.ino),
         _ => std::fs::symlink_metadata(&candidate.path)

@@ -82,37 +82,7 @@ impl Scanner {
             .filter(|e| !recheck.contains(&e.path) && !in_dirty_dir(&e.path))
             .collect();
 
-        let mut candidates = Vec::new();
-        if !dirty.dirs.is_empty() {
-            self.walked.retain(|d| !in_dirty_dir(&d.path));
-            self.cache.retain(|p, _| !in_dirty_dir(p));
-        }
-        for dir in &dirty.dirs {
-            let Some((_, depth)) = self.place(dir) else {
-                continue;
-            };
-            let found = discover_below(dir, depth, &self.rules, &mut errors);
-            candidates.extend(found.candidates);
-            self.walked.extend(found.dirs);
-        }
-        for path in &recheck {
-            match self.place(path) {
-                Some((_, 0)) => {
-                    let found = discover_all(std::slice::from_ref(path), &self.rules, &mut errors);
-                    candidates.extend(found.candidates);
-                }
-                Some((_, depth)) => match candidate_at(path, depth, &self.rules) {
-                    Some(candidate) => candidates.push(candidate),
-                    None => {
-                        self.cache.remove(path);
-                    }
-                },
-                None => {}
-            }
-        }
-        candidates.sort_by(|a, b| self.order(&a.path).cmp(&self.order(&b.path)));
-        candidates.dedup_by(|a, b| a.path == b.path);
-
+        let candidates = self.candidates(dirty, &recheck, &mut errors);
         let mut scan = self.collect(candidates, &mut errors, false);
         let listed: HashSet<(u64, u64)> = kept
             .iter()
@@ -147,6 +117,50 @@ impl Scanner {
             replaced,
             fresh,
         }
+    }
+
+    /// The candidates a change asks to look at again, in walk order: the
+    /// re-walked directories' and the rechecked paths' that are still
+    /// pidfiles. The walked directories and the read cache forget what the
+    /// change removed.
+    fn candidates(
+        &mut self,
+        dirty: &Dirty,
+        recheck: &BTreeSet<PathBuf>,
+        errors: &mut Vec<crate::scan::ScanError>,
+    ) -> Vec<crate::scan::discover::Candidate> {
+        let in_dirty_dir = |p: &Path| dirty.dirs.iter().any(|d| p.starts_with(d));
+        let mut candidates = Vec::new();
+        if !dirty.dirs.is_empty() {
+            self.walked.retain(|d| !in_dirty_dir(&d.path));
+            self.cache.retain(|p, _| !in_dirty_dir(p));
+        }
+        for dir in &dirty.dirs {
+            let Some((_, depth)) = self.place(dir) else {
+                continue;
+            };
+            let found = discover_below(dir, depth, &self.rules, errors);
+            candidates.extend(found.candidates);
+            self.walked.extend(found.dirs);
+        }
+        for path in recheck {
+            match self.place(path) {
+                Some((_, 0)) => {
+                    let found = discover_all(std::slice::from_ref(path), &self.rules, errors);
+                    candidates.extend(found.candidates);
+                }
+                Some((_, depth)) => match candidate_at(path, depth, &self.rules) {
+                    Some(candidate) => candidates.push(candidate),
+                    None => {
+                        self.cache.remove(path);
+                    }
+                },
+                None => {}
+            }
+        }
+        candidates.sort_by(|a, b| self.order(&a.path).cmp(&self.order(&b.path)));
+        candidates.dedup_by(|a, b| a.path == b.path);
+        candidates
     }
 
     /// A full scan, replacing every entry of the previous report.

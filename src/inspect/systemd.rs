@@ -2,6 +2,9 @@
 //! units that declare it, the live processes of the first, and the path to
 //! it as systemd's safe chase walks it.
 
+use std::cell::OnceCell;
+use std::path::PathBuf;
+
 use crate::probe::process::ProcessProbe;
 use crate::systemd::SystemdView;
 use crate::systemd::chase::{Chase, chase};
@@ -16,10 +19,13 @@ pub(super) struct SystemdGathered {
 }
 
 impl SystemdGathered {
+    /// `cwd`: the working directory, looked up once per scan for the
+    /// relative paths (not once per file).
     pub(super) fn of(
         view: &SystemdView,
         entry: &Entry,
         probe: Option<&ProcessProbe>,
+        cwd: &OnceCell<Option<PathBuf>>,
     ) -> SystemdGathered {
         let declarations = std::iter::once(&entry.path)
             .chain(&entry.aliases)
@@ -27,7 +33,9 @@ impl SystemdGathered {
                 if p.is_absolute() {
                     view.units().declaring(p)
                 } else {
-                    std::path::absolute(p)
+                    cwd.get_or_init(|| std::env::current_dir().ok())
+                        .as_ref()
+                        .and_then(|cwd| std::path::absolute(cwd.join(p)).ok())
                         .map(|p| view.units().declaring(&p))
                         .unwrap_or_default()
                 }

@@ -9,6 +9,7 @@
 //! [`SAFETY_NET`], and [`Live::status`] says why.
 
 pub mod changes;
+mod pidfd;
 mod sources;
 
 use std::collections::{HashMap, HashSet};
@@ -19,8 +20,10 @@ use std::time::{Duration, Instant};
 use crate::inspect::{Dirty, Refreshed, Scanner};
 use crate::report::Report;
 use crate::verdict::{Entry, Status};
-pub use sources::{Gaps, MAX_PIDFDS, Waker};
-use sources::{Ready, Sources, Wait, Watched};
+pub use pidfd::MAX_PIDFDS;
+use pidfd::Wait;
+pub use sources::{Gaps, Waker};
+use sources::{Ready, Sources, Watched};
 
 /// The full rescan's period while every source is watched: a safety net
 /// for what no event reports (a lock taken, a process started).

@@ -13,23 +13,43 @@ pub struct ExeNames {
 impl ExeNames {
     /// Read every `/proc/PID/exe` link (kernel threads and other users'
     /// processes, when not root, have none to read).
+    ///
+    /// Each link is read relative to one descriptor of `/proc`, into one
+    /// buffer: no path is built or looked up from `/` per process, which
+    /// counts on a host of thousands of processes.
     pub fn read() -> ExeNames {
+        use rustix::fs::{Dir, Mode, OFlags, open, readlinkat_raw};
         let mut names = ExeNames::default();
-        let Ok(dir) = std::fs::read_dir("/proc") else {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let Ok(proc) = open("/proc", flags, Mode::empty()) else {
             return names;
         };
-        for entry in dir.flatten() {
+        let Ok(dir) = Dir::read_from(&proc) else {
+            return names;
+        };
+        // PATH_MAX bytes and one more: a link that fills it all was cut short.
+        let mut target = vec![0u8; 4097];
+        let mut link = String::new();
+        for entry in dir {
+            let Ok(entry) = entry else { break };
             let Some(pid) = entry
                 .file_name()
                 .to_str()
+                .ok()
                 .and_then(|n| n.parse::<i32>().ok())
             else {
                 continue;
             };
-            let Ok(target) = std::fs::read_link(entry.path().join("exe")) else {
+            link.clear();
+            link.push_str(&pid.to_string());
+            link.push_str("/exe");
+            let Ok(len) = readlinkat_raw(&proc, link.as_str(), &mut target[..]) else {
                 continue;
             };
-            let Some(name) = exe_base_name(&target.to_string_lossy()) else {
+            if len >= target.len() {
+                continue;
+            }
+            let Some(name) = exe_base_name(&String::from_utf8_lossy(&target[..len])) else {
                 continue;
             };
             names.by_name.entry(name.clone()).or_default().push(pid);

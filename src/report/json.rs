@@ -1,5 +1,6 @@
 //! The JSON document of `pidscope audit --json`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -33,7 +34,12 @@ pub fn render(report: &Report) -> String {
 
 /// Stream the report as one pretty-printed JSON document (and a newline) to
 /// `out`, without building the whole text in memory first.
-pub fn write(report: &Report, mut out: impl std::io::Write) -> std::io::Result<()> {
+///
+/// The serialiser writes in many small pieces (a key, a colon, an indent):
+/// a buffer of its own, of a type known here, makes each a copy in memory
+/// instead of a call through `out` (often a `&mut dyn Write`).
+pub fn write(report: &Report, out: impl std::io::Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
     let doc = Document {
         roots: &report.roots,
         scanned_at: report.started_at,
@@ -44,7 +50,8 @@ pub fn write(report: &Report, mut out: impl std::io::Write) -> std::io::Result<(
         summary: report.summary(),
     };
     serde_json::to_writer_pretty(&mut out, &doc)?;
-    out.write_all(b"\n")
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 fn lossy_root_paths<S: Serializer>(paths: &&[PathBuf], s: S) -> Result<S::Ok, S::Error> {

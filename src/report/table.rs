@@ -1,12 +1,14 @@
 //! The human-readable table of `pidscope audit`.
 
+use std::borrow::Cow;
+use std::io::{self, Write};
 use std::time::SystemTime;
 
 use anstyle::{AnsiColor, Style};
 
 use super::Report;
 use crate::display::{Tone, display_path, escape_controls, file_age, status_bold, status_tone};
-use crate::verdict::{Status, entry_unit};
+use crate::verdict::{Entry, Status, entry_unit};
 
 // `clean` and `audit` name these here; the display module owns them.
 
@@ -25,74 +27,102 @@ pub fn status_style(status: Status) -> Style {
     }
 }
 
+const HEADERS: [&str; 8] = [
+    "STATUS", "PID", "PROCESS", "USER", "UNIT", "AGE", "PATH", "REASON",
+];
+
 /// Render the report as an aligned table followed by a one-line summary.
 /// `color` adds ANSI styles to the status words; the words are always there.
 pub fn render(report: &Report, color: bool) -> String {
-    const HEADERS: [&str; 8] = [
-        "STATUS", "PID", "PROCESS", "USER", "UNIT", "AGE", "PATH", "REASON",
-    ];
-    let now = SystemTime::now();
-    let rows: Vec<[String; 8]> = report
-        .entries
-        .iter()
-        .map(|e| {
-            let process = e.process.as_ref();
-            let mut reason = escape_controls(&e.reason);
-            if !e.warnings.is_empty() {
-                let codes: Vec<&str> = e.warnings.iter().map(|w| w.as_str()).collect();
-                reason.push_str(&format!(" [{}]", codes.join(", ")));
-            }
-            [
-                e.status.to_string(),
-                e.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                process.map_or_else(|| "-".into(), |p| escape_controls(&p.name)),
-                process
-                    .and_then(|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())))
-                    .unwrap_or_else(|| "-".into()),
-                entry_unit(e).map_or_else(|| "-".into(), escape_controls),
-                file_age(e.file.as_ref().map(|f| f.mtime), now),
-                display_path(&e.path),
-                reason,
-            ]
-        })
-        .collect();
+    let mut out = Vec::new();
+    // Writing plain text into memory cannot fail.
+    let _ = write(report, color, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
 
+/// Stream [`render`]'s text to `out`. A first pass over the entries finds
+/// the column widths, a second builds each row again and writes it: one row
+/// is held at a time, not the whole table.
+pub fn write(report: &Report, color: bool, out: impl Write) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    let now = SystemTime::now();
     let mut widths = HEADERS.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
+    for entry in &report.entries {
+        for (w, cell) in widths.iter_mut().zip(&cells(entry, now)) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut out = String::new();
-    let mut line = |cells: &[String; 8], status: Option<Status>| {
-        for (i, cell) in cells.iter().enumerate() {
-            let pad = widths[i].saturating_sub(cell.chars().count());
-            let text = match (i, status) {
-                (0, Some(s)) if color => {
-                    let style = status_style(s);
-                    format!("{style}{cell}{style:#}")
-                }
-                _ => cell.clone(),
-            };
-            if i == 7 {
-                out.push_str(&text);
-            } else if i == 1 {
-                out.push_str(&format!("{}{text}  ", " ".repeat(pad)));
-            } else {
-                out.push_str(&format!("{text}{}  ", " ".repeat(pad)));
-            }
-        }
-        out.push('\n');
-    };
-    if !rows.is_empty() {
-        line(&HEADERS.map(String::from), None);
-        for (row, entry) in rows.iter().zip(&report.entries) {
-            line(row, Some(entry.status));
+    if !report.entries.is_empty() {
+        line(&mut out, &widths, &HEADERS.map(Cow::Borrowed), None)?;
+        let style = |status| color.then(|| status_style(status));
+        for entry in &report.entries {
+            line(&mut out, &widths, &cells(entry, now), style(entry.status))?;
         }
     }
-    out.push_str(&summary_line(report));
-    out.push('\n');
-    out
+    out.write_all(summary_line(report).as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// One entry's cells, in the order of [`HEADERS`].
+fn cells(e: &Entry, now: SystemTime) -> [Cow<'static, str>; 8] {
+    let process = e.process.as_ref();
+    let mut reason = escape_controls(&e.reason);
+    if !e.warnings.is_empty() {
+        let codes: Vec<&str> = e.warnings.iter().map(|w| w.as_str()).collect();
+        reason.push_str(&format!(" [{}]", codes.join(", ")));
+    }
+    let dash = || Cow::Borrowed("-");
+    [
+        Cow::Owned(e.status.to_string()),
+        e.pid.map_or_else(dash, |p| Cow::Owned(p.to_string())),
+        process.map_or_else(dash, |p| Cow::Owned(escape_controls(&p.name))),
+        process
+            .and_then(|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())))
+            .map_or_else(dash, Cow::Owned),
+        entry_unit(e).map_or_else(dash, |u| Cow::Owned(escape_controls(u))),
+        Cow::Owned(file_age(e.file.as_ref().map(|f| f.mtime), now)),
+        Cow::Owned(display_path(&e.path)),
+        Cow::Owned(reason),
+    ]
+}
+
+/// Write one row padded to `widths`, the status word (the first cell) in
+/// `style` when there is one.
+fn line(
+    out: &mut impl Write,
+    widths: &[usize; 8],
+    cells: &[Cow<'_, str>; 8],
+    style: Option<Style>,
+) -> io::Result<()> {
+    const SPACES: &[u8] = &[b' '; 64];
+    let pad = |out: &mut dyn Write, mut n: usize| -> io::Result<()> {
+        while n > 0 {
+            let step = n.min(SPACES.len());
+            out.write_all(&SPACES[..step])?;
+            n -= step;
+        }
+        Ok(())
+    };
+    for (i, cell) in cells.iter().enumerate() {
+        let fill = widths[i].saturating_sub(cell.chars().count());
+        if i == 1 {
+            pad(out, fill)?;
+        }
+        match (i, style) {
+            (0, Some(style)) => write!(out, "{style}{cell}{style:#}")?,
+            _ => out.write_all(cell.as_bytes())?,
+        }
+        match i {
+            7 => {}
+            1 => out.write_all(b"  ")?,
+            _ => {
+                pad(out, fill)?;
+                out.write_all(b"  ")?;
+            }
+        }
+    }
+    out.write_all(b"\n")
 }
 
 /// `5 pidfiles: 3 alive, 1 stale, 1 invalid; 1 error`.

@@ -4,10 +4,11 @@
 //! the root); a root itself may be a symlink (`/var/run -> /run`). Unreadable
 //! directories and entries that vanish mid-walk are recorded and the walk goes on.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
-use walkdir::WalkDir;
 
 use super::ScanError;
 use super::read::{EntryKind, describe};
@@ -162,6 +163,10 @@ fn kind_of(ft: std::fs::FileType) -> Option<EntryKind> {
     })
 }
 
+/// Walk `root` (a directory, `base` below its root) in name order: each
+/// directory is listed once, its entries sorted by the bytes of their names
+/// (no path is taken apart to compare two names), and a subdirectory is
+/// walked right after it is met, before its next sibling.
 fn walk(
     root: &Path,
     base: usize,
@@ -169,48 +174,71 @@ fn walk(
     found: &mut Discovery,
     errors: &mut Vec<ScanError>,
 ) {
-    let walker = WalkDir::new(root)
-        .follow_links(false)
-        .follow_root_links(base == 0)
-        .max_depth(rules.max_depth - base)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !rules.excluded(e.path()));
-    for item in walker {
-        let entry = match item {
-            Ok(entry) => entry,
-            Err(err) => {
-                let path = err.path().unwrap_or(root).to_path_buf();
-                let error = match err.io_error() {
-                    Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
-                        "vanished during the scan".to_string()
-                    }
-                    Some(io) => describe(io),
-                    None => err.to_string(),
-                };
-                errors.push(ScanError { path, error });
-                continue;
-            }
-        };
-        let depth = base + entry.depth();
-        let ft = entry.file_type();
+    if base < rules.max_depth {
+        found.dirs.push(WalkedDir {
+            path: root.to_path_buf(),
+            depth: base,
+        });
+        walk_dir(root, base, rules, found, errors);
+    }
+}
+
+/// List `dir` (`depth` below its root, which is less than the maximum) and
+/// walk what it holds.
+fn walk_dir(
+    dir: &Path,
+    depth: usize,
+    rules: &Rules,
+    found: &mut Discovery,
+    errors: &mut Vec<ScanError>,
+) {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(err) => return errors.push(walk_error(dir.to_path_buf(), &err)),
+    };
+    let mut names: Vec<(OsString, std::fs::FileType)> = Vec::new();
+    for item in listing {
+        // `readdir`'s type, without a `stat` where the file system gives it.
+        match item.and_then(|e| Ok((e.file_type()?, e))) {
+            Ok((ft, e)) => names.push((e.file_name(), ft)),
+            Err(err) => errors.push(walk_error(dir.to_path_buf(), &err)),
+        }
+    }
+    names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let below = depth + 1;
+    for (name, ft) in names {
+        let path = dir.join(&name);
+        if rules.excluded(&path) {
+            continue;
+        }
         if ft.is_dir() {
-            if depth < rules.max_depth {
+            if below < rules.max_depth {
                 found.dirs.push(WalkedDir {
-                    path: entry.into_path(),
-                    depth,
+                    path: path.clone(),
+                    depth: below,
                 });
+                walk_dir(&path, below, rules, found, errors);
             }
             continue;
         }
-        if !rules.patterns.is_match(entry.file_name()) {
+        if !rules.patterns.is_match(&name) {
             continue;
         }
         let Some(kind) = kind_of(ft) else { continue };
         found.candidates.push(Candidate {
-            depth,
-            path: entry.into_path(),
+            depth: below,
+            path,
             kind,
         });
     }
+}
+
+/// A directory that could not be listed: gone since it was met, or why not.
+fn walk_error(path: PathBuf, err: &std::io::Error) -> ScanError {
+    let error = if err.kind() == std::io::ErrorKind::NotFound {
+        "vanished during the scan".to_string()
+    } else {
+        describe(err)
+    };
+    ScanError { path, error }
 }

@@ -8,10 +8,12 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rustix::fs::{Mode, OFlags};
 use serde::Serialize;
 
 use super::parse::MAX_READ;
@@ -101,9 +103,41 @@ pub enum EntryKind {
 
 /// Read the first [`MAX_READ`] bytes of `path` without ever blocking.
 pub fn read_pidfile(path: &Path, kind: EntryKind) -> ReadOutcome {
+    read_pidfile_in(&mut Parent::default(), path, kind)
+}
+
+/// The directory of the last pidfile read, held open (`O_PATH`) so that the
+/// next pidfile in it is opened by its name alone (`openat`), without the
+/// kernel walking its whole path again. Walk order keeps a directory's
+/// entries together: one `open` per directory.
+#[derive(Debug, Default)]
+pub struct Parent {
+    /// The directory and its descriptor; `None` when it could not be opened.
+    held: Option<(PathBuf, Option<OwnedFd>)>,
+}
+
+impl Parent {
+    /// The descriptor of `path`'s directory, opened when it is not the one held.
+    fn of(&mut self, path: &Path) -> Option<BorrowedFd<'_>> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+        if self.held.as_ref().is_none_or(|(held, _)| held != dir) {
+            // The directory is reached as the full path's own lookup reaches
+            // it, symlinks followed; `O_PATH` needs only search permission, as
+            // that lookup does.
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = rustix::fs::open(dir, flags, Mode::empty()).ok();
+            self.held = Some((dir.to_path_buf(), fd));
+        }
+        self.held.as_ref()?.1.as_ref().map(|fd| fd.as_fd())
+    }
+}
+
+/// [`read_pidfile`], opening a regular file through its directory's
+/// descriptor held in `parent` (kept for the next file in the same directory).
+pub fn read_pidfile_in(parent: &mut Parent, path: &Path, kind: EntryKind) -> ReadOutcome {
     let opened = match kind {
         EntryKind::Special => return special(path, std::fs::symlink_metadata(path)),
-        EntryKind::Regular => open_regular(path),
+        EntryKind::Regular => open_regular(parent, path),
         EntryKind::Symlink | EntryKind::Unknown => {
             if let Some(why) = untrusted_symlink(path) {
                 let info = std::fs::symlink_metadata(path)
@@ -163,13 +197,26 @@ fn read_head(file: &mut File, size: u64) -> io::Result<Vec<u8>> {
 
 const READ_FLAGS: i32 = libc::O_NONBLOCK | libc::O_NOCTTY;
 
-/// `readdir` said regular: open without following a symlink swapped in since.
-fn open_regular(path: &Path) -> Result<File, ReadOutcome> {
-    match OpenOptions::new()
-        .read(true)
-        .custom_flags(READ_FLAGS | libc::O_NOFOLLOW)
-        .open(path)
-    {
+/// `readdir` said regular: open without following a symlink swapped in
+/// since, by name in its directory's descriptor when there is one.
+fn open_regular(parent: &mut Parent, path: &Path) -> Result<File, ReadOutcome> {
+    let opened = match (parent.of(path), path.file_name()) {
+        (Some(dir), Some(name)) => {
+            let flags = OFlags::RDONLY
+                | OFlags::NONBLOCK
+                | OFlags::NOCTTY
+                | OFlags::NOFOLLOW
+                | OFlags::CLOEXEC;
+            rustix::fs::openat(dir, name, flags, Mode::empty())
+                .map(File::from)
+                .map_err(io::Error::from)
+        }
+        _ => OpenOptions::new()
+            .read(true)
+            .custom_flags(READ_FLAGS | libc::O_NOFOLLOW)
+            .open(path),
+    };
+    match opened {
         Ok(file) => Ok(file),
         Err(err) if err.raw_os_error() == Some(libc::ELOOP) => open_through_links(path),
         Err(err) => Err(open_error(path, err)),

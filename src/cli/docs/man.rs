@@ -321,6 +321,10 @@ fn environment(roff: &mut String) {
             "The configuration file, as `--config FILE` names it.",
         ),
         (
+            "PIDSCOPE_TIMINGS",
+            "When `1`, `audit` prints on stderr how long each phase of its scan took, in milliseconds: walk, read, units, probe, locks, classify and render.",
+        ),
+        (
             "NO_COLOR",
             "When set, even empty: no colour. Statuses are always written as words; the inspector uses bold and reverse video only.",
         ),
