@@ -282,3 +282,64 @@ fn the_bash_completion_loads() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("-F _pidscope pidscope"));
 }
+
+/// The (status, meaning) rows of the first table after the README line
+/// starting with `heading`.
+fn readme_exit_table(heading: &str) -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    readme
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip_while(|l| !l.starts_with('|'))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').splitn(2, '|').collect();
+            let meaning = cells[1].trim().trim_end_matches('|').trim();
+            (cells[0].trim().to_string(), meaning.to_string())
+        })
+        .collect()
+}
+
+/// The (status, meaning) entries of a man page's EXIT STATUS section, the
+/// roff markup turned back into README's (bold to backticks, `\-` to `-`).
+fn man_exit_statuses(page: &str) -> Vec<(String, String)> {
+    let roff = stdout(&["man", page]);
+    let plain = |l: &str| {
+        l.replace("\\fB", "`")
+            .replace("\\fR", "`")
+            .replace("\\-", "-")
+            .replace("\\e", "\\")
+    };
+    let lines: Vec<&str> = roff
+        .lines()
+        .skip_while(|l| *l != ".SH \"EXIT STATUS\"")
+        .skip(1)
+        .take_while(|l| !l.starts_with(".SH"))
+        .collect();
+    lines
+        .split(|l| *l == ".TP")
+        .filter(|entry| entry.len() >= 2)
+        .map(|entry| {
+            let status = plain(entry[0]).trim_matches('`').to_string();
+            (status, plain(&entry[1..].join(" ")))
+        })
+        .collect()
+}
+
+#[test]
+fn readme_and_man_pages_give_the_same_exit_statuses() {
+    for (page, heading) in [
+        ("audit", "### Exit status"),
+        ("run", "### `pidscope run --pidfile"),
+    ] {
+        let readme = readme_exit_table(heading);
+        assert!(readme.len() >= 3, "README's {page} table: {readme:?}");
+        assert_eq!(
+            readme,
+            man_exit_statuses(page),
+            "README and pidscope-{page}(1) disagree on the exit statuses"
+        );
+    }
+}
