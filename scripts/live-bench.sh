@@ -12,6 +12,9 @@
 # 10,000-pidfile fixture (bench/mkfixture.sh). The safety-net rescan is set
 # to 60 s, so only the kernel's events can explain what is seen.
 #
+# First screen: from starting the inspector on the fixture to the first
+# screen showing a row, over 7 starts.
+#
 # Idle: CPU ticks used over IDLE_SECONDS by `watch` and by the inspector on
 # /run, and by the inspector on the fixture, live and with --poll (the 2 s
 # rescan); and the inspector's peak RSS both ways.
@@ -153,6 +156,25 @@ for label, tree, where in [("/run", "/run", rundir), ("10,000 pidfiles", fixture
         med, p99, worst = latency(kind, tree, where)
         print(f"  {kind:<9} on {label:<17} {med:8.1f} {p99:8.1f} {worst:8.1f}")
 
+def first_screen(tree, marker, runs=7):
+    """Milliseconds from starting the inspector to the first screen showing `marker`."""
+    took = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(pidscope, [pidscope, "--interval", "60s", tree], env)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        seen = b""
+        while marker not in seen:
+            if not select.select([fd], [], [], 10)[0]:
+                sys.exit("the inspector showed no row")
+            seen += os.read(fd, 1 << 20)
+        took.append((time.perf_counter() - start) * 1000)
+        os.kill(pid, signal.SIGTERM); os.waitpid(pid, 0); os.close(fd)
+    took.sort()
+    return took[0], statistics.median(took), took[-1]
+
 def idle_cost(make):
     tool = make()
     pid = tool.proc.pid if isinstance(tool, Watch) else tool.pid
@@ -166,6 +188,10 @@ def idle_cost(make):
     rss = peak_rss_mib(pid)
     tool.stop()
     return used, rss
+
+print()
+low, mid, high = first_screen(fixture, b".pid")
+print(f"first screen on 10,000 pidfiles (ms, 7 starts)  min {low:.1f}  median {mid:.1f}  max {high:.1f}")
 
 print()
 print(f"idle for {idle:.0f} s                 CPU ticks  % of a core  peak RSS MiB")
