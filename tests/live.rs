@@ -318,3 +318,34 @@ fn a_pidfile_naming_a_thread_is_waited_on_and_stays_live() {
     assert!(at - ended < SOON);
     drop(watch);
 }
+
+#[test]
+fn a_lock_holder_exiting_is_seen_at_once() {
+    let dir = tempdir();
+    let path = dir.path().join("locked.pid");
+    let (holder, guard) = hold_flock_orphaned(&path);
+    fs::write(&path, format!("{}\n", dead_pid())).unwrap();
+    let mut watch = Watch::start(&args(&["--initial"], dir.path()));
+    let (_, first) = watch.expect("the initial line", TIMEOUT, |l| {
+        l["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/locked.pid"))
+    });
+    // The holder is waited on beside the PIDs the pidfiles name.
+    watch.wait_stderr("and 1 PID: live");
+    let released = Instant::now();
+    kill(Pid::from_raw(holder), Signal::SIGKILL).unwrap();
+    let (at, line) = watch.expect("the lock's release", SOON, |l| {
+        l["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/locked.pid"))
+    });
+    assert!(at - released < SOON);
+    assert_ne!(
+        (&first["to"], &first["warnings"]),
+        (&line["to"], &line["warnings"]),
+        "{first} -> {line}"
+    );
+    drop(guard);
+    drop(watch);
+}

@@ -100,15 +100,7 @@ pub(super) fn run(config: &Config, args: WatchArgs) -> ExitCode {
             warn_partial_view(report.pid_namespace, same_namespace);
             first = false;
         }
-        for e in &report.errors {
-            if errors.insert((e.path.clone(), e.error.clone())) {
-                warn(&format!(
-                    "{}: {}",
-                    pidscope::display::display_path(&e.path),
-                    e.error
-                ));
-            }
-        }
+        warn_new_errors(&mut errors, report);
         let now = live.status();
         if status.as_ref() != Some(&now) {
             let (dirs, pids) = live.watching();
@@ -125,6 +117,26 @@ pub(super) fn run(config: &Config, args: WatchArgs) -> ExitCode {
         }
     }
     ExitCode::from(exit::HEALTHY)
+}
+
+/// Say each scan error on stderr once while it lasts; one that clears and
+/// comes back is said again.
+fn warn_new_errors(said: &mut HashSet<(PathBuf, String)>, report: &pidscope::report::Report) {
+    said.retain(|(path, error): &(PathBuf, String)| {
+        report
+            .errors
+            .iter()
+            .any(|e| &e.path == path && &e.error == error)
+    });
+    for e in &report.errors {
+        if said.insert((e.path.clone(), e.error.clone())) {
+            warn(&format!(
+                "{}: {}",
+                pidscope::display::display_path(&e.path),
+                e.error
+            ));
+        }
+    }
 }
 
 /// SIGTERM and SIGINT set `stop` and wake the loop.

@@ -135,7 +135,12 @@ impl Scanner {
             self.walked.retain(|d| !in_dirty_dir(&d.path));
             self.cache.retain(|p, _| !in_dirty_dir(p));
         }
-        for dir in &dirty.dirs {
+        // A directory below another one walked again is walked with it.
+        let tops = dirty
+            .dirs
+            .iter()
+            .filter(|d| !dirty.dirs.iter().any(|o| o != *d && d.starts_with(o)));
+        for dir in tops {
             let Some((_, depth)) = self.place(dir) else {
                 continue;
             };

@@ -77,6 +77,8 @@ pub struct Live {
     /// opened: once per process, so a PID that stays unwaitable is polled,
     /// not spun on.
     rechecked: HashSet<(i32, u64)>,
+    /// The start time of each lock holder waited on (read once per holder).
+    holder_ticks: HashMap<i32, u64>,
 }
 
 impl Live {
@@ -103,6 +105,7 @@ impl Live {
             woken: false,
             pending: Dirty::default(),
             rechecked: HashSet::new(),
+            holder_ticks: HashMap::new(),
         })
     }
 
@@ -282,8 +285,9 @@ impl Live {
         wanted.dedup();
         self.sources.watch_dirs(&wanted);
 
-        let pids: HashMap<i32, (u64, Wait)> =
+        let mut pids: HashMap<i32, (u64, Wait)> =
             self.report.entries.iter().filter_map(awaited).collect();
+        self.await_lock_holders(&mut pids);
         self.rechecked
             .retain(|(pid, ticks)| pids.get(pid).is_some_and(|(t, _)| t == ticks));
         for pid in self.sources.watch_pids(&pids) {
@@ -291,6 +295,35 @@ impl Live {
             if self.rechecked.insert((pid, ticks)) {
                 self.pending.pids.insert(pid);
             }
+        }
+    }
+}
+
+impl Live {
+    /// Add the holders of the pidfiles' locks to `pids`: a holder's exit
+    /// releases the lock, which no file event reports.
+    fn await_lock_holders(&mut self, pids: &mut HashMap<i32, (u64, Wait)>) {
+        let holders: HashSet<i32> = self
+            .report
+            .entries
+            .iter()
+            .filter_map(|e| e.lock.as_ref())
+            .flat_map(|l| l.holders.iter().copied())
+            .filter(|h| !pids.contains_key(h))
+            .collect();
+        self.holder_ticks.retain(|h, _| holders.contains(h));
+        for holder in holders {
+            let ticks = match self.holder_ticks.get(&holder) {
+                Some(&ticks) => ticks,
+                None => match crate::probe::identity::read_identity(holder) {
+                    Ok(id) if !id.state.has_exited() => {
+                        self.holder_ticks.insert(holder, id.start_ticks);
+                        id.start_ticks
+                    }
+                    _ => continue,
+                },
+            };
+            pids.insert(holder, (ticks, Wait::Exit));
         }
     }
 }

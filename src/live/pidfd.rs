@@ -87,6 +87,18 @@ pub(super) fn pidfd_support() -> Option<String> {
     }
 }
 
+/// Why a zombie's reaping cannot be waited on, if it cannot: a pidfd hangs
+/// up when its process is reaped only since Linux 6.9, the release that
+/// also brought `PIDFD_THREAD`, which is tried on pidscope itself.
+pub(super) fn reap_support() -> Option<String> {
+    let me = rustix::process::getpid();
+    let flags = rustix::process::PidfdFlags::from_bits_retain(PIDFD_THREAD);
+    match rustix::process::pidfd_open(me, flags) {
+        Ok(_) => None,
+        Err(_) => Some("zombies' reaping not reported before Linux 6.9".to_string()),
+    }
+}
+
 /// An errno as a short lower-case phrase.
 pub(super) fn errno_text(e: Errno) -> String {
     crate::scan::read::describe(&std::io::Error::from(e))

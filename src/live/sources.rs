@@ -17,7 +17,7 @@ use rustix::event::epoll;
 use rustix::fs::inotify;
 use rustix::io::Errno;
 
-use super::pidfd::{Wait, errno_text, open_pidfd, pidfd_cap, pidfd_support};
+use super::pidfd::{Wait, errno_text, open_pidfd, pidfd_cap, pidfd_support, reap_support};
 
 const TAG_INOTIFY: u64 = u64::MAX;
 const TAG_WAKER: u64 = u64::MAX - 1;
@@ -156,6 +156,8 @@ pub struct Sources {
     cap: usize,
     /// Why the kernel gives no pidfds, if it does not.
     no_pidfd: Option<String>,
+    /// Why a zombie's reaping cannot be waited on, if it cannot.
+    no_reap: Option<String>,
     waker_read: OwnedFd,
     waker: Waker,
     gaps: Gaps,
@@ -205,6 +207,7 @@ impl Sources {
             pidfds: HashMap::new(),
             cap: pidfd_cap(),
             no_pidfd: pidfd_support(),
+            no_reap: reap_support(),
             waker_read,
             waker: Waker(Arc::new(waker_write)),
             gaps,
@@ -312,7 +315,11 @@ impl Sources {
             .collect();
         new.sort_unstable();
         for (&pid, &(ticks, wait)) in new {
-            if let Some(why) = &self.no_pidfd {
+            let unsupported = match wait {
+                Wait::Reap => self.no_pidfd.as_ref().or(self.no_reap.as_ref()),
+                Wait::Exit => self.no_pidfd.as_ref(),
+            };
+            if let Some(why) = unsupported {
                 unwatched += 1;
                 reason = Some(why.clone());
                 continue;
