@@ -30,8 +30,7 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 cc -O2 -o "$work/baseline" "$bench/baseline.c"
 pidscope=$root/target/release/pidscope
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, Linux $(uname -r)"
-echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+"$root/bench/machine.sh"
 echo "runs:    $runs of each, alternating, after one warm-up; times in ms"
 echo
 

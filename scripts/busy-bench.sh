@@ -30,17 +30,15 @@ trap '"$root/bench/mkbusyhost.sh" --teardown "$work/busy" >/dev/null 2>&1 || tru
 mkdir "$work/plain"
 for f in "$work"/busy/locked*.pid; do cp "$f" "$work/plain/"; done
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, Linux $(uname -r)"
-echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+"$root/bench/machine.sh"
 echo "host:    $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) processes, $(find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l) descriptors"
 echo
 
-python3 - "$PIDSCOPE" "$work/busy" "$work/plain" "$runs" "$idle" <<'PY'
-import fcntl, os, pty, select, signal, statistics, struct, subprocess, sys, termios, time
+PYTHONPATH=$root/bench python3 - "$PIDSCOPE" "$work/busy" "$work/plain" "$runs" "$idle" <<'PY'
+import statistics, subprocess, sys, time
+from measure import ENV as env, TICK as tick, Inspector, ticks
 
 pidscope, busy, plain, runs, idle = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-env = dict(os.environ, PIDSCOPE_CONFIG="/dev/null", NO_COLOR="1", TERM="xterm-256color")
-tick = os.sysconf("SC_CLK_TCK")
 
 def audit(tree):
     start = time.perf_counter()
@@ -58,34 +56,13 @@ for label, tree in [("10 locks, holders unknown", busy), ("10 pidfiles, no lock"
     t = sorted(times[tree])
     print(f"  {label:<32} {t[0]:8.1f} {statistics.median(t):8.1f} {t[-1]:8.1f}")
 
-def ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-def read_for(fd, seconds):
-    """Read whatever the inspector draws for `seconds`, as a terminal would."""
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        if select.select([fd], [], [], left)[0]:
-            try:
-                os.read(fd, 1 << 20)
-            except OSError:
-                return
-
 def inspector_ticks(tree):
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(pidscope, [pidscope, "--poll", "--interval", "2s", tree], env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-    os.kill(pid, signal.SIGWINCH)
-    read_for(fd, 5)  # the first scan, and its walk
-    before = ticks(pid)
-    read_for(fd, idle)
-    used = ticks(pid) - before
-    os.kill(pid, signal.SIGTERM)
-    os.waitpid(pid, 0)
-    os.close(fd)
+    tool = Inspector(pidscope, "--poll", "--interval", "2s", tree)
+    tool.read_for(5)  # the first scan, and its walk
+    before = ticks(tool.pid)
+    tool.read_for(idle)
+    used = ticks(tool.pid) - before
+    tool.stop()
     return used
 
 print()

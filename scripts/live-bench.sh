@@ -34,28 +34,14 @@ rundir=$(mktemp -d /run/pidscope-bench.XXXXXX)
 trap '"$root/bench/mkfixture.sh" --teardown "$work/fx" >/dev/null 2>&1 || true; rm -rf "$work" "$rundir"' EXIT
 "$root/bench/mkfixture.sh" "$work/fx" 10000 >/dev/null
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, Linux $(uname -r)"
-echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+"$root/bench/machine.sh"
 echo
 
-python3 - "$pidscope" "$rundir" "$work/fx" "$events" "$idle" <<'PY'
-import fcntl, json, os, pty, select, signal, statistics, struct, subprocess, sys, termios, threading, time
+PYTHONPATH=$root/bench python3 - "$pidscope" "$rundir" "$work/fx" "$events" "$idle" <<'PY'
+import json, os, signal, statistics, subprocess, sys, threading, time
+from measure import ENV as env, TICK as tick, Inspector as Terminal, peak_rss_mib, ticks
 
 pidscope, rundir, fixture, events, idle = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-env = dict(os.environ, PIDSCOPE_CONFIG="/dev/null", NO_COLOR="1", TERM="xterm-256color")
-tick = os.sysconf("SC_CLK_TCK")
-
-def ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-def peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 def changes(where):
     """The changes, in turn: create (naming a live sleep), kill, remove."""
@@ -108,32 +94,10 @@ class Watch:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM); self.proc.wait()
 
-class Inspector:
+class Inspector(Terminal):
     def __init__(self, tree, *extra):
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.execve(pidscope, [pidscope, *extra, tree], env)
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-        os.kill(self.pid, signal.SIGWINCH)
+        super().__init__(pidscope, *extra, tree)
         self.drain(2.0)
-    def drain(self, quiet):
-        """Read until the screen has been still for `quiet` seconds."""
-        while select.select([self.fd], [], [], quiet)[0]:
-            os.read(self.fd, 1 << 20)
-    def read_for(self, seconds):
-        """Read whatever comes for `seconds`, as a terminal would."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            if select.select([self.fd], [], [], left)[0]:
-                os.read(self.fd, 1 << 20)
-    def first_output_after(self):
-        if not select.select([self.fd], [], [], 5)[0]:
-            sys.exit("the inspector did not redraw")
-        at = time.perf_counter()
-        os.read(self.fd, 1 << 20)
-        return at
-    def stop(self):
-        os.kill(self.pid, signal.SIGTERM); os.waitpid(self.pid, 0); os.close(self.fd)
 
 def latency(kind, tree, where):
     tool = Watch(tree) if kind == "watch" else Inspector(tree, "--interval", "60s")
@@ -161,17 +125,10 @@ def first_screen(tree, marker, runs=7):
     took = []
     for _ in range(runs):
         start = time.perf_counter()
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execve(pidscope, [pidscope, "--interval", "60s", tree], env)
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-        seen = b""
-        while marker not in seen:
-            if not select.select([fd], [], [], 10)[0]:
-                sys.exit("the inspector showed no row")
-            seen += os.read(fd, 1 << 20)
+        tool = Terminal(pidscope, "--interval", "60s", tree)
+        tool.wait_for(marker)
         took.append((time.perf_counter() - start) * 1000)
-        os.kill(pid, signal.SIGTERM); os.waitpid(pid, 0); os.close(fd)
+        tool.stop()
     took.sort()
     return took[0], statistics.median(took), took[-1]
 

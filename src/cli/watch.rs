@@ -103,12 +103,7 @@ pub(super) fn run(config: &Config, args: WatchArgs) -> ExitCode {
         warn_new_errors(&mut errors, report);
         let now = live.status();
         if status.as_ref() != Some(&now) {
-            let (dirs, pids) = live.watching();
-            warn(&format!(
-                "watching {dirs} director{} and {pids} PID{}: {now}",
-                if dirs == 1 { "y" } else { "ies" },
-                if pids == 1 { "" } else { "s" },
-            ));
+            warn(&live.describe());
             status = Some(now);
         }
         if !out.write(&changes, report.started_at) {

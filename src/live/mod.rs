@@ -143,6 +143,18 @@ impl Live {
         self.sources.counts()
     }
 
+    /// What is watched and how, in one line: `watching 3 directories and
+    /// 1 PID: live`.
+    pub fn describe(&self) -> String {
+        let (dirs, pids) = self.watching();
+        format!(
+            "watching {dirs} director{} and {pids} PID{}: {}",
+            sources::plural_y(dirs),
+            sources::plural_s(pids),
+            self.status()
+        )
+    }
+
     /// Scan everything now.
     pub fn rescan(&mut self) -> Refreshed {
         self.pending = Dirty::default();

@@ -116,11 +116,11 @@ impl Gaps {
     }
 }
 
-fn plural_y(n: usize) -> &'static str {
+pub(super) fn plural_y(n: usize) -> &'static str {
     if n == 1 { "y" } else { "ies" }
 }
 
-fn plural_s(n: usize) -> &'static str {
+pub(super) fn plural_s(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
