@@ -5,16 +5,18 @@
 #
 # For each N: lays out N pidfiles with bench/mkfixture.sh (30% live, 60% stale,
 # 10% garbage), builds bench/baseline.c (walk, open, read, kill 0, read
-# /proc/PID/stat in plain C), then runs the baseline and `pidscope audit --json`
-# alternately (A B A B ..., RUNS of each, default 7, after one warm-up run of
-# each), and prints the machine and the date, then per size the baseline's and
-# pidscope's wall times (min, median, max), the ratio of the medians, the
-# spread of the per-pair ratios and pidscope's peak RSS. A second table gives
-# the median time of each of pidscope's phases over the same runs
-# (PIDSCOPE_TIMINGS=1: walk, read, units, probe, locks, classify, render) and
-# the median wall time of `pidscope audit` (the table) run alongside, against
-# that of `--json`. The peak RSS is read by GNU time in runs of their own (a
-# child forked by python3 would count python's pages before its exec).
+# /proc/PID/stat in plain C), then runs the baseline and pidscope in turn
+# (baseline, `audit --json`, baseline, `audit` (the table), ...: RUNS of each
+# pidscope command, default 7, after one warm-up run of each), and prints the
+# machine and the date, then per size the baseline's and pidscope's wall
+# times (min, median, max), the ratio of the medians, the spread of the
+# per-pair ratios (each --json run against the baseline run just before it)
+# and pidscope's peak RSS. A second table gives the median time of each of
+# pidscope's phases over the same runs (PIDSCOPE_TIMINGS=1: walk, read,
+# units, probe, locks, classify, render) and the median wall time of the
+# table, against that of `--json`. The peak RSS is read by GNU time in three
+# runs of each after the timed ones (a child forked by python3 would count
+# python's pages before its exec).
 # Needs: cargo, cc, python3, GNU time (/usr/bin/time).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,15 +57,18 @@ table_cmd = [pidscope, "audit", fx]
 base_cmd = [baseline, fx]
 for cmd in (json_cmd, base_cmd, table_cmd):
     once(cmd)  # warm the page cache and /proc
-a, b, t, ratios, peak, phases = [], [], [], [], 0, {}
+# Each pidscope run follows a baseline run, never another pidscope run: a
+# reader of /proc/locks right after another waits less in the kernel.
+a, b, t, ratios, phases = [], [], [], [], {}
 for _ in range(runs):
+    wall, _ = once(base_cmd); b.append(wall)
     wall, err = once(json_cmd); a.append(wall)
     for name, ms in re.findall(r"(\w+)=([0-9.]+)ms", err):
         phases.setdefault(name, []).append(float(ms))
-    wall, _ = once(base_cmd); b.append(wall)
     ratios.append(a[-1] / b[-1])
+    wall, _ = once(base_cmd); b.append(wall)
     wall, _ = once(table_cmd); t.append(wall)
-    peak = max(peak, peak_kib(json_cmd), peak_kib(table_cmd))
+peak = max(max(peak_kib(json_cmd), peak_kib(table_cmd)) for _ in range(3))
 ms = lambda xs: [x * 1000 for x in xs]
 print(json.dumps({
     "n": int(n), "baseline": ms(b), "json": ms(a), "table": ms(t), "ratios": ratios,

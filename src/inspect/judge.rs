@@ -5,12 +5,13 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+use super::beside::Beside;
 use super::systemd::SystemdGathered;
 use super::{ScanInProgress, Scanner};
 use crate::policy::classify;
 use crate::probe::exes::ExeNames;
 use crate::probe::fds;
-use crate::probe::locks::{FileKey, LockInfo, LockTable};
+use crate::probe::locks::{FileKey, LockInfo};
 use crate::probe::process::ProcessProbe;
 use crate::scan::ScanError;
 use crate::systemd::SystemdView;
@@ -19,11 +20,29 @@ use crate::verdict::{Content, Entry, Evidence, Namesake, NamesakeLook, OpenCheck
 impl Scanner {
     /// Probe every PID and resolve every lock at once, then give each entry
     /// its verdict; `partial`: PIDs outside this namespace cannot be seen.
+    /// `beside`: the lock table and the systemd units, read meanwhile; the
+    /// errors of unit files go to `errors`.
     pub(super) fn judge(
         &mut self,
         scan: &mut ScanInProgress,
         partial: bool,
+        mut beside: Beside,
+        errors: &mut Vec<ScanError>,
+    ) {
+        let units_from = Instant::now();
+        let systemd = self.systemd_view(&mut beside, errors);
+        self.phases.units = units_from.elapsed();
+        self.judge_with(scan, partial, systemd.as_ref(), beside);
+        self.systemd = systemd;
+    }
+
+    /// [`Self::judge`] once the systemd view is read.
+    fn judge_with(
+        &mut self,
+        scan: &mut ScanInProgress,
+        partial: bool,
         systemd: Option<&SystemdView>,
+        beside: Beside,
     ) {
         let probe_from = Instant::now();
         let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
@@ -39,7 +58,7 @@ impl Scanner {
                 Some((FileKey::from_dev_ino(file.dev, file.ino), content.pid()))
             })
             .collect();
-        let locks = self.holders.resolve(&LockTable::read(), &keys);
+        let locks = self.holders.resolve(&beside.locks(), &keys);
 
         self.phases.locks = locks_from.elapsed();
         let classify_from = Instant::now();
@@ -90,20 +109,28 @@ impl Scanner {
         self.phases.classify = classify_from.elapsed();
     }
 
-    /// This scan's systemd view: the previous one while its unit
-    /// directories are unchanged, else read again. A unit file that cannot
-    /// be used is a scan error.
-    pub(super) fn systemd_view(&mut self, errors: &mut Vec<ScanError>) -> Option<SystemdView> {
-        let dirs = self.unit_dirs.clone()?;
-        let (view, unit_errors) = match self.systemd.take() {
-            Some(view) => view.refresh(),
-            None => SystemdView::load(dirs),
-        };
+    /// The systemd view `beside` read (the previous one while its unit
+    /// directories are unchanged); a unit file that cannot be used is a
+    /// scan error.
+    fn systemd_view(
+        &mut self,
+        beside: &mut Beside,
+        errors: &mut Vec<ScanError>,
+    ) -> Option<SystemdView> {
+        let (view, unit_errors) = beside.units()?;
         errors.extend(unit_errors.into_iter().map(|e| ScanError {
             path: e.path,
             error: e.error,
         }));
         Some(view)
+    }
+
+    /// Start reading, beside the pidfiles, what depends on none of them:
+    /// the lock table and the systemd units.
+    pub(super) fn beside(&mut self) -> Beside {
+        let dirs = self.unit_dirs.clone();
+        let previous = dirs.as_ref().and(self.systemd.take());
+        Beside::start(dirs, previous)
     }
 }
 

@@ -3,6 +3,7 @@
 //! The single scanner behind `audit`, the TUI and every action: a fix made
 //! here is made everywhere.
 
+mod beside;
 mod judge;
 mod phases;
 mod read;
@@ -159,19 +160,16 @@ impl Scanner {
         let started_at = SystemTime::now();
         let timer = Instant::now();
         let mut errors = Vec::new();
+        let beside = self.beside();
         let found = discover_all(&self.roots, &self.rules, &mut errors);
         self.walked = found.dirs;
         self.phases.walk = timer.elapsed();
         let read_from = Instant::now();
         let mut scan = self.collect(found.candidates, &mut errors, true);
         self.phases.read = read_from.elapsed();
-        let units_from = Instant::now();
         let pid_namespace = PidNamespace::current();
         let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
-        let systemd = self.systemd_view(&mut errors);
-        self.phases.units = units_from.elapsed();
-        self.judge(&mut scan, partial, systemd.as_ref());
-        self.systemd = systemd;
+        self.judge(&mut scan, partial, beside, &mut errors);
         Report {
             roots: self.roots.clone(),
             entries: scan.entries,

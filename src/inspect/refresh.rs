@@ -99,9 +99,8 @@ impl Scanner {
         }
         let pid_namespace = PidNamespace::current();
         let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
-        let systemd = self.systemd_view(&mut errors);
-        self.judge(&mut scan, partial, systemd.as_ref());
-        self.systemd = systemd;
+        let beside = self.beside();
+        self.judge(&mut scan, partial, beside, &mut errors);
 
         let (entries, fresh) = self.merge(kept, scan.entries);
         let report = Report {

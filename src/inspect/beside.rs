@@ -1,0 +1,78 @@
+//! What a scan does beside reading the pidfiles, on threads of its own: the
+//! lock table and the systemd units depend on no pidfile, so they are read
+//! while the pidfiles are.
+//!
+//! `/proc/locks` is the one that matters: the kernel makes each reader of it
+//! wait for an RCU grace period (it takes the file-lock semaphore for
+//! writing), several milliseconds in which the reader does nothing. Read
+//! beside the walk, that wait costs a scan no time. The table is then a
+//! moment older than the pidfiles' contents: a verdict is a snapshot either
+//! way, and no action relies on it (removal takes the file's lock itself).
+
+use std::path::PathBuf;
+use std::thread::{self, JoinHandle};
+
+use crate::probe::locks::LockTable;
+use crate::systemd::SystemdView;
+use crate::systemd::index::UnitError;
+
+/// A systemd view and the errors of the unit files it could not use.
+type Units = (SystemdView, Vec<UnitError>);
+
+/// The lock table and the systemd view, being read.
+pub(super) struct Beside {
+    locks: Pending<LockTable>,
+    /// The unit directories, and the units being read from them; `None`:
+    /// systemd is not looked at.
+    units: Option<(Vec<PathBuf>, Pending<Units>)>,
+}
+
+impl Beside {
+    /// Start reading the lock table, and the systemd units from `dirs`
+    /// (`previous`: the last scan's view, kept while its units are unchanged).
+    pub(super) fn start(dirs: Option<Vec<PathBuf>>, previous: Option<SystemdView>) -> Self {
+        let units = dirs.map(|dirs| {
+            let mine = dirs.clone();
+            let units = Pending::start("pidscope-units", move || match previous {
+                Some(view) => view.refresh(),
+                None => SystemdView::load(mine),
+            });
+            (dirs, units)
+        });
+        Beside {
+            locks: Pending::start("pidscope-locks", LockTable::read),
+            units,
+        }
+    }
+
+    /// The systemd view and the errors of its unit files, once read.
+    pub(super) fn units(&mut self) -> Option<Units> {
+        let (dirs, units) = self.units.take()?;
+        Some(units.wait(|| SystemdView::load(dirs)))
+    }
+
+    /// The lock table, once read.
+    pub(super) fn locks(self) -> LockTable {
+        self.locks.wait(LockTable::read)
+    }
+}
+
+/// A value being computed on a thread of its own; `None` when no thread
+/// could be started, and it is computed when waited for.
+struct Pending<T>(Option<JoinHandle<T>>);
+
+impl<T: Send + 'static> Pending<T> {
+    fn start(name: &str, work: impl FnOnce() -> T + Send + 'static) -> Self {
+        Pending(thread::Builder::new().name(name.into()).spawn(work).ok())
+    }
+
+    /// The value: the thread's (a panic there goes on here), or `inline`'s.
+    fn wait(self, inline: impl FnOnce() -> T) -> T {
+        match self.0 {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => inline(),
+        }
+    }
+}
