@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 use std::thread::{self, JoinHandle};
 
+use crate::probe::exes::ExeNames;
 use crate::probe::locks::LockTable;
 use crate::systemd::SystemdView;
 use crate::systemd::index::UnitError;
@@ -19,9 +20,14 @@ use crate::systemd::index::UnitError;
 /// A systemd view and the errors of the unit files it could not use.
 type Units = (SystemdView, Vec<UnitError>);
 
-/// The lock table and the systemd view, being read.
+/// The lock table and the systemd view, being read, and perhaps the
+/// executable names of every process.
 pub(super) struct Beside {
-    locks: Pending<LockTable>,
+    locks: Option<Pending<LockTable>>,
+    /// Every process's executable name, read ahead in case a stale pidfile
+    /// asks whether its daemon runs under another PID; `None`: read when
+    /// asked (or never).
+    exe_names: Option<Pending<ExeNames>>,
     /// The unit directories, and the units being read from them; `None`:
     /// systemd is not looked at.
     units: Option<(Vec<PathBuf>, Pending<Units>)>,
@@ -29,8 +35,16 @@ pub(super) struct Beside {
 
 impl Beside {
     /// Start reading the lock table, and the systemd units from `dirs`
-    /// (`previous`: the last scan's view, kept while its units are unchanged).
-    pub(super) fn start(dirs: Option<Vec<PathBuf>>, previous: Option<SystemdView>) -> Self {
+    /// (`previous`: the last scan's view, kept while its units are
+    /// unchanged). `exe_names`: read every process's executable name too,
+    /// which only the systemd rules ask for: worth it for a scan made once,
+    /// where the other processor would wait anyway, and not for a view that
+    /// scans again and again while nothing is stale.
+    pub(super) fn start(
+        dirs: Option<Vec<PathBuf>>,
+        previous: Option<SystemdView>,
+        exe_names: bool,
+    ) -> Self {
         let units = dirs.map(|dirs| {
             let mine = dirs.clone();
             let units = Pending::start("pidscope-units", move || match previous {
@@ -39,8 +53,11 @@ impl Beside {
             });
             (dirs, units)
         });
+        let exe_names =
+            (exe_names && units.is_some()).then(|| Pending::start("pidscope-exes", ExeNames::read));
         Beside {
-            locks: Pending::start("pidscope-locks", LockTable::read),
+            locks: Some(Pending::start("pidscope-locks", LockTable::read)),
+            exe_names,
             units,
         }
     }
@@ -51,9 +68,20 @@ impl Beside {
         Some(units.wait(|| SystemdView::load(dirs)))
     }
 
-    /// The lock table, once read.
-    pub(super) fn locks(self) -> LockTable {
-        self.locks.wait(LockTable::read)
+    /// The lock table, once read (read now if it was asked for before).
+    pub(super) fn locks(&mut self) -> LockTable {
+        match self.locks.take() {
+            Some(locks) => locks.wait(LockTable::read),
+            None => LockTable::read(),
+        }
+    }
+
+    /// Every process's executable name: the one read ahead, or read now.
+    pub(super) fn exe_names(&mut self) -> ExeNames {
+        match self.exe_names.take() {
+            Some(names) => names.wait(ExeNames::read),
+            None => ExeNames::read(),
+        }
     }
 }
 

@@ -42,7 +42,7 @@ impl Scanner {
         scan: &mut ScanInProgress,
         partial: bool,
         systemd: Option<&SystemdView>,
-        beside: Beside,
+        mut beside: Beside,
     ) {
         let probe_from = Instant::now();
         let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
@@ -59,6 +59,7 @@ impl Scanner {
             })
             .collect();
         let locks = self.holders.resolve(&beside.locks(), &keys);
+        let beside = std::cell::RefCell::new(beside);
 
         self.phases.locks = locks_from.elapsed();
         let classify_from = Instant::now();
@@ -80,7 +81,7 @@ impl Scanner {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let look = || {
-                let names: &ExeNames = exe_names.get_or_init(ExeNames::read);
+                let names: &ExeNames = exe_names.get_or_init(|| beside.borrow_mut().exe_names());
                 let found = names
                     .named(&stem)
                     .into_iter()
@@ -130,7 +131,7 @@ impl Scanner {
     pub(super) fn beside(&mut self) -> Beside {
         let dirs = self.unit_dirs.clone();
         let previous = dirs.as_ref().and(self.systemd.take());
-        Beside::start(dirs, previous)
+        Beside::start(dirs, previous, !self.remember)
     }
 }
 

@@ -253,7 +253,7 @@ impl Scanner {
         // Walk order, cut in slices taken in turn by this thread and the
         // helpers: the reads of one overlap those of the others, and the
         // slices come back in order, so the entries are pushed in walk order.
-        let helpers = if candidates.len() >= 4 * SLICE {
+        let helpers = if candidates.len() >= 2 * SLICE {
             read_helpers()
         } else {
             0
