@@ -1,8 +1,9 @@
 //! Giving every entry of a scan its verdict: the PIDs probed and the locks
 //! resolved all at once, then the rules applied to each entry.
 
-use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use super::beside::Beside;
@@ -59,53 +60,46 @@ impl Scanner {
             })
             .collect();
         let locks = self.holders.resolve(&beside.locks(), &keys);
-        let beside = std::cell::RefCell::new(beside);
 
         self.phases.locks = locks_from.elapsed();
         let classify_from = Instant::now();
-        let open_files = OpenFiles::default();
-        let exe_names = OnceCell::new();
-        let cwd = OnceCell::new();
-        for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
-            let pid = content.pid();
-            let lock = entry.file.as_ref().and_then(|file| {
-                locks
-                    .get(&FileKey::from_dev_ino(file.dev, file.ino))
-                    .cloned()
-            });
-            let probe = pid.and_then(|p| probes.get(&p));
-            let gathered = systemd.map(|view| SystemdGathered::of(view, entry, probe, &cwd));
-            let stem = entry
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let look = || {
-                let names: &ExeNames = exe_names.get_or_init(|| beside.borrow_mut().exe_names());
-                let found = names
-                    .named(&stem)
-                    .into_iter()
-                    .map(|(pid, parent_same_name)| Namesake {
-                        pid,
-                        parent_same_name,
-                    })
-                    .collect();
-                (stem.clone(), found)
+        let verdicts = Verdicts {
+            probes: &probes,
+            locks: &locks,
+            systemd,
+            partial,
+            open_files: OpenFiles::default(),
+            exe_names: OnceLock::new(),
+            cwd: OnceLock::new(),
+            beside: Mutex::new(beside),
+        };
+        let (entries, contents) = (&mut scan.entries[..], &scan.contents[..]);
+        let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        if spare && entries.len() >= 2 * MIN_ENTRIES_PER_THREAD {
+            // Two halves, one per thread: each entry's verdict is its own.
+            let mid = entries.len() / 2;
+            let (first, second) = entries.split_at_mut(mid);
+            let verdicts = &verdicts;
+            // The second half waits here for whichever thread takes it: the
+            // other one, or this one if no other could be started.
+            let second = Mutex::new(Some(second));
+            let take_second = || {
+                let half = second.lock().ok().and_then(|mut h| h.take());
+                if let Some(half) = half {
+                    verdicts.fill(half, &contents[mid..]);
+                }
             };
-            let facts = gathered.as_ref().map(|g| SystemdFacts {
-                declarations: &g.declarations,
-                unit_pids: &g.unit_pids,
-                chase: g.chase.as_ref(),
-                namesakes: Some(NamesakeLook(&look)),
+            std::thread::scope(|threads| {
+                let other = std::thread::Builder::new()
+                    .name("pidscope-verdicts".into())
+                    .spawn_scoped(threads, take_second);
+                verdicts.fill(first, &contents[..mid]);
+                if other.is_err() {
+                    take_second();
+                }
             });
-            fill_verdict(
-                entry,
-                content,
-                (probe, lock),
-                partial,
-                &open_files,
-                facts.as_ref(),
-            );
+        } else {
+            verdicts.fill(entries, contents);
         }
         self.phases.classify = classify_from.elapsed();
     }
@@ -137,7 +131,78 @@ impl Scanner {
 
 /// The files each PID has open, walked at most once per scan and only for
 /// the PIDs a rule asks about.
-type OpenFiles = RefCell<HashMap<i32, HashSet<(u64, u64)>>>;
+type OpenFiles = Mutex<HashMap<i32, HashSet<(u64, u64)>>>;
+
+/// Below this many entries, one thread gives them all their verdicts.
+const MIN_ENTRIES_PER_THREAD: usize = 256;
+
+/// Everything a scan gathered, from which each entry gets its verdict; what
+/// a rule looks at only when it needs it is looked at once, by whichever
+/// thread asks first.
+struct Verdicts<'a> {
+    probes: &'a HashMap<i32, ProcessProbe>,
+    locks: &'a HashMap<FileKey, LockInfo>,
+    systemd: Option<&'a SystemdView>,
+    partial: bool,
+    open_files: OpenFiles,
+    exe_names: OnceLock<ExeNames>,
+    /// The working directory, for relative paths: looked up once per scan.
+    cwd: OnceLock<Option<PathBuf>>,
+    beside: Mutex<Beside>,
+}
+
+impl Verdicts<'_> {
+    /// Give each of `entries` its verdict (`contents`: theirs, in order).
+    fn fill(&self, entries: &mut [Entry], contents: &[Content]) {
+        for (entry, content) in entries.iter_mut().zip(contents) {
+            let pid = content.pid();
+            let lock = entry.file.as_ref().and_then(|file| {
+                self.locks
+                    .get(&FileKey::from_dev_ino(file.dev, file.ino))
+                    .cloned()
+            });
+            let probe = pid.and_then(|p| self.probes.get(&p));
+            let gathered = self
+                .systemd
+                .map(|view| SystemdGathered::of(view, entry, probe, &self.cwd));
+            let stem = entry
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let look = || {
+                let names = self.exe_names.get_or_init(|| {
+                    self.beside
+                        .lock()
+                        .map_or_else(|_| ExeNames::read(), |mut b| b.exe_names())
+                });
+                let found = names
+                    .named(&stem)
+                    .into_iter()
+                    .map(|(pid, parent_same_name)| Namesake {
+                        pid,
+                        parent_same_name,
+                    })
+                    .collect();
+                (stem.clone(), found)
+            };
+            let facts = gathered.as_ref().map(|g| SystemdFacts {
+                declarations: &g.declarations,
+                unit_pids: &g.unit_pids,
+                chase: g.chase.as_ref(),
+                namesakes: Some(NamesakeLook(&look)),
+            });
+            fill_verdict(
+                entry,
+                content,
+                (probe, lock),
+                self.partial,
+                &self.open_files,
+                facts.as_ref(),
+            );
+        }
+    }
+}
 
 /// Fill in one entry's verdict from the evidence gathered for it.
 ///
@@ -153,11 +218,13 @@ fn fill_verdict(
 ) {
     let file_id = entry.file.as_ref().map(|f| (f.dev, f.ino));
     let open_check = || match (content.pid(), file_id) {
-        (Some(pid), Some(id)) => open_files
-            .borrow_mut()
-            .entry(pid)
-            .or_insert_with(|| fds::open_files(pid))
-            .contains(&id),
+        (Some(pid), Some(id)) => match open_files.lock() {
+            Ok(mut open) => open
+                .entry(pid)
+                .or_insert_with(|| fds::open_files(pid))
+                .contains(&id),
+            Err(_) => fds::open_files(pid).contains(&id),
+        },
         _ => false,
     };
     let verdict = classify(&Evidence {

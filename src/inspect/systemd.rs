@@ -2,8 +2,8 @@
 //! units that declare it, the live processes of the first, and the path to
 //! it as systemd's safe chase walks it.
 
-use std::cell::OnceCell;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use crate::probe::process::ProcessProbe;
 use crate::systemd::SystemdView;
@@ -25,7 +25,7 @@ impl SystemdGathered {
         view: &SystemdView,
         entry: &Entry,
         probe: Option<&ProcessProbe>,
-        cwd: &OnceCell<Option<PathBuf>>,
+        cwd: &OnceLock<Option<PathBuf>>,
     ) -> SystemdGathered {
         let declarations = std::iter::once(&entry.path)
             .chain(&entry.aliases)

@@ -77,6 +77,38 @@ pub fn sight(pid: i32) -> Sighting {
     }
 }
 
+/// Below this many PIDs, one thread sights them all: starting another costs
+/// more than it saves.
+const MIN_PIDS_PER_THREAD: usize = 128;
+
+/// [`sight`] each of `pids`, in order: shared with one more thread when there
+/// are enough of them and a processor to spare.
+fn sight_all(pids: &[i32]) -> Vec<(i32, Sighting)> {
+    let sight_each = |pids: &[i32]| -> Vec<(i32, Sighting)> {
+        pids.iter().map(|&pid| (pid, sight(pid))).collect()
+    };
+    let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if !spare || pids.len() < 2 * MIN_PIDS_PER_THREAD {
+        return sight_each(pids);
+    }
+    let (first, second) = pids.split_at(pids.len() / 2);
+    std::thread::scope(|threads| {
+        let other = std::thread::Builder::new()
+            .name("pidscope-probe".into())
+            .spawn_scoped(threads, || sight_each(second));
+        let mut sighted = sight_each(first);
+        match other {
+            Ok(other) => sighted.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ),
+            Err(_) => sighted.extend(sight_each(second)),
+        }
+        sighted
+    })
+}
+
 /// The details of a process shown to the operator and written by `audit --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProcessInfo {
@@ -160,8 +192,8 @@ impl Prober {
 
         let mut identities = HashMap::with_capacity(pids.len());
         let mut probes = HashMap::with_capacity(pids.len());
-        for &pid in &pids {
-            match sight(pid) {
+        for (pid, sighting) in sight_all(&pids) {
+            match sighting {
                 Sighting {
                     liveness,
                     identity: Some(identity),
