@@ -1,6 +1,6 @@
 //! The JSON document of `pidscope audit --json`.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -35,25 +35,171 @@ pub fn render(report: &Report) -> String {
 /// Stream the report as one pretty-printed JSON document (and a newline) to
 /// `out`, without building the whole text in memory first.
 ///
-/// The serialiser writes in many small pieces (a key, a colon, an indent):
-/// a buffer of its own, of a type known here, makes each a copy in memory
-/// instead of a call through `out` (often a `&mut dyn Write`).
-pub fn write(report: &Report, out: impl std::io::Write) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+/// The document around the entries is serialised with no entries, and the
+/// entries are written into the hole their empty array leaves, in slices of
+/// [`SLICE`]: from two slices on, this thread and one more serialise them in
+/// turn (at most two slices ahead, so the memory stays bounded), and this one
+/// writes them in order. The bytes are those of serialising the whole
+/// document at once (the golden tests hold it to that).
+pub fn write(report: &Report, out: impl Write) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
     let doc = Document {
         roots: &report.roots,
         scanned_at: report.started_at,
         duration_seconds: report.duration.as_secs_f64(),
         pid_namespace: report.pid_namespace,
-        entries: &report.entries,
+        entries: &[],
         errors: &report.errors,
         summary: report.summary(),
     };
-    serde_json::to_writer_pretty(&mut out, &doc)?;
+    let skeleton = serde_json::to_string_pretty(&doc)?;
+    // Only the key can hold these quotes unescaped: a string value escapes them.
+    let Some(hole) = skeleton.find(EMPTY_ENTRIES) else {
+        let whole = Document {
+            entries: &report.entries,
+            ..doc
+        };
+        serde_json::to_writer_pretty(&mut out, &whole)?;
+        out.write_all(b"\n")?;
+        return out.flush();
+    };
+    let (head, tail) = skeleton.split_at(hole + EMPTY_ENTRIES.len() - 1);
+    out.write_all(head.as_bytes())?;
+    if !report.entries.is_empty() {
+        write_entries(&report.entries, &mut out)?;
+        out.write_all(b"\n  ")?;
+    }
+    out.write_all(tail.as_bytes())?;
     out.write_all(b"\n")?;
     out.flush()
 }
 
+/// The document's empty entries, as the pretty printer writes them.
+const EMPTY_ENTRIES: &str = "\n  \"entries\": []";
+
+/// Entries serialised in one go by one thread.
+const SLICE: usize = 256;
+
+/// Write `entries` as the elements of an array two levels deep.
+fn write_entries(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
+    let slices: Vec<&[Entry]> = entries.chunks(SLICE).collect();
+    let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if slices.len() < 2 || !spare {
+        return out.write_all(&render_slice(entries, true)?);
+    }
+    std::thread::scope(|threads| {
+        let (done, rendered) = std::sync::mpsc::sync_channel(2);
+        let theirs: Vec<&[Entry]> = slices.iter().skip(1).step_by(2).copied().collect();
+        let other = std::thread::Builder::new()
+            .name("pidscope-json".into())
+            .spawn_scoped(threads, move || {
+                for slice in theirs {
+                    if done.send(render_slice(slice, false)).is_err() {
+                        break;
+                    }
+                }
+            });
+        for (k, slice) in slices.iter().enumerate() {
+            let bytes = match (k % 2, &other) {
+                (1, Ok(_)) => rendered
+                    .recv()
+                    .map_err(|_| io::Error::other("the JSON thread stopped"))??,
+                _ => render_slice(slice, k == 0)?,
+            };
+            out.write_all(&bytes)?;
+        }
+        Ok(())
+    })
+}
+
+/// The text of `entries` as array elements two levels deep, each after its
+/// separator (none before the array's `first`).
+fn render_slice(entries: &[Entry], first: bool) -> io::Result<Vec<u8>> {
+    let mut text = Vec::with_capacity(entries.len() * 1024);
+    let mut one = Vec::with_capacity(4096);
+    for (i, entry) in entries.iter().enumerate() {
+        text.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
+        one.clear();
+        serde_json::to_writer_pretty(&mut one, entry)?;
+        // Serialised alone, the entry starts at the margin: every line moves
+        // four spaces in (JSON strings hold no raw newline).
+        text.extend_from_slice(b"    ");
+        for line in one.split_inclusive(|&b| b == b'\n') {
+            text.extend_from_slice(line);
+            if line.ends_with(b"\n") {
+                text.extend_from_slice(b"    ");
+            }
+        }
+    }
+    Ok(text)
+}
+
 fn lossy_root_paths<S: Serializer>(paths: &&[PathBuf], s: S) -> Result<S::Ok, S::Error> {
     crate::serial::lossy_paths(paths, s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::Scanner;
+    use crate::scan::discover::Rules;
+
+    /// The document as serialising it whole, at once, gives it.
+    fn whole(report: &Report) -> String {
+        let doc = Document {
+            roots: &report.roots,
+            scanned_at: report.started_at,
+            duration_seconds: report.duration.as_secs_f64(),
+            pid_namespace: report.pid_namespace,
+            entries: &report.entries,
+            errors: &report.errors,
+            summary: report.summary(),
+        };
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    }
+
+    #[test]
+    fn entries_written_by_slices_on_two_threads_are_the_whole_documents_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        // Live, stale, garbage and empty files: every shape of entry, over
+        // more than two slices (the last one short).
+        for i in 0..(2 * SLICE + 37) {
+            let text = match i % 4 {
+                0 => format!("{me}\n"),
+                1 => "4194000\n".to_string(),
+                2 => format!("not-a-pid {i}\n"),
+                _ => String::new(),
+            };
+            std::fs::write(dir.path().join(format!("f{i:04}.pid")), text).unwrap();
+        }
+        let mut patterns = globset::GlobSetBuilder::new();
+        patterns.add(globset::Glob::new("*.pid").unwrap());
+        let rules = Rules {
+            patterns: patterns.build().unwrap(),
+            exclude: globset::GlobSet::empty(),
+            max_depth: 2,
+        };
+        let mut scanner = Scanner::new(
+            vec![dir.path().to_path_buf(), dir.path().join("missing")],
+            rules,
+        );
+        let report = scanner.scan();
+        assert_eq!(report.entries.len(), 2 * SLICE + 37);
+        assert!(!report.errors.is_empty(), "the missing root is an error");
+        assert_eq!(render(&report), whole(&report));
+
+        let few = Report {
+            entries: report.entries[..3].to_vec(),
+            ..report.clone()
+        };
+        assert_eq!(render(&few), whole(&few));
+        let none = Report {
+            entries: Vec::new(),
+            errors: Vec::new(),
+            ..report
+        };
+        assert_eq!(render(&none), whole(&none));
+        assert!(render(&none).contains("\"entries\": []"));
+    }
 }
