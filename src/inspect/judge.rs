@@ -26,27 +26,33 @@ impl Scanner {
         systemd: Option<&SystemdView>,
     ) {
         let probe_from = Instant::now();
-        let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
+        let pids: Vec<i32> = scan.entries.iter().filter_map(|e| e.pid).collect();
         let probes = self.prober.probe(&pids);
         self.phases.probe = probe_from.elapsed();
         let locks_from = Instant::now();
         let keys: Vec<(FileKey, Option<i32>)> = scan
             .entries
             .iter()
-            .zip(&scan.contents)
-            .filter_map(|(e, content)| {
+            .filter_map(|e| {
                 let file = e.file.as_ref()?;
-                Some((FileKey::from_dev_ino(file.dev, file.ino), content.pid()))
+                Some((FileKey::from_dev_ino(file.dev, file.ino), e.pid))
             })
             .collect();
         let locks = self.holders.resolve(&LockTable::read(), &keys);
+        // Every entry is kept to the end of the scan: what only this step
+        // needed goes back now, for the reasons written below to reuse.
+        drop((pids, keys));
 
         self.phases.locks = locks_from.elapsed();
         let classify_from = Instant::now();
         let open_files = OpenFiles::default();
         let exe_names = OnceCell::new();
         let cwd = OnceCell::new();
-        for (entry, content) in scan.entries.iter_mut().zip(&scan.contents) {
+        // Each content is dropped once judged, its memory reused by the
+        // reason written next.
+        let mut others = std::mem::take(&mut scan.others).into_iter();
+        for entry in scan.entries.iter_mut() {
+            let content = content_of(entry, &mut others);
             let pid = content.pid();
             let lock = entry.file.as_ref().and_then(|file| {
                 locks
@@ -80,7 +86,7 @@ impl Scanner {
             });
             fill_verdict(
                 entry,
-                content,
+                &content,
                 (probe, lock),
                 partial,
                 &open_files,
@@ -104,6 +110,17 @@ impl Scanner {
             error: e.error,
         }));
         Some(view)
+    }
+}
+
+/// What `entry`'s file holds: the PID it names, else the next of the
+/// contents of the entries that name none (kept in their order).
+fn content_of(entry: &Entry, others: &mut impl Iterator<Item = Content>) -> Content {
+    match entry.pid {
+        Some(pid) => Content::Pid(pid),
+        None => others
+            .next()
+            .unwrap_or_else(|| Content::Unreadable("not read".into())),
     }
 }
 
@@ -146,8 +163,11 @@ fn fill_verdict(
     entry.status = verdict.status;
     entry.pid = content.pid();
     entry.reason = verdict.reason;
+    // A reason is written with room to grow that it never uses: kept per
+    // entry to the end of the scan, it is cut to its length.
+    entry.reason.shrink_to_fit();
     entry.warnings = verdict.warnings;
     entry.process = probe.and_then(|p| p.info.clone());
-    entry.lock = lock;
+    entry.lock = lock.map(Box::new);
     entry.systemd = verdict.systemd.map(Box::new);
 }
