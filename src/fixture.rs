@@ -389,7 +389,7 @@ impl EntryBuilder {
 
     /// The lock on the file.
     pub fn lock(mut self, lock: LockInfo) -> Self {
-        self.entry.lock = Some(lock);
+        self.entry.lock = Some(Box::new(lock));
         self
     }
 

@@ -175,8 +175,9 @@ pub struct Entry {
     pub first_line: Option<String>,
     /// The process the PID names, when one exists (shared by the entries that name it).
     pub process: Option<std::sync::Arc<ProcessInfo>>,
-    /// Who holds a lock on the file.
-    pub lock: Option<LockInfo>,
+    /// Who holds a lock on the file; boxed, as most pidfiles are not
+    /// locked and an entry is kept per pidfile.
+    pub lock: Option<Box<LockInfo>>,
     /// What systemd's files say about it (see [`SystemdInfo`]); boxed, as
     /// most pidfiles have nothing to say and an entry is kept per pidfile.
     pub systemd: Option<Box<SystemdInfo>>,

@@ -515,7 +515,7 @@ mod tests {
                 Some("the PID now belongs to another process"),
             ),
             (
-                &|e| e.lock = Some(fixture::lock(LockKind::Flock, &[10, 12])),
+                &|e| e.lock = Some(Box::new(fixture::lock(LockKind::Flock, &[10, 12]))),
                 Some("its lock holders changed"),
             ),
         ];

@@ -46,20 +46,22 @@ impl Scanner {
         mut beside: Beside,
     ) {
         let probe_from = Instant::now();
-        let pids: Vec<i32> = scan.contents.iter().filter_map(Content::pid).collect();
+        let pids: Vec<i32> = scan.entries.iter().filter_map(|e| e.pid).collect();
         let probes = self.prober.probe(&pids);
         self.phases.probe = probe_from.elapsed();
         let locks_from = Instant::now();
         let keys: Vec<(FileKey, Option<i32>)> = scan
             .entries
             .iter()
-            .zip(&scan.contents)
-            .filter_map(|(e, content)| {
+            .filter_map(|e| {
                 let file = e.file.as_ref()?;
-                Some((FileKey::from_dev_ino(file.dev, file.ino), content.pid()))
+                Some((FileKey::from_dev_ino(file.dev, file.ino), e.pid))
             })
             .collect();
         let locks = self.holders.resolve(&beside.locks(), &keys);
+        // Every entry is kept to the end of the scan: what only this step
+        // needed goes back now, for the reasons written below to reuse.
+        drop((pids, keys));
 
         self.phases.locks = locks_from.elapsed();
         let classify_from = Instant::now();
@@ -73,33 +75,35 @@ impl Scanner {
             cwd: OnceLock::new(),
             beside: Mutex::new(beside),
         };
-        let (entries, contents) = (&mut scan.entries[..], &scan.contents[..]);
+        let entries = &mut scan.entries[..];
+        let mut others = std::mem::take(&mut scan.others);
         let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
         if spare && entries.len() >= 2 * MIN_ENTRIES_PER_THREAD {
             // Two halves, one per thread: each entry's verdict is its own.
             let mid = entries.len() / 2;
             let (first, second) = entries.split_at_mut(mid);
+            let theirs = others.split_off(first.iter().filter(|e| e.pid.is_none()).count());
             let verdicts = &verdicts;
             // The second half waits here for whichever thread takes it: the
             // other one, or this one if no other could be started.
-            let second = Mutex::new(Some(second));
+            let second = Mutex::new(Some((second, theirs)));
             let take_second = || {
                 let half = second.lock().ok().and_then(|mut h| h.take());
-                if let Some(half) = half {
-                    verdicts.fill(half, &contents[mid..]);
+                if let Some((half, theirs)) = half {
+                    verdicts.fill(half, theirs);
                 }
             };
             std::thread::scope(|threads| {
                 let other = std::thread::Builder::new()
                     .name("pidscope-verdicts".into())
                     .spawn_scoped(threads, take_second);
-                verdicts.fill(first, &contents[..mid]);
+                verdicts.fill(first, others);
                 if other.is_err() {
                     take_second();
                 }
             });
         } else {
-            verdicts.fill(entries, contents);
+            verdicts.fill(entries, others);
         }
         self.phases.classify = classify_from.elapsed();
     }
@@ -152,9 +156,13 @@ struct Verdicts<'a> {
 }
 
 impl Verdicts<'_> {
-    /// Give each of `entries` its verdict (`contents`: theirs, in order).
-    fn fill(&self, entries: &mut [Entry], contents: &[Content]) {
-        for (entry, content) in entries.iter_mut().zip(contents) {
+    /// Give each of `entries` its verdict (`others`: the contents of those
+    /// that name no PID, in order). Each content is dropped once judged, its
+    /// memory reused by the reason written next.
+    fn fill(&self, entries: &mut [Entry], others: Vec<Content>) {
+        let mut others = others.into_iter();
+        for entry in entries.iter_mut() {
+            let content = content_of(entry, &mut others);
             let pid = content.pid();
             let lock = entry.file.as_ref().and_then(|file| {
                 self.locks
@@ -194,13 +202,24 @@ impl Verdicts<'_> {
             });
             fill_verdict(
                 entry,
-                content,
+                &content,
                 (probe, lock),
                 self.partial,
                 &self.open_files,
                 facts.as_ref(),
             );
         }
+    }
+}
+
+/// What `entry`'s file holds: the PID it names, else the next of the
+/// contents of the entries that name none (kept in their order).
+fn content_of(entry: &Entry, others: &mut impl Iterator<Item = Content>) -> Content {
+    match entry.pid {
+        Some(pid) => Content::Pid(pid),
+        None => others
+            .next()
+            .unwrap_or_else(|| Content::Unreadable("not read".into())),
     }
 }
 
@@ -241,8 +260,11 @@ fn fill_verdict(
     entry.status = verdict.status;
     entry.pid = content.pid();
     entry.reason = verdict.reason;
+    // A reason is written with room to grow that it never uses: kept per
+    // entry to the end of the scan, it is cut to its length.
+    entry.reason.shrink_to_fit();
     entry.warnings = verdict.warnings;
     entry.process = probe.and_then(|p| p.info.clone());
-    entry.lock = lock;
+    entry.lock = lock.map(Box::new);
     entry.systemd = verdict.systemd.map(Box::new);
 }

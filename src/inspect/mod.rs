@@ -223,8 +223,10 @@ fn read_slice(parent: &mut Parent, slice: Vec<Job>, pid_max: u32) -> Vec<(Candid
 struct ScanInProgress {
     /// One entry per distinct file, verdict fields still placeholders.
     entries: Vec<Entry>,
-    /// The parsed content of `entries[i]`, at the same index.
-    contents: Vec<Content>,
+    /// The parsed content of each entry that names no valid PID, in the
+    /// order of `entries`; an entry that names one holds it in `pid`
+    /// (most do: a slot per entry would be kept for nothing).
+    others: Vec<Content>,
     /// The index in `entries` of each file met, by device and inode.
     seen: HashMap<(u64, u64), usize>,
     /// Each parent directory's identity, stat'ed once per directory.
@@ -245,7 +247,7 @@ impl Scanner {
         let pid_max = read_pid_max();
         let mut scan = ScanInProgress {
             entries: Vec::with_capacity(candidates.len()),
-            contents: Vec::with_capacity(candidates.len()),
+            others: Vec::new(),
             seen: HashMap::with_capacity(candidates.len()),
             dirs: DirIds::default(),
         };
@@ -419,12 +421,17 @@ impl ScanInProgress {
             f
         });
         let location = locate(&candidate, file.as_ref(), &mut self.dirs);
-        // The verdict's fields are placeholders until the scan's end fills them.
+        let pid = content.pid();
+        if pid.is_none() {
+            self.others.push(content);
+        }
+        // The verdict's fields (but the PID) are placeholders until the
+        // scan's end fills them.
         self.entries.push(Entry {
             path: candidate.path,
             aliases: Vec::new(),
             status: Status::Invalid,
-            pid: None,
+            pid,
             reason: String::new(),
             warnings: Vec::new(),
             file,
@@ -434,6 +441,5 @@ impl ScanInProgress {
             systemd: None,
             location,
         });
-        self.contents.push(content);
     }
 }

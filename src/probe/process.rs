@@ -161,7 +161,7 @@ pub struct ProcessProbe {
 /// over the refresh interval, and caches uid -> user name lookups.
 pub struct Prober {
     system: Option<System>,
-    users: HashMap<u32, Option<String>>,
+    users: HashMap<u32, Option<std::sync::Arc<str>>>,
     /// When each PID was last refreshed, to know whether sysinfo's CPU figure covers an interval.
     seen: HashMap<i32, Instant>,
 }
@@ -264,7 +264,7 @@ impl Prober {
         // The uid comes from our own read of /proc/PID/status (for the thread
         // group id): asking sysinfo too would read the same file twice.
         let uid = id.uid;
-        let user = uid.and_then(|u| self.user_name(u));
+        let user = uid.and_then(|u| self.user_name(u)).map(|u| u.to_string());
         let process = self.process(pid);
         let start_time = clock.wall_time(id.start_ticks);
         let cpu_percent = match process {
@@ -303,14 +303,14 @@ impl Prober {
     }
 
     /// The user name of `uid`, looked up once per uid.
-    pub fn user_name(&mut self, uid: u32) -> Option<String> {
+    pub fn user_name(&mut self, uid: u32) -> Option<std::sync::Arc<str>> {
         self.users
             .entry(uid)
             .or_insert_with(|| {
                 User::from_uid(Uid::from_raw(uid))
                     .ok()
                     .flatten()
-                    .map(|u| u.name)
+                    .map(|u| u.name.into())
             })
             .clone()
     }

@@ -24,8 +24,9 @@ use super::parse::MAX_READ;
 pub struct FileInfo {
     /// Owner uid.
     pub uid: u32,
-    /// Owner's user name, when the uid has one.
-    pub owner: Option<String>,
+    /// Owner's user name, when the uid has one (shared by every file and
+    /// process of that user: a scan keeps one entry per pidfile).
+    pub owner: Option<std::sync::Arc<str>>,
     /// Owner gid.
     pub gid: u32,
     /// Permission bits (with setuid, setgid, sticky), written in JSON as an octal string like `"0644"`.

@@ -232,8 +232,8 @@ fn untrusted_body(theme: &Theme, targets: &[Entry]) -> Vec<Line<'static>> {
             let owner = e
                 .file
                 .as_ref()
-                .and_then(|f| f.owner.clone())
-                .unwrap_or_else(|| "?".into());
+                .and_then(|f| f.owner.as_deref())
+                .unwrap_or("?");
             Line::raw(format!(
                 "  {}  (owner {owner}, mode {mode:04o})",
                 tail(&display_path(&e.path), 44)

@@ -46,7 +46,7 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Some(p) => lines.extend(process_lines(app, e, p)),
         None => lines.push(field("Process", vec![Span::raw("none")])),
     }
-    lines.push(field("Lock", vec![Span::raw(lock_text(e.lock.as_ref()))]));
+    lines.push(field("Lock", vec![Span::raw(lock_text(e.lock.as_deref()))]));
     if let Some(sd) = &e.systemd {
         lines.extend(systemd_lines(theme, sd));
     }
@@ -71,7 +71,10 @@ fn field(name: &'static str, value: Vec<Span<'static>>) -> Line<'static> {
 
 /// Owner, mode, size and time of the file, and its first line.
 fn file_text(e: &Entry, f: &FileInfo, utc_offset: i32) -> String {
-    let owner = f.owner.clone().unwrap_or_else(|| f.uid.to_string());
+    let owner = f
+        .owner
+        .as_deref()
+        .map_or_else(|| f.uid.to_string(), str::to_owned);
     let content = e.first_line.as_deref().map_or_else(String::new, |l| {
         format!("  first line {:?}", escape_controls(l))
     });
