@@ -10,6 +10,10 @@
 //! keeps what a look at every process found for the next scans. Inspection
 //! never takes a lock.
 
+// Not called yet outside its tests: the holder walk is to use it.
+#[cfg_attr(not(test), expect(dead_code))]
+mod bpf;
+mod btf;
 mod holders;
 mod table;
 mod walk;
