@@ -91,7 +91,7 @@ fn capable() -> bool {
 /// This kernel's layout, read from its BTF once per process.
 fn layout() -> Option<Layout> {
     static LAYOUT: OnceLock<Option<Layout>> = OnceLock::new();
-    *LAYOUT.get_or_init(|| btf::layout(&std::fs::read(btf::VMLINUX).ok()?))
+    *LAYOUT.get_or_init(|| btf::layout(&btf::Blob::open(btf::VMLINUX)?))
 }
 
 /// The leading part of `union bpf_attr` for `BPF_PROG_LOAD`, up to
