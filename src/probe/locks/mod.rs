@@ -10,8 +10,6 @@
 //! keeps what a look at every process found for the next scans. Inspection
 //! never takes a lock.
 
-// Not called yet outside its tests: the holder walk is to use it.
-#[cfg_attr(not(test), expect(dead_code))]
 mod bpf;
 mod btf;
 mod holders;
