@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::bpf;
 use super::table::LockTable;
 use super::walk::{Held, Proc, dirent_buf};
 use super::{FileKey, LockInfo, LockKind};
@@ -248,7 +249,7 @@ impl HolderCache {
             .collect();
         if !missing.is_empty() {
             self.walks += 1;
-            held.extend(proc.walk(&pids, &missing));
+            held.extend(every_holder(proc, &pids, &missing));
         }
         ids.into_iter()
             .map(|id| {
@@ -265,6 +266,23 @@ impl HolderCache {
             })
             .collect()
     }
+}
+
+/// Every descriptor of every process that holds a lock on one of `keys`,
+/// sorted: the descriptors on them, from a BPF iterator where it can be used
+/// (see [`bpf::descriptors_on`]), else from a walk over `pids` in `/proc`,
+/// kept when their `fdinfo` shows the lock.
+fn every_holder(proc: &Proc, pids: &[i32], keys: &[FileKey]) -> Vec<Held> {
+    let Some(found) = bpf::descriptors_on(keys) else {
+        return proc.walk(pids, keys);
+    };
+    let mut held: Vec<Held> = found
+        .into_iter()
+        .filter(|&(pid, fd, key)| proc.shows_lock(pid, fd, key))
+        .map(|(pid, fd, key)| Held { key, pid, fd })
+        .collect();
+    held.sort_unstable();
+    held
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //! keeps what a look at every process found for the next scans. Inspection
 //! never takes a lock.
 
+mod bpf;
+mod btf;
 mod holders;
 mod table;
 mod walk;
