@@ -135,6 +135,34 @@ fn plain_walk(keys: &[FileKey]) -> BTreeSet<(FileKey, i32)> {
     pairs
 }
 
+/// The holders `pidscope audit --json` gives for `path`, with `env` set.
+fn audited_holders(path: &Path, env: &[(&str, &str)]) -> Vec<i64> {
+    let out = run(bin()
+        .args(["audit", "--json"])
+        .arg(path)
+        .envs(env.iter().copied()));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    doc["entries"][0]["lock"]["holders"]
+        .as_array()
+        .expect("a lock with holders")
+        .iter()
+        .map(|h| h.as_i64().expect("a PID"))
+        .collect()
+}
+
+#[test]
+fn audit_finds_the_same_holders_with_the_bpf_iterator_and_without() {
+    // As root the iterator is used (the unit tests in probe::locks::bpf fail
+    // when it cannot be); PIDSCOPE_BPF=0 walks /proc instead.
+    let dir = tempdir();
+    let path = dir.path().join("orphaned.pid");
+    let (child, taker, _guard) = orphaned_flock(&path, false);
+    fs::write(&path, format!("{taker}\n")).unwrap();
+    let holders = audited_holders(&path, &[]);
+    assert_eq!(holders, vec![i64::from(child)]);
+    assert_eq!(audited_holders(&path, &[("PIDSCOPE_BPF", "0")]), holders);
+}
+
 #[test]
 fn the_walk_finds_what_the_plain_walk_finds() {
     let dir = tempdir();

@@ -321,6 +321,10 @@ fn environment(roff: &mut String) {
             "The configuration file, as `--config FILE` names it.",
         ),
         (
+            "PIDSCOPE_BPF",
+            "When `0`, no BPF program is ever loaded: the holders of a lock that /proc/locks cannot name (a flock whose taker exited, an OFD lock) are found by walking every process's descriptors in /proc instead of with a task_file iterator, which only root (CAP_BPF and CAP_PERFMON) can use.",
+        ),
+        (
             "PIDSCOPE_TIMINGS",
             "When `1`, `audit` prints on stderr how long each phase of its scan took, in milliseconds: walk, read, units, probe, locks, classify and render.",
         ),

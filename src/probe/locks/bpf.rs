@@ -42,9 +42,17 @@ const CMD_ITER_CREATE: c_int = 33;
 /// `CAP_BPF` and `CAP_PERFMON`), no `/sys/kernel/btf/vmlinux`, a kernel
 /// without `task_file` iterators, a verifier refusal, more than 4,096 keys,
 /// a PID namespace other than the kernel's first, or any other error.
+/// `PIDSCOPE_BPF=0` in the environment turns it off (`None`): an operator
+/// who wants no BPF program loaded, whatever the audit log would say of it.
 pub(super) fn descriptors_on(keys: &[FileKey]) -> Option<Vec<(i32, i32, FileKey)>> {
+    if std::env::var_os(SWITCH).is_some_and(|v| v == "0") {
+        return None;
+    }
     find(keys, false).ok()
 }
+
+/// The environment variable that turns the iterator off when `0`.
+const SWITCH: &str = "PIDSCOPE_BPF";
 
 /// [`descriptors_on`], saying why it failed; with `log`, a refused program
 /// is loaded again to get the verifier's log into the error.
