@@ -7,8 +7,10 @@
 # descriptors, and 10 pidfiles whose flock a child of an exited taker holds:
 # the holders are found only by looking at every process's descriptors),
 # then:
-#   - times `pidscope audit --json` of those 10 pidfiles, RUNS times, and for
-#     contrast of 10 pidfiles with the same content and no lock, and the bare
+#   - times `pidscope audit --json` of those 10 pidfiles, RUNS times (as it
+#     runs, and with PIDSCOPE_BPF=0: walking /proc, not asking the kernel's
+#     BPF iterator), and for contrast of 10 pidfiles with the same content and
+#     no lock, and the bare
 #     C walk of bench/fdwalk.c over every process's descriptors (listed and
 #     followed, on one thread and on two; listed only), in turn;
 #   - counts the CPU ticks the inspector uses over IDLE_SECONDS with a full
@@ -43,29 +45,31 @@ from measure import ENV as env, TICK as tick, Inspector, ticks
 
 pidscope, busy, plain, runs, idle, fdwalk = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 
-def timed(argv):
+def timed(argv, extra={}):
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(env, **extra))
     return (time.perf_counter() - start) * 1000
 
 # The bare C walks (bench/fdwalk.c) over the same host: every descriptor
 # listed and followed, then only listed; a floor under any complete walk.
 locked = f"{busy}/locked0.pid"
+no_bpf = {"PIDSCOPE_BPF": "0"}
 rows = [
-    ("10 locks, holders unknown", [pidscope, "audit", "--json", busy]),
-    ("10 pidfiles, no lock", [pidscope, "audit", "--json", plain]),
-    ("C: list + statx, 1 thread", [fdwalk, locked, "1"]),
-    ("C: list + statx, 2 threads", [fdwalk, locked, "2"]),
-    ("C: list only, 2 threads", [fdwalk, "--list-only", locked, "2"]),
+    ("10 locks, holders unknown", [pidscope, "audit", "--json", busy], {}),
+    ("  the same, PIDSCOPE_BPF=0", [pidscope, "audit", "--json", busy], no_bpf),
+    ("10 pidfiles, no lock", [pidscope, "audit", "--json", plain], {}),
+    ("C: list + statx, 1 thread", [fdwalk, locked, "1"], {}),
+    ("C: list + statx, 2 threads", [fdwalk, locked, "2"], {}),
+    ("C: list only, 2 threads", [fdwalk, "--list-only", locked, "2"], {}),
 ]
-times = {label: [] for label, _ in rows}
-for _, argv in rows:
-    timed(argv)  # warm the caches once
+times = {label: [] for label, _, _ in rows}
+for _, argv, extra in rows:
+    timed(argv, extra)  # warm the caches once
 for _ in range(runs):
-    for label, argv in rows:
-        times[label].append(timed(argv))
+    for label, argv, extra in rows:
+        times[label].append(timed(argv, extra))
 print(f"audit --json, and bare C walks, {runs} runs (ms)   min   median      max")
-for label, _ in rows:
+for label, _, _ in rows:
     t = sorted(times[label])
     print(f"  {label:<32} {t[0]:8.1f} {statistics.median(t):8.1f} {t[-1]:8.1f}")
 
