@@ -468,7 +468,9 @@ mod tests {
             (
                 &|e| {
                     e.reason = "PID 10 is x, running for 5s".into();
-                    e.warnings = vec![crate::verdict::Warning::NameMismatch];
+                    e.warnings = [crate::verdict::Warning::NameMismatch]
+                        .into_iter()
+                        .collect();
                 },
                 None,
             ),

@@ -259,11 +259,11 @@ fn fill_verdict(
     });
     entry.status = verdict.status;
     entry.pid = content.pid();
-    entry.reason = verdict.reason;
     // A reason is written with room to grow that it never uses: kept per
     // entry to the end of the scan, it is cut to its length.
-    entry.reason.shrink_to_fit();
-    entry.warnings = verdict.warnings;
+    entry.reason = verdict.reason.into_boxed_str();
+    // Sorted by `classify`, the order a set lists them in.
+    entry.warnings = verdict.warnings.iter().copied().collect();
     entry.process = probe.and_then(|p| p.info.clone());
     entry.lock = lock.map(Box::new);
     entry.systemd = verdict.systemd.map(Box::new);

@@ -14,7 +14,7 @@ use crate::verdict::Content;
 pub(super) struct ReadPidfile {
     pub(super) content: Content,
     pub(super) file: Option<FileInfo>,
-    pub(super) first_line: Option<String>,
+    pub(super) first_line: Option<Box<str>>,
 }
 
 /// Read and parse one candidate that the cache did not answer, through its
@@ -115,7 +115,7 @@ pub(super) fn locate(
 }
 
 /// The first line of the content as it can be shown: trimmed, lossy, at most 80 characters.
-fn first_line(content: &[u8]) -> String {
+fn first_line(content: &[u8]) -> Box<str> {
     let end = content
         .iter()
         .position(|&b| b == b'\n')
@@ -126,5 +126,5 @@ fn first_line(content: &[u8]) -> String {
     if text.chars().nth(80).is_some() {
         shown.push('…');
     }
-    shown
+    shown.into_boxed_str()
 }
