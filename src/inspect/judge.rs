@@ -169,7 +169,12 @@ impl Verdicts<'_> {
                     .get(&FileKey::from_dev_ino(file.dev, file.ino))
                     .cloned()
             });
-            let probe = pid.and_then(|p| self.probes.get(&p));
+            // A positive PID left out of the probes has no process.
+            let probe = pid.and_then(|p| {
+                self.probes
+                    .get(&p)
+                    .or((p > 0).then_some(&ProcessProbe::GONE))
+            });
             let gathered = self
                 .systemd
                 .map(|view| SystemdGathered::of(view, entry, probe, &self.cwd));

@@ -166,6 +166,14 @@ pub struct ProcessProbe {
     pub info: Option<std::sync::Arc<ProcessInfo>>,
 }
 
+impl ProcessProbe {
+    /// What a PID no process has probes as.
+    pub const GONE: ProcessProbe = ProcessProbe {
+        liveness: Liveness::Gone,
+        info: None,
+    };
+}
+
 /// Probes PIDs; keeps sysinfo's state between scans so CPU use can be measured
 /// over the refresh interval, and caches uid -> user name lookups.
 pub struct Prober {
@@ -191,7 +199,9 @@ impl Prober {
         }
     }
 
-    /// Probe each distinct PID once, however many pidfiles name it.
+    /// Probe each distinct PID once, however many pidfiles name it. A
+    /// positive PID no process has is left out of the map: it stands for
+    /// [`ProcessProbe::GONE`] (most PIDs a large scan names are stale).
     pub fn probe(&mut self, pids: &[i32]) -> HashMap<i32, ProcessProbe> {
         let clock = Clock::now();
         let now = Instant::now();
@@ -201,12 +211,13 @@ impl Prober {
 
         // Few PIDs have a process: the map of identities grows as needed.
         let mut identities = HashMap::new();
-        let mut probes = HashMap::with_capacity(pids.len());
+        let mut probes = HashMap::new();
         for (pid, liveness, identity) in sight_all(&pids) {
             match identity {
                 Some(identity) => {
                     identities.insert(pid, (liveness, identity));
                 }
+                None if liveness == Liveness::Gone => {}
                 None => {
                     probes.insert(
                         pid,
