@@ -35,7 +35,7 @@ use crate::probe::locks::{LockInfo, LockKind};
 use crate::probe::process::{Liveness, ProcessInfo, ProcessProbe};
 use crate::scan::Location;
 use crate::scan::read::FileInfo;
-use crate::verdict::{Entry, Status, SystemdInfo, Warning};
+use crate::verdict::{Entry, Status, SystemdInfo, Warning, Warnings};
 
 // ---------------------------------------------------------------- files
 
@@ -313,11 +313,11 @@ pub fn entry(path: impl Into<PathBuf>, status: Status) -> EntryBuilder {
     EntryBuilder {
         entry: Entry {
             path: path.into(),
-            aliases: Vec::new(),
+            aliases: Box::default(),
             status,
             pid: None,
-            reason: String::new(),
-            warnings: Vec::new(),
+            reason: Box::default(),
+            warnings: Warnings::new(),
             file: Some(file().build()),
             first_line: None,
             process: None,
@@ -335,7 +335,7 @@ pub fn entry(path: impl Into<PathBuf>, status: Status) -> EntryBuilder {
 pub struct EntryBuilder {
     entry: Entry,
     /// Set explicitly; else derived from the PID.
-    first_line: Option<Option<String>>,
+    first_line: Option<Option<Box<str>>>,
 }
 
 impl EntryBuilder {
@@ -351,9 +351,10 @@ impl EntryBuilder {
         self
     }
 
-    /// The warnings, in the given order.
+    /// The warnings (listed in the order of [`Warning::ALL`], whatever the
+    /// order given).
     pub fn warnings(mut self, warnings: &[Warning]) -> Self {
-        self.entry.warnings = warnings.to_vec();
+        self.entry.warnings = warnings.into();
         self
     }
 
@@ -377,7 +378,7 @@ impl EntryBuilder {
 
     /// The first line of the content as shown (`None`: nothing could be read).
     pub fn first_line(mut self, line: Option<&str>) -> Self {
-        self.first_line = Some(line.map(str::to_string));
+        self.first_line = Some(line.map(Box::from));
         self
     }
 
@@ -424,7 +425,7 @@ impl EntryBuilder {
         let mut entry = self.entry;
         entry.first_line = self
             .first_line
-            .unwrap_or_else(|| entry.pid.map(|p| p.to_string()));
+            .unwrap_or_else(|| entry.pid.map(|p| p.to_string().into()));
         entry
     }
 }

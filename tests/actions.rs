@@ -519,7 +519,7 @@ fn an_untrusted_pidfile_needs_the_second_confirmation_to_signal() {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
     let entry = seen(&path);
     assert!(
-        entry.warnings.contains(&Warning::UntrustedFile),
+        entry.warnings.contains(Warning::UntrustedFile),
         "{:?}",
         entry.warnings
     );

@@ -439,7 +439,7 @@ fn signal_picker_confirm_and_refusals() {
 #[test]
 fn an_untrusted_pidfile_needs_a_second_confirmation_before_signalling() {
     let mut report = every_status();
-    report.entries[0].warnings.push(Warning::UntrustedFile);
+    report.entries[0].warnings.insert(Warning::UntrustedFile);
     let mut app = app_with(report, false, true);
     select(&mut app, "/run/nginx.pid");
     press(&mut app, "k");

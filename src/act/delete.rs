@@ -84,10 +84,11 @@ impl<'a> Target<'a> {
         // the directory scanned, not one swapped in (a symlink to elsewhere) since.
         let location = fresh
             .location
+            .clone()
             .ok_or_else(|| refused("its location on disk is unknown"))?;
         let dir_now = fstat(&dirfd)
             .map_err(|e| failed(format!("cannot stat its directory: {}", e.desc())))?;
-        if (dir_now.st_dev, dir_now.st_ino) != location.dir {
+        if (dir_now.st_dev, dir_now.st_ino) != *location.dir {
             return Err(changed("its directory was replaced"));
         }
         let before = lstat_at(&dirfd, name).map_err(|_| changed("the file is gone"))?;

@@ -357,7 +357,7 @@ impl Basis {
                 .as_ref()
                 .map(|l| l.holders.clone())
                 .unwrap_or_default(),
-            location: entry.location,
+            location: entry.location.clone(),
         }
     }
 
@@ -444,7 +444,7 @@ mod tests {
             .process(fixture::process("x").start_ticks(100).uid(0))
             .lock(fixture::lock(LockKind::Flock, &[10]))
             .location(Location {
-                dir: (1, 5),
+                dir: (1, 5).into(),
                 entry: (1, 2),
             })
             .build()
@@ -468,7 +468,9 @@ mod tests {
             (
                 &|e| {
                     e.reason = "PID 10 is x, running for 5s".into();
-                    e.warnings = vec![crate::verdict::Warning::NameMismatch];
+                    e.warnings = [crate::verdict::Warning::NameMismatch]
+                        .into_iter()
+                        .collect();
                 },
                 None,
             ),
@@ -498,7 +500,7 @@ mod tests {
             ),
             (&|e| e.file = None, Some("the file was rewritten")),
             (
-                &|e| e.location.as_mut().unwrap().dir = (1, 6),
+                &|e| e.location.as_mut().unwrap().dir = (1, 6).into(),
                 Some("its directory or directory entry was replaced"),
             ),
             (&|e| e.pid = Some(11), Some("the PID in the file changed")),

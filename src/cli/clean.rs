@@ -10,7 +10,7 @@ use pidscope::act::{Confirmed, Executor};
 use pidscope::config::Config;
 use pidscope::display::display_path;
 use pidscope::policy::delete::{Deletion, Keep, may_delete};
-use pidscope::verdict::{Entry, Status, Warning};
+use pidscope::verdict::{Entry, Status, Warnings};
 use serde::Serialize;
 
 use super::{executor, exit, fail, warn};
@@ -76,7 +76,7 @@ struct Row {
     pid: Option<i32>,
     action: Action,
     reason: String,
-    warnings: Vec<Warning>,
+    warnings: Warnings,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -192,7 +192,7 @@ fn row(entry: &Entry, action: Action, reason: String) -> Row {
         pid: entry.pid,
         action,
         reason,
-        warnings: entry.warnings.clone(),
+        warnings: entry.warnings,
     }
 }
 

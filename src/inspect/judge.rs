@@ -169,7 +169,12 @@ impl Verdicts<'_> {
                     .get(&FileKey::from_dev_ino(file.dev, file.ino))
                     .cloned()
             });
-            let probe = pid.and_then(|p| self.probes.get(&p));
+            // A positive PID left out of the probes has no process.
+            let probe = pid.and_then(|p| {
+                self.probes
+                    .get(&p)
+                    .or((p > 0).then_some(&ProcessProbe::GONE))
+            });
             let gathered = self
                 .systemd
                 .map(|view| SystemdGathered::of(view, entry, probe, &self.cwd));
@@ -259,11 +264,11 @@ fn fill_verdict(
     });
     entry.status = verdict.status;
     entry.pid = content.pid();
-    entry.reason = verdict.reason;
     // A reason is written with room to grow that it never uses: kept per
     // entry to the end of the scan, it is cut to its length.
-    entry.reason.shrink_to_fit();
-    entry.warnings = verdict.warnings;
+    entry.reason = verdict.reason.into_boxed_str();
+    // Sorted by `classify`, the order a set lists them in.
+    entry.warnings = verdict.warnings.iter().copied().collect();
     entry.process = probe.and_then(|p| p.info.clone());
     entry.lock = lock.map(Box::new);
     entry.systemd = verdict.systemd.map(Box::new);

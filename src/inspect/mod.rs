@@ -26,7 +26,7 @@ use crate::scan::discover::{Candidate, Rules, WalkedDir, discover_all};
 use crate::scan::parse::read_pid_max;
 use crate::scan::read::{EntryKind, FileInfo, Parent};
 use crate::systemd::SystemdView;
-use crate::verdict::{Content, Entry, Status};
+use crate::verdict::{Content, Entry, Status, Warnings};
 
 /// Scans a fixed set of roots, again and again. Keeps the process prober
 /// between scans (CPU use over the interval, cached user names).
@@ -60,7 +60,7 @@ pub struct Scanner {
 struct Cached {
     file: FileInfo,
     content: Content,
-    first_line: String,
+    first_line: Box<str>,
     pid_max: u32,
 }
 
@@ -411,7 +411,12 @@ impl ScanInProgress {
         // another pidfile) is reported once, under the first path met.
         if let Some(f) = &file {
             if let Some(&first) = self.seen.get(&(f.dev, f.ino)) {
-                self.entries[first].aliases.push(candidate.path);
+                // Rare: the aliases are rebuilt one longer rather than kept
+                // in a list with room to grow.
+                let aliases = &mut self.entries[first].aliases;
+                let mut longer = std::mem::take(aliases).into_vec();
+                longer.push(candidate.path);
+                *aliases = longer.into_boxed_slice();
                 return;
             }
             self.seen.insert((f.dev, f.ino), self.entries.len());
@@ -429,11 +434,11 @@ impl ScanInProgress {
         // scan's end fills them.
         self.entries.push(Entry {
             path: candidate.path,
-            aliases: Vec::new(),
+            aliases: Box::default(),
             status: Status::Invalid,
             pid,
-            reason: String::new(),
-            warnings: Vec::new(),
+            reason: Box::default(),
+            warnings: Warnings::new(),
             file,
             first_line,
             process: None,

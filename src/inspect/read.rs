@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::scan::Location;
 use crate::scan::discover::Candidate;
@@ -14,7 +15,7 @@ use crate::verdict::Content;
 pub(super) struct ReadPidfile {
     pub(super) content: Content,
     pub(super) file: Option<FileInfo>,
-    pub(super) first_line: Option<String>,
+    pub(super) first_line: Option<Box<str>>,
 }
 
 /// Read and parse one candidate that the cache did not answer, through its
@@ -51,38 +52,41 @@ pub(super) fn read_candidate(
     Some(read)
 }
 
+/// A directory's `(st_dev, st_ino)`, shared by the locations of its pidfiles.
+type DirId = Arc<(u64, u64)>;
+
 /// The identity of each directory holding a pidfile, `stat`ed once: the
 /// last one asked about is answered without hashing its path, as walk order
 /// keeps a directory's entries together.
 #[derive(Debug, Default)]
 pub(super) struct DirIds {
-    last: Option<(PathBuf, Option<(u64, u64)>)>,
-    all: HashMap<PathBuf, Option<(u64, u64)>>,
+    last: Option<(PathBuf, Option<DirId>)>,
+    all: HashMap<PathBuf, Option<DirId>>,
 }
 
 impl DirIds {
     /// `(st_dev, st_ino)` of `dir`, following a symlink or not.
-    fn of(&mut self, dir: &Path, follow: bool) -> Option<(u64, u64)> {
+    fn of(&mut self, dir: &Path, follow: bool) -> Option<DirId> {
         use std::os::unix::fs::MetadataExt;
         if let Some((last, id)) = &self.last
             && last == dir
         {
-            return *id;
+            return id.clone();
         }
         let id = match self.all.get(dir) {
-            Some(id) => *id,
+            Some(id) => id.clone(),
             None => {
                 let meta = if follow {
                     std::fs::metadata(dir)
                 } else {
                     std::fs::symlink_metadata(dir)
                 };
-                let id = meta.ok().map(|m| (m.dev(), m.ino()));
-                self.all.insert(dir.to_path_buf(), id);
+                let id = meta.ok().map(|m| Arc::new((m.dev(), m.ino())));
+                self.all.insert(dir.to_path_buf(), id.clone());
                 id
             }
         };
-        self.last = Some((dir.to_path_buf(), id));
+        self.last = Some((dir.to_path_buf(), id.clone()));
         id
     }
 }
@@ -115,7 +119,7 @@ pub(super) fn locate(
 }
 
 /// The first line of the content as it can be shown: trimmed, lossy, at most 80 characters.
-fn first_line(content: &[u8]) -> String {
+fn first_line(content: &[u8]) -> Box<str> {
     let end = content
         .iter()
         .position(|&b| b == b'\n')
@@ -126,5 +130,5 @@ fn first_line(content: &[u8]) -> String {
     if text.chars().nth(80).is_some() {
         shown.push('…');
     }
-    shown
+    shown.into_boxed_str()
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::display::{clock, display_path};
 use crate::inspect::Refreshed;
 use crate::report::Report;
-use crate::verdict::{Entry, Warning};
+use crate::verdict::{Entry, Warnings};
 
 /// One pidfile whose verdict changed: its status, its PID or its warnings.
 #[derive(Debug, Clone, Copy)]
@@ -38,11 +38,11 @@ impl<'a> Change<'a> {
     }
 
     fn reason(&self) -> &'a str {
-        self.after.map_or(REMOVED, |e| e.reason.as_str())
+        self.after.map_or(REMOVED, |e| &*e.reason)
     }
 
-    fn warnings(&self) -> &'a [Warning] {
-        self.after.map_or(&[], |e| &e.warnings[..])
+    fn warnings(&self) -> Warnings {
+        self.after.map_or(Warnings::new(), |e| e.warnings)
     }
 
     /// One line for people: `03:12:07  /run/nginx.pid  alive → stale  No process has PID 812`.
@@ -83,7 +83,7 @@ impl<'a> Change<'a> {
             from: Option<&'a str>,
             to: Option<&'a str>,
             reason: &'a str,
-            warnings: &'a [Warning],
+            warnings: Warnings,
         }
         let time = at
             .duration_since(SystemTime::UNIX_EPOCH)

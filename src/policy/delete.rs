@@ -77,7 +77,7 @@ pub fn may_delete(entry: &Entry, grace: Duration, now: SystemTime) -> Deletion {
             holders: lock.holders.clone(),
         });
     }
-    if entry.warnings.contains(&Warning::Unverifiable) {
+    if entry.warnings.contains(Warning::Unverifiable) {
         return Deletion::Refused(Keep::Unverifiable);
     }
     if entry.status == Status::Invalid {
@@ -151,7 +151,7 @@ mod tests {
         }
         for status in [Status::Stale, Status::Reused] {
             let (mut e, now) = entry(status, old, &[]);
-            e.warnings.push(Warning::Unverifiable);
+            e.warnings.insert(Warning::Unverifiable);
             assert_eq!(
                 may_delete(&e, grace, now),
                 Deletion::Refused(Keep::Unverifiable),

@@ -38,7 +38,7 @@ pub fn may_signal(entry: &Entry, me: i32) -> Signalling {
     }
     match &entry.process {
         Some(p) if p.kernel_thread => refused("kernel threads are never signalled"),
-        Some(_) if entry.warnings.contains(&Warning::UntrustedFile) => {
+        Some(_) if entry.warnings.contains(Warning::UntrustedFile) => {
             Signalling::NeedsSecondConfirmation
         }
         Some(_) => Signalling::Allowed,
@@ -80,7 +80,7 @@ mod tests {
             Signalling::Allowed
         );
         let mut untrusted = entry(Status::Alive, 10);
-        untrusted.warnings.push(Warning::UntrustedFile);
+        untrusted.warnings.insert(Warning::UntrustedFile);
         assert_eq!(
             may_signal(&untrusted, me),
             Signalling::NeedsSecondConfirmation

@@ -81,11 +81,20 @@ pub fn sight(pid: i32) -> Sighting {
 /// more than it saves.
 const MIN_PIDS_PER_THREAD: usize = 128;
 
+/// One PID's [`Sighting`] as [`sight_all`] keeps it: 16 bytes, as most
+/// PIDs a scan names have no process and so no identity to hold.
+type Sighted = (i32, Liveness, Option<Box<Identity>>);
+
 /// [`sight`] each of `pids`, in order: shared with one more thread when there
 /// are enough of them and a processor to spare.
-fn sight_all(pids: &[i32]) -> Vec<(i32, Sighting)> {
-    let sight_each = |pids: &[i32]| -> Vec<(i32, Sighting)> {
-        pids.iter().map(|&pid| (pid, sight(pid))).collect()
+fn sight_all(pids: &[i32]) -> Vec<Sighted> {
+    let sight_each = |pids: &[i32]| -> Vec<Sighted> {
+        pids.iter()
+            .map(|&pid| {
+                let Sighting { liveness, identity } = sight(pid);
+                (pid, liveness, identity.map(Box::new))
+            })
+            .collect()
     };
     let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     if !spare || pids.len() < 2 * MIN_PIDS_PER_THREAD {
@@ -157,6 +166,14 @@ pub struct ProcessProbe {
     pub info: Option<std::sync::Arc<ProcessInfo>>,
 }
 
+impl ProcessProbe {
+    /// What a PID no process has probes as.
+    pub const GONE: ProcessProbe = ProcessProbe {
+        liveness: Liveness::Gone,
+        info: None,
+    };
+}
+
 /// Probes PIDs; keeps sysinfo's state between scans so CPU use can be measured
 /// over the refresh interval, and caches uid -> user name lookups.
 pub struct Prober {
@@ -182,7 +199,9 @@ impl Prober {
         }
     }
 
-    /// Probe each distinct PID once, however many pidfiles name it.
+    /// Probe each distinct PID once, however many pidfiles name it. A
+    /// positive PID no process has is left out of the map: it stands for
+    /// [`ProcessProbe::GONE`] (most PIDs a large scan names are stale).
     pub fn probe(&mut self, pids: &[i32]) -> HashMap<i32, ProcessProbe> {
         let clock = Clock::now();
         let now = Instant::now();
@@ -190,20 +209,16 @@ impl Prober {
         pids.sort_unstable();
         pids.dedup();
 
-        let mut identities = HashMap::with_capacity(pids.len());
-        let mut probes = HashMap::with_capacity(pids.len());
-        for (pid, sighting) in sight_all(&pids) {
-            match sighting {
-                Sighting {
-                    liveness,
-                    identity: Some(identity),
-                } => {
+        // Few PIDs have a process: the map of identities grows as needed.
+        let mut identities = HashMap::new();
+        let mut probes = HashMap::new();
+        for (pid, liveness, identity) in sight_all(&pids) {
+            match identity {
+                Some(identity) => {
                     identities.insert(pid, (liveness, identity));
                 }
-                Sighting {
-                    liveness,
-                    identity: None,
-                } => {
+                None if liveness == Liveness::Gone => {}
+                None => {
                     probes.insert(
                         pid,
                         ProcessProbe {

@@ -23,10 +23,11 @@ pub struct ScanError {
 /// directory entry itself (the link, for a symlinked pidfile). Actions compare
 /// it with what they open, so a directory or file swapped in meanwhile
 /// (for a symlink to somewhere else) is noticed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Location {
-    /// `(st_dev, st_ino)` of the containing directory.
-    pub dir: (u64, u64),
+    /// `(st_dev, st_ino)` of the containing directory, shared by the
+    /// pidfiles of one directory (a scan keeps a location per pidfile).
+    pub dir: std::sync::Arc<(u64, u64)>,
     /// `(st_dev, st_ino)` of the entry, not following a symlink.
     pub entry: (u64, u64),
 }

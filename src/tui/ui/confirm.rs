@@ -130,7 +130,7 @@ fn delete_body(theme: &Theme, targets: &[Entry]) -> Vec<Line<'static>> {
 fn elsewhere_lines(theme: &Theme, targets: &[Entry]) -> Vec<Line<'static>> {
     let elsewhere: Vec<&Entry> = targets
         .iter()
-        .filter(|e| e.warnings.contains(&Warning::DaemonElsewhere))
+        .filter(|e| e.warnings.contains(Warning::DaemonElsewhere))
         .collect();
     if elsewhere.is_empty() {
         return Vec::new();
