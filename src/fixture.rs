@@ -335,7 +335,7 @@ pub fn entry(path: impl Into<PathBuf>, status: Status) -> EntryBuilder {
 pub struct EntryBuilder {
     entry: Entry,
     /// Set explicitly; else derived from the PID.
-    first_line: Option<Option<Box<str>>>,
+    first_line: Option<Option<crate::text::Line>>,
 }
 
 impl EntryBuilder {
@@ -378,7 +378,7 @@ impl EntryBuilder {
 
     /// The first line of the content as shown (`None`: nothing could be read).
     pub fn first_line(mut self, line: Option<&str>) -> Self {
-        self.first_line = Some(line.map(Box::from));
+        self.first_line = Some(line.map(crate::text::Line::from));
         self
     }
 

@@ -44,6 +44,7 @@ pub mod report;
 pub mod scan;
 pub mod serial;
 pub mod systemd;
+pub mod text;
 #[cfg(feature = "cli")]
 pub mod tui;
 pub mod verdict;

@@ -252,7 +252,7 @@ pub struct Entry {
     /// The file's metadata.
     pub file: Option<FileInfo>,
     /// The first line of the content (trimmed, lossy, shortened), for display.
-    pub first_line: Option<Box<str>>,
+    pub first_line: Option<crate::text::Line>,
     /// The process the PID names, when one exists (shared by the entries that name it).
     pub process: Option<std::sync::Arc<ProcessInfo>>,
     /// Who holds a lock on the file; boxed, as most pidfiles are not

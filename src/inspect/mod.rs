@@ -60,7 +60,7 @@ pub struct Scanner {
 struct Cached {
     file: FileInfo,
     content: Content,
-    first_line: Box<str>,
+    first_line: crate::text::Line,
     pid_max: u32,
 }
 

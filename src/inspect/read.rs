@@ -8,6 +8,7 @@ use crate::scan::Location;
 use crate::scan::discover::Candidate;
 use crate::scan::parse::{MAX_READ, parse_pid};
 use crate::scan::read::{EntryKind, FileInfo, Parent, ReadOutcome, read_pidfile_in};
+use crate::text::Line;
 use crate::verdict::Content;
 
 /// What was read from one pidfile: its parsed content, the file's details
@@ -15,7 +16,7 @@ use crate::verdict::Content;
 pub(super) struct ReadPidfile {
     pub(super) content: Content,
     pub(super) file: Option<FileInfo>,
-    pub(super) first_line: Option<Box<str>>,
+    pub(super) first_line: Option<Line>,
 }
 
 /// Read and parse one candidate that the cache did not answer, through its
@@ -119,16 +120,17 @@ pub(super) fn locate(
 }
 
 /// The first line of the content as it can be shown: trimmed, lossy, at most 80 characters.
-fn first_line(content: &[u8]) -> Box<str> {
+fn first_line(content: &[u8]) -> Line {
     let end = content
         .iter()
         .position(|&b| b == b'\n')
         .unwrap_or(content.len().min(MAX_READ));
     let text = String::from_utf8_lossy(&content[..end]);
     let text = text.trim_matches([' ', '\t', '\r']);
-    let mut shown: String = text.chars().take(80).collect();
-    if text.chars().nth(80).is_some() {
-        shown.push('…');
+    if text.chars().nth(80).is_none() {
+        return Line::from(text);
     }
-    shown.into_boxed_str()
+    let mut shown: String = text.chars().take(80).collect();
+    shown.push('…');
+    Line::from(shown)
 }
