@@ -313,7 +313,7 @@ pub fn entry(path: impl Into<PathBuf>, status: Status) -> EntryBuilder {
     EntryBuilder {
         entry: Entry {
             path: path.into(),
-            aliases: Box::default(),
+            aliases: Default::default(),
             status,
             pid: None,
             reason: Box::default(),

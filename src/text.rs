@@ -1,24 +1,26 @@
-//! Short text kept in place: a scan keeps one first line per pidfile, and
-//! most are a few digits, which a heap allocation of their own would
-//! quadruple.
+//! Compact holders of what a scan keeps for every pidfile: its first line,
+//! most often a few digits, kept in place ([`Line`]), and its other paths,
+//! most often none ([`Aliases`]).
 
 use std::fmt;
 use std::ops::Deref;
+use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
 
 /// Bytes a [`Line`] holds in place.
-const INLINE: usize = 22;
+const INLINE: usize = 14;
 
-/// A string held inside the value when it fits in 22 bytes, else on the
-/// heap: 24 bytes either way. Reads as a `&str`.
+/// A string held inside the value when it fits in 14 bytes (a PID, a short
+/// word), else behind one pointer: 16 bytes either way, as many as a
+/// `Box<str>` alone. Reads as a `&str`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Line(Repr);
 
 #[derive(Clone, PartialEq, Eq)]
 enum Repr {
     Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<str>),
+    Heap(Box<Box<str>>),
 }
 
 impl From<&str> for Line {
@@ -31,7 +33,7 @@ impl From<&str> for Line {
                 bytes,
             })
         } else {
-            Line(Repr::Heap(text.into()))
+            Line(Repr::Heap(Box::new(text.into())))
         }
     }
 }
@@ -41,7 +43,7 @@ impl From<String> for Line {
         if text.len() <= INLINE {
             Line::from(text.as_str())
         } else {
-            Line(Repr::Heap(text.into_boxed_str()))
+            Line(Repr::Heap(Box::new(text.into_boxed_str())))
         }
     }
 }
@@ -101,7 +103,82 @@ mod tests {
             assert_eq!(format!("{line:?}"), format!("{text:?}"));
         }
         assert!(matches!(Line::from("1234567").0, Repr::Inline { .. }));
-        assert!(matches!(Line::from("x".repeat(23)).0, Repr::Heap(_)));
-        assert_eq!(std::mem::size_of::<Option<Line>>(), 24);
+        assert!(matches!(Line::from("x".repeat(15)).0, Repr::Heap(_)));
+        assert_eq!(std::mem::size_of::<Option<Line>>(), 16);
+    }
+
+    #[test]
+    fn aliases_read_as_the_paths_pushed_in_order_and_none_is_one_word() {
+        let mut aliases = Aliases::default();
+        assert!(aliases.is_empty());
+        assert_eq!(serde_json::to_string(&aliases).unwrap(), "[]");
+        aliases.push("/run/a.pid".into());
+        aliases.push("/run/b.pid".into());
+        assert_eq!(
+            &*aliases,
+            [PathBuf::from("/run/a.pid"), PathBuf::from("/run/b.pid")]
+        );
+        assert_eq!(
+            serde_json::to_string(&aliases).unwrap(),
+            r#"["/run/a.pid","/run/b.pid"]"#
+        );
+        let collected: Aliases = aliases.iter().cloned().collect();
+        assert_eq!(collected, aliases);
+        assert_eq!(
+            Vec::<PathBuf>::new().into_iter().collect::<Aliases>(),
+            Aliases::default()
+        );
+        assert_eq!(std::mem::size_of::<Aliases>(), 8);
+    }
+}
+
+/// The other paths of a file, in the order met: most files have none, and
+/// then this is one null pointer, where a list would take two or three
+/// words. Reads as a slice.
+#[derive(Clone, Default, PartialEq, Eq)]
+// The box is the point: one word in every entry, where a `Vec` takes three.
+#[allow(clippy::box_collection)]
+pub struct Aliases(Option<Box<Vec<PathBuf>>>);
+
+impl Aliases {
+    /// Add a path after the others.
+    pub fn push(&mut self, path: PathBuf) {
+        self.0.get_or_insert_with(Box::default).push(path);
+    }
+}
+
+impl Deref for Aliases {
+    type Target = [PathBuf];
+
+    fn deref(&self) -> &[PathBuf] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl FromIterator<PathBuf> for Aliases {
+    fn from_iter<I: IntoIterator<Item = PathBuf>>(paths: I) -> Self {
+        let paths: Vec<PathBuf> = paths.into_iter().collect();
+        Aliases((!paths.is_empty()).then(|| Box::new(paths)))
+    }
+}
+
+impl<'a> IntoIterator for &'a Aliases {
+    type Item = &'a PathBuf;
+    type IntoIter = std::slice::Iter<'a, PathBuf>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Aliases {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for Aliases {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::serial::lossy_paths(self, s)
     }
 }

@@ -239,8 +239,7 @@ pub struct Entry {
     #[serde(serialize_with = "crate::serial::lossy_path")]
     pub path: PathBuf,
     /// Other paths that reach the same file (hard links, symlinks, overlapping roots).
-    #[serde(serialize_with = "crate::serial::lossy_paths")]
-    pub aliases: Box<[PathBuf]>,
+    pub aliases: crate::text::Aliases,
     /// The verdict.
     pub status: Status,
     /// The PID the file names, when it names a valid one.

@@ -411,12 +411,7 @@ impl ScanInProgress {
         // another pidfile) is reported once, under the first path met.
         if let Some(f) = &file {
             if let Some(&first) = self.seen.get(&(f.dev, f.ino)) {
-                // Rare: the aliases are rebuilt one longer rather than kept
-                // in a list with room to grow.
-                let aliases = &mut self.entries[first].aliases;
-                let mut longer = std::mem::take(aliases).into_vec();
-                longer.push(candidate.path);
-                *aliases = longer.into_boxed_slice();
+                self.entries[first].aliases.push(candidate.path);
                 return;
             }
             self.seen.insert((f.dev, f.ino), self.entries.len());
@@ -434,7 +429,7 @@ impl ScanInProgress {
         // scan's end fills them.
         self.entries.push(Entry {
             path: candidate.path,
-            aliases: Box::default(),
+            aliases: Default::default(),
             status: Status::Invalid,
             pid,
             reason: Box::default(),

@@ -78,7 +78,7 @@ pub fn write(report: &Report, out: impl Write) -> io::Result<()> {
 const EMPTY_ENTRIES: &str = "\n  \"entries\": []";
 
 /// Entries serialised in one go by one thread.
-const SLICE: usize = 256;
+const SLICE: usize = 64;
 
 /// Write `entries` as the elements of an array two levels deep.
 fn write_entries(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {

@@ -207,7 +207,11 @@ fn walk_dir(
     names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let below = depth + 1;
     for (name, ft) in names {
-        let path = dir.join(&name);
+        // Exactly as long as it needs: `join` would double the directory's
+        // buffer, and a scan keeps one path per pidfile.
+        let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+        path.push(dir);
+        path.push(&name);
         if rules.excluded(&path) {
             continue;
         }
