@@ -10,6 +10,7 @@
 //! way, and no action relies on it (removal takes the file's lock itself).
 
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 
 use crate::probe::exes::ExeNames;
@@ -24,19 +25,20 @@ type Units = (SystemdView, Vec<UnitError>);
 /// executable names of every process.
 pub(super) struct Beside {
     locks: Option<Pending<LockTable>>,
-    /// Every process's executable name, read ahead in case a stale pidfile
-    /// asks whether its daemon runs under another PID; `None`: read when
-    /// asked (or never).
-    exe_names: Option<Pending<ExeNames>>,
-    /// The unit directories, and the units being read from them; `None`:
-    /// systemd is not looked at.
-    units: Option<(Vec<PathBuf>, Pending<Units>)>,
+    /// The unit directories, and the units read from them, sent as soon as
+    /// they are; `None`: systemd is not looked at.
+    units: Option<(Vec<PathBuf>, Receiver<Units>)>,
+    /// The thread that read the units, which goes on to read every
+    /// process's executable name when asked to (in case a stale pidfile
+    /// asks whether its daemon runs under another PID): one thread, so that
+    /// the walk and the reads have the other processor to themselves.
+    exe_names: Option<Pending<Option<ExeNames>>>,
 }
 
 impl Beside {
     /// Start reading the lock table, and the systemd units from `dirs`
     /// (`previous`: the last scan's view, kept while its units are
-    /// unchanged). `exe_names`: read every process's executable name too,
+    /// unchanged). `exe_names`: read every process's executable name next,
     /// which only the systemd rules ask for: worth it for a scan made once,
     /// where the other processor would wait anyway, and not for a view that
     /// scans again and again while nothing is stale.
@@ -45,27 +47,33 @@ impl Beside {
         previous: Option<SystemdView>,
         exe_names: bool,
     ) -> Self {
+        let mut thread = None;
         let units = dirs.map(|dirs| {
             let mine = dirs.clone();
-            let units = Pending::start("pidscope-units", move || match previous {
-                Some(view) => view.refresh(),
-                None => SystemdView::load(mine),
-            });
+            let (send, units) = mpsc::sync_channel(1);
+            thread = Some(Pending::start("pidscope-units", move || {
+                let units = match previous {
+                    Some(view) => view.refresh(),
+                    None => SystemdView::load(mine),
+                };
+                // Whoever waits for the units may have stopped waiting.
+                let _ = send.send(units);
+                exe_names.then(ExeNames::read)
+            }));
             (dirs, units)
         });
-        let exe_names =
-            (exe_names && units.is_some()).then(|| Pending::start("pidscope-exes", ExeNames::read));
         Beside {
             locks: Some(Pending::start("pidscope-locks", LockTable::read)),
-            exe_names,
             units,
+            exe_names: thread,
         }
     }
 
-    /// The systemd view and the errors of its unit files, once read.
+    /// The systemd view and the errors of its unit files, once read (read
+    /// here if no thread could read them).
     pub(super) fn units(&mut self) -> Option<Units> {
         let (dirs, units) = self.units.take()?;
-        Some(units.wait(|| SystemdView::load(dirs)))
+        Some(units.recv().unwrap_or_else(|_| SystemdView::load(dirs)))
     }
 
     /// The lock table, once read (read now if it was asked for before).
@@ -78,10 +86,10 @@ impl Beside {
 
     /// Every process's executable name: the one read ahead, or read now.
     pub(super) fn exe_names(&mut self) -> ExeNames {
-        match self.exe_names.take() {
-            Some(names) => names.wait(ExeNames::read),
-            None => ExeNames::read(),
-        }
+        self.exe_names
+            .take()
+            .and_then(|names| names.wait(|| None))
+            .unwrap_or_else(ExeNames::read)
     }
 }
 
