@@ -78,7 +78,9 @@ impl Scanner {
         let entries = &mut scan.entries[..];
         let mut others = std::mem::take(&mut scan.others);
         let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-        if spare && entries.len() >= 2 * MIN_ENTRIES_PER_THREAD {
+        // A scan made once is waited for; a view's rescans are not, and one
+        // thread spends less on them in all (see `Self::remembering`).
+        if spare && !self.remember && entries.len() >= 2 * MIN_ENTRIES_PER_THREAD {
             // Two halves, one per thread: each entry's verdict is its own.
             let mid = entries.len() / 2;
             let (first, second) = entries.split_at_mut(mid);

@@ -37,7 +37,7 @@ pub fn render(report: &Report) -> String {
 ///
 /// The document around the entries is serialised with no entries, and the
 /// entries are written into the hole their empty array leaves, in slices of
-/// [`SLICE`]: from two slices on, this thread and one more serialise them in
+/// 64: from two slices on, this thread and one more serialise them in
 /// turn (at most two slices ahead, so the memory stays bounded), and this one
 /// writes them in order. The bytes are those of serialising the whole
 /// document at once (the golden tests hold it to that).
