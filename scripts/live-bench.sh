@@ -62,6 +62,10 @@ def changes(where):
             def act(path=path):
                 os.unlink(path)
         yield path, act
+    # EVENTS not a multiple of 3 leaves the last sleeper running: end it.
+    if sleeper is not None and sleeper.poll() is None:
+        sleeper.kill()
+        sleeper.wait()
 
 class Watch:
     def __init__(self, tree):
