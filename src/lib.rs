@@ -32,6 +32,7 @@
 
 pub mod act;
 pub mod config;
+pub mod cores;
 pub mod display;
 #[doc(hidden)]
 pub mod fixture;

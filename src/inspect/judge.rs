@@ -47,7 +47,9 @@ impl Scanner {
     ) {
         let probe_from = Instant::now();
         let pids: Vec<i32> = scan.entries.iter().filter_map(|e| e.pid).collect();
-        let probes = self.prober.probe(&pids);
+        let probes = self
+            .prober
+            .probe(&pids, std::mem::take(&mut scan.sightings));
         self.phases.probe = probe_from.elapsed();
         let locks_from = Instant::now();
         let keys: Vec<(FileKey, Option<i32>)> = scan
@@ -77,7 +79,7 @@ impl Scanner {
         };
         let entries = &mut scan.entries[..];
         let mut others = std::mem::take(&mut scan.others);
-        let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let spare = crate::cores::spare();
         // A scan made once is waited for; a view's rescans are not, and one
         // thread spends less on them in all (see `Self::remembering`).
         if spare && !self.remember && entries.len() >= 2 * MIN_ENTRIES_PER_THREAD {

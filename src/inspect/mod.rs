@@ -19,7 +19,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::probe::locks::HolderCache;
 use crate::probe::namespace::PidNamespace;
-use crate::probe::process::Prober;
+use crate::probe::process::{Claimed, Prober, Sightings};
 use crate::report::Report;
 use crate::scan::ScanError;
 use crate::scan::discover::{Candidate, Rules, WalkedDir, discover_all};
@@ -104,6 +104,7 @@ impl Scanner {
     /// files that changed (for the inspector's periodic rescans).
     pub fn remembering(mut self) -> Self {
         self.remember = true;
+        self.prober = Prober::new().tracking_cpu();
         self
     }
 
@@ -198,12 +199,17 @@ enum Done {
 /// How many threads read beside the scanning one: one less than the
 /// processors this process may use, at most three.
 fn read_helpers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) - 1
+    crate::cores::processors().min(4) - 1
 }
 
-/// Read the candidates of one slice that the cache did not answer, in order.
-fn read_slice(parent: &mut Parent, slice: Vec<Job>, pid_max: u32) -> Vec<(Candidate, Done)> {
-    slice
+/// One slice once looked at: each candidate in order, and the PIDs they name, sighted.
+type SliceDone = (Vec<(Candidate, Done)>, Sightings);
+
+/// Read the candidates of one slice that the cache did not answer, in
+/// order, then sight the PIDs the slice names: on the thread that read
+/// them, while the other threads read theirs.
+fn read_slice(parent: &mut Parent, slice: Vec<Job>, pid_max: u32, claimed: &Claimed) -> SliceDone {
+    let done: Vec<(Candidate, Done)> = slice
         .into_iter()
         .map(|(candidate, hit)| {
             let done = match hit {
@@ -212,7 +218,16 @@ fn read_slice(parent: &mut Parent, slice: Vec<Job>, pid_max: u32) -> Vec<(Candid
             };
             (candidate, done)
         })
-        .collect()
+        .collect();
+    let mut pids: Vec<i32> = done
+        .iter()
+        .filter_map(|(_, done)| match done {
+            Done::Cached(hit) => hit.content.pid(),
+            Done::Read(read) => read.as_ref().and_then(|r| r.content.pid()),
+        })
+        .collect();
+    let sightings = Sightings::sight(&mut pids, claimed);
+    (done, sightings)
 }
 
 /// A scan in progress: the entries met so far and what is needed to fold
@@ -231,6 +246,8 @@ struct ScanInProgress {
     seen: HashMap<(u64, u64), usize>,
     /// Each parent directory's identity, stat'ed once per directory.
     dirs: DirIds,
+    /// The PIDs the entries name, sighted as their files were read.
+    sightings: Sightings,
 }
 
 impl Scanner {
@@ -250,6 +267,7 @@ impl Scanner {
             others: Vec::new(),
             seen: HashMap::with_capacity(candidates.len()),
             dirs: DirIds::default(),
+            sightings: Sightings::default(),
         };
         let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
         // Walk order, cut in slices taken in turn by this thread and the
@@ -261,6 +279,7 @@ impl Scanner {
             0
         };
         let slices = self.slices(candidates, pid_max);
+        let claimed = &Claimed::default();
         std::thread::scope(|threads| {
             let mut mine = Vec::new();
             let mut theirs = Vec::with_capacity(helpers);
@@ -277,7 +296,10 @@ impl Scanner {
                 threads.spawn(move || {
                     let mut parent = Parent::default();
                     for slice in queue {
-                        if done.send(read_slice(&mut parent, slice, pid_max)).is_err() {
+                        if done
+                            .send(read_slice(&mut parent, slice, pid_max, claimed))
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -287,9 +309,9 @@ impl Scanner {
             let mut parent = Parent::default();
             let mut mine = mine.into_iter();
             for k in 0.. {
-                let slice = match (k % (helpers + 1)).checked_sub(1) {
+                let (slice, sightings) = match (k % (helpers + 1)).checked_sub(1) {
                     None => match mine.next() {
-                        Some(slice) => read_slice(&mut parent, slice, pid_max),
+                        Some(slice) => read_slice(&mut parent, slice, pid_max, claimed),
                         None => break,
                     },
                     // A helper that panicked makes the scope panic as it ends.
@@ -298,6 +320,7 @@ impl Scanner {
                         Err(_) => break,
                     },
                 };
+                scan.sightings.merge(sightings);
                 for (candidate, done) in slice {
                     self.take(candidate, done, pid_max, &mut scan, &mut cache, errors);
                 }

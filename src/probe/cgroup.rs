@@ -46,12 +46,6 @@ pub fn unit_of(cgroup: &str) -> Option<&str> {
     })
 }
 
-/// The unit the process `pid` runs in, read from `/proc/PID/cgroup`.
-pub fn process_cgroup(pid: i32) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    parse_proc_cgroup(&text)
-}
-
 /// The cgroup hierarchies systemd places units in, from a mount table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hierarchies {

@@ -2,6 +2,7 @@
 //! file locks, and the PID namespace pidscope sees processes from.
 
 pub mod cgroup;
+pub mod details;
 pub mod exes;
 pub mod fds;
 pub mod identity;

@@ -1,17 +1,22 @@
 //! Is a PID alive, and what is it? `kill(pid, 0)` for existence, the precise
-//! identity from `/proc`, and the operator-facing details from sysinfo, which
-//! refreshes only the PIDs that pidfiles name (never the whole process table).
+//! identity and the operator-facing details from `/proc` (see
+//! [`super::details`]), read by the thread that read the pidfile naming the
+//! PID, and, for a view that probes again and again, the CPU use over the
+//! interval from sysinfo, which refreshes only the PIDs that pidfiles name
+//! (never the whole process table).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::{Pid, Uid, User};
 use serde::Serialize;
-use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 
+use super::details::{Details, read_details};
 use super::identity::{Clock, Identity, ProcessState, read_identity};
 
 /// What `kill(pid, 0)` says.
@@ -61,6 +66,11 @@ pub fn sight(pid: i32) -> Sighting {
             identity: None,
         };
     }
+    identify(pid, liveness)
+}
+
+/// The second half of [`sight`]: `/proc/PID` of a PID `kill` found.
+fn identify(pid: i32, liveness: Liveness) -> Sighting {
     match read_identity(pid) {
         Ok(identity) => Sighting {
             liveness,
@@ -81,22 +91,95 @@ pub fn sight(pid: i32) -> Sighting {
 /// more than it saves.
 const MIN_PIDS_PER_THREAD: usize = 128;
 
-/// One PID's [`Sighting`] as [`sight_all`] keeps it: 16 bytes, as most
-/// PIDs a scan names have no process and so no identity to hold.
-type Sighted = (i32, Liveness, Option<Box<Identity>>);
+/// One PID as a scan sighted it: what `kill(pid, 0)` said and, for a
+/// process `/proc` shows, who it is and its details. 16 bytes, as most PIDs
+/// a scan names have no process and so nothing more to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighted {
+    /// What `kill(pid, 0)` said.
+    pub liveness: Liveness,
+    /// Its identity and details, when `/proc/PID` could be read.
+    pub found: Option<Box<(Identity, Details)>>,
+}
 
-/// [`sight`] each of `pids`, in order: shared with one more thread when there
-/// are enough of them and a processor to spare.
-fn sight_all(pids: &[i32]) -> Vec<Sighted> {
-    let sight_each = |pids: &[i32]| -> Vec<Sighted> {
-        pids.iter()
-            .map(|&pid| {
-                let Sighting { liveness, identity } = sight(pid);
-                (pid, liveness, identity.map(Box::new))
-            })
-            .collect()
+/// [`sight`] `pid` and, when it has a process, read its [`Details`]: what a
+/// scan does for each PID a pidfile names, on the thread that read the
+/// pidfile, as soon as it has read it.
+pub fn sight_in_full(pid: i32) -> Sighted {
+    in_full(pid, sight(pid))
+}
+
+/// `sighting` of `pid` with the details of its process, when it has one.
+fn in_full(pid: i32, sighting: Sighting) -> Sighted {
+    let Sighting { liveness, identity } = sighting;
+    Sighted {
+        liveness,
+        found: identity.map(|id| Box::new((id, read_details(pid)))),
+    }
+}
+
+/// The PIDs a scan has sighted so far, each once.
+#[derive(Debug, Default)]
+pub struct Sightings {
+    /// The PIDs that have a process.
+    found: HashMap<i32, Sighted>,
+    /// The PIDs no process has (most of those a large scan names): kept
+    /// apart in four bytes each, to know they need no second look.
+    gone: Vec<i32>,
+}
+
+/// The live PIDs some thread of a scan has claimed to look at in full, so
+/// that each is looked at once however many slices name it.
+pub type Claimed = Mutex<HashSet<i32>>;
+
+impl Sightings {
+    /// [`sight_in_full`] each of `pids` (a slice of one scan's): a PID no
+    /// process has is noted as gone, and a live one is looked at in full
+    /// unless another slice's thread has `claimed` it (that one's sightings
+    /// then hold it).
+    pub fn sight(pids: &mut Vec<i32>, claimed: &Claimed) -> Sightings {
+        pids.retain(|&p| p > 0);
+        pids.sort_unstable();
+        pids.dedup();
+        let mut sightings = Sightings::default();
+        for &pid in pids.iter() {
+            let liveness = probe_liveness(pid);
+            if liveness == Liveness::Gone {
+                sightings.gone.push(pid);
+                continue;
+            }
+            // A poisoned lock only means another thread panicked: the scan
+            // ends with that panic, and looking twice is harmless meanwhile.
+            let mine = claimed.lock().map_or(true, |mut c| c.insert(pid));
+            if mine {
+                sightings.add(pid, in_full(pid, identify(pid, liveness)));
+            }
+        }
+        sightings
+    }
+
+    /// Take in what another slice sighted.
+    pub fn merge(&mut self, other: Sightings) {
+        self.gone.extend(other.gone);
+        self.found.extend(other.found);
+    }
+
+    fn add(&mut self, pid: i32, sighted: Sighted) {
+        if sighted.liveness == Liveness::Gone {
+            self.gone.push(pid);
+        } else {
+            self.found.insert(pid, sighted);
+        }
+    }
+}
+
+/// [`sight_in_full`] each of `pids`, in order: shared with one more thread
+/// when there are enough of them and a processor to spare.
+fn sight_all(pids: &[i32]) -> Vec<(i32, Sighted)> {
+    let sight_each = |pids: &[i32]| -> Vec<(i32, Sighted)> {
+        pids.iter().map(|&pid| (pid, sight_in_full(pid))).collect()
     };
-    let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let spare = crate::cores::spare();
     if !spare || pids.len() < 2 * MIN_PIDS_PER_THREAD {
         return sight_each(pids);
     }
@@ -174,10 +257,15 @@ impl ProcessProbe {
     };
 }
 
-/// Probes PIDs; keeps sysinfo's state between scans so CPU use can be measured
-/// over the refresh interval, and caches uid -> user name lookups.
+/// Probes PIDs; caches uid -> user name lookups and, for a view that
+/// probes again and again, keeps sysinfo's state between probes so CPU use
+/// can be measured over the refresh interval.
 pub struct Prober {
+    /// sysinfo's view of the probed processes, for their CPU use over an
+    /// interval; `None` until a probe of a prober that tracks CPU needs it.
     system: Option<System>,
+    /// Whether CPU use is measured over the interval between probes.
+    track_cpu: bool,
     users: HashMap<u32, Option<std::sync::Arc<str>>>,
     /// When each PID was last refreshed, to know whether sysinfo's CPU figure covers an interval.
     seen: HashMap<i32, Instant>,
@@ -190,74 +278,62 @@ impl Default for Prober {
 }
 
 impl Prober {
-    /// A prober with nothing loaded. Without a usable `/proc`, details stay empty.
+    /// A prober with nothing loaded, for one probe: the CPU use it gives is
+    /// each process's average since it started.
     pub fn new() -> Self {
         Prober {
-            system: System::new().ok(),
+            system: None,
+            track_cpu: false,
             users: HashMap::new(),
             seen: HashMap::new(),
         }
     }
 
-    /// Probe each distinct PID once, however many pidfiles name it. A
-    /// positive PID no process has is left out of the map: it stands for
+    /// Measure each process's CPU use over the interval since the previous
+    /// probe that saw it (for views that probe again and again).
+    pub fn tracking_cpu(mut self) -> Self {
+        self.track_cpu = true;
+        self
+    }
+
+    /// Probe each distinct PID of `pids` once, however many pidfiles name
+    /// it, taking what `sighted` already saw (a scan sights each PID as it
+    /// reads the pidfile) and sighting the others now. A positive PID no
+    /// process has is left out of the map: it stands for
     /// [`ProcessProbe::GONE`] (most PIDs a large scan names are stale).
-    pub fn probe(&mut self, pids: &[i32]) -> HashMap<i32, ProcessProbe> {
+    pub fn probe(&mut self, pids: &[i32], sighted: Sightings) -> HashMap<i32, ProcessProbe> {
         let clock = Clock::now();
         let now = Instant::now();
-        let mut pids: Vec<i32> = pids.iter().copied().filter(|&p| p > 0).collect();
-        pids.sort_unstable();
-        pids.dedup();
-
-        // Few PIDs have a process: the map of identities grows as needed.
-        let mut identities = HashMap::new();
-        let mut probes = HashMap::new();
-        for (pid, liveness, identity) in sight_all(&pids) {
-            match identity {
-                Some(identity) => {
-                    identities.insert(pid, (liveness, identity));
-                }
-                None if liveness == Liveness::Gone => {}
-                None => {
-                    probes.insert(
-                        pid,
-                        ProcessProbe {
-                            liveness,
-                            info: None,
-                        },
-                    );
-                }
+        let Sightings {
+            mut found,
+            mut gone,
+        } = sighted;
+        gone.sort_unstable();
+        let mut unseen: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|&p| p > 0 && !found.contains_key(&p) && gone.binary_search(&p).is_err())
+            .collect();
+        drop(gone);
+        unseen.sort_unstable();
+        unseen.dedup();
+        for (pid, sighted) in sight_all(&unseen) {
+            if sighted.liveness != Liveness::Gone {
+                found.insert(pid, sighted);
             }
         }
-
-        let live: Vec<sysinfo::Pid> = identities
-            .keys()
-            .map(|&p| sysinfo::Pid::from_u32(p as u32))
-            .collect();
-        if let Some(system) = self.system.as_mut().filter(|_| !live.is_empty()) {
-            let kind = ProcessRefreshKind::nothing()
-                .without_tasks()
-                .with_cmd(UpdateKind::Always)
-                .with_exe(UpdateKind::Always)
-                .with_memory()
-                .with_cpu();
-            system.refresh_processes_specifics(ProcessesToUpdate::Some(&live), true, kind);
-        }
-
-        for (pid, (liveness, identity)) in identities {
-            // sysinfo's CPU figure covers the time since this PID's previous refresh.
-            let interval_cpu = self
-                .seen
-                .get(&pid)
-                .is_some_and(|t| now.duration_since(*t) >= sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-            let info = self.describe(pid, &identity, &clock, interval_cpu);
-            probes.insert(
-                pid,
-                ProcessProbe {
-                    liveness,
-                    info: Some(std::sync::Arc::new(info)),
-                },
-            );
+        self.refresh_cpu(&found);
+        let mut probes = HashMap::with_capacity(found.len());
+        for (pid, Sighted { liveness, found }) in found {
+            let info = found.map(|found| {
+                let (identity, details) = *found;
+                // sysinfo's CPU figure covers the time since this PID's previous refresh.
+                let interval_cpu = self.seen.get(&pid).is_some_and(|t| {
+                    now.duration_since(*t) >= sysinfo::MINIMUM_CPU_UPDATE_INTERVAL
+                });
+                std::sync::Arc::new(self.describe(pid, identity, details, &clock, interval_cpu))
+            });
+            probes.insert(pid, ProcessProbe { liveness, info });
         }
         self.seen
             .retain(|pid, _| probes.get(pid).is_some_and(|p| p.info.is_some()));
@@ -269,45 +345,60 @@ impl Prober {
         probes
     }
 
+    /// Refresh sysinfo's CPU figures of the processes in `found`, when this
+    /// prober tracks CPU use.
+    fn refresh_cpu(&mut self, found: &HashMap<i32, Sighted>) {
+        if !self.track_cpu {
+            return;
+        }
+        let live: Vec<sysinfo::Pid> = found
+            .iter()
+            .filter(|(_, s)| s.found.is_some())
+            .map(|(&p, _)| sysinfo::Pid::from_u32(p as u32))
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        if self.system.is_none() {
+            self.system = System::new().ok();
+        }
+        if let Some(system) = self.system.as_mut() {
+            let kind = ProcessRefreshKind::nothing().without_tasks().with_cpu();
+            system.refresh_processes_specifics(ProcessesToUpdate::Some(&live), true, kind);
+        }
+    }
+
     fn describe(
         &mut self,
         pid: i32,
-        id: &Identity,
+        id: Identity,
+        details: Details,
         clock: &Clock,
         interval_cpu: bool,
     ) -> ProcessInfo {
-        // The uid comes from our own read of /proc/PID/status (for the thread
-        // group id): asking sysinfo too would read the same file twice.
+        // The uid comes from /proc/PID/status, read for the thread group id.
         let uid = id.uid;
         let user = uid.and_then(|u| self.user_name(u)).map(|u| u.to_string());
-        let process = self.process(pid);
         let start_time = clock.wall_time(id.start_ticks);
-        let cpu_percent = match process {
+        let cpu_percent = match self.process(pid) {
             Some(p) if interval_cpu => p.cpu_usage(),
-            _ => lifetime_cpu_percent(id, clock, start_time),
+            _ => lifetime_cpu_percent(&id, clock, start_time),
         };
         ProcessInfo {
-            name: id.comm.clone(),
+            name: id.comm,
             uid,
             user,
             start_time: Some(start_time),
-            cmdline: process
-                .map(|p| {
-                    p.cmd()
-                        .iter()
-                        .map(|a| a.to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            exe: process.and_then(|p| p.exe()).map(PathBuf::from),
+            cmdline: details.cmdline,
+            exe: details.exe,
             state: id.state,
             parent_pid: (id.ppid > 0).then_some(id.ppid),
-            memory_bytes: process.map_or(0, |p| p.memory()),
+            memory_bytes: details.memory_bytes,
             cpu_percent,
             kernel_thread: id.kernel_thread,
             start_ticks: id.start_ticks,
             thread_of: id.tgid.filter(|&t| t != pid),
-            cgroup: super::cgroup::process_cgroup(pid),
+            cgroup: details.cgroup,
         }
     }
 
@@ -358,7 +449,7 @@ mod tests {
     fn finds_itself_with_details() {
         let me = std::process::id() as i32;
         let mut prober = Prober::new();
-        let probes = prober.probe(&[me, me]);
+        let probes = prober.probe(&[me, me], Sightings::default());
         assert_eq!(probes.len(), 1, "each PID is probed once");
         let probe = &probes[&me];
         assert_eq!(probe.liveness, Liveness::Exists);

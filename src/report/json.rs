@@ -83,7 +83,7 @@ const SLICE: usize = 64;
 /// Write `entries` as the elements of an array two levels deep.
 fn write_entries(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
     let slices: Vec<&[Entry]> = entries.chunks(SLICE).collect();
-    let spare = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let spare = crate::cores::spare();
     if slices.len() < 2 || !spare {
         return out.write_all(&render_slice(entries, true)?);
     }

@@ -215,7 +215,7 @@ impl Proc {
     /// of `keys`, sorted. The PIDs are shared out between threads, one per
     /// core.
     pub(super) fn walk(&self, pids: &[i32], keys: &[FileKey]) -> Vec<Held> {
-        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = crate::cores::processors();
         let threads = cores
             .min(MAX_THREADS)
             .min(pids.len() / MIN_PIDS_PER_THREAD)
