@@ -1,13 +1,19 @@
 //! Which live processes run an executable of a given name: the base name of
 //! each `/proc/PID/exe` link, read once per scan and only when a rule asks.
 
-use std::collections::HashMap;
+use std::ops::Range;
 
 /// The executable name of every process this user may look at.
 #[derive(Debug, Default)]
 pub struct ExeNames {
-    by_name: HashMap<String, Vec<i32>>,
-    of_pid: HashMap<i32, String>,
+    /// Each process, in the order `/proc` lists them, with its name's
+    /// place in `text`.
+    procs: Vec<(i32, Range<u32>)>,
+    /// Every name, one after the other.
+    text: String,
+    /// Whether `procs` is in strictly increasing PID order (as `/proc` lists them):
+    /// a parent is then found by bisection.
+    sorted: bool,
 }
 
 impl ExeNames {
@@ -16,21 +22,22 @@ impl ExeNames {
     ///
     /// Each link is read relative to one descriptor of `/proc`, into one
     /// buffer: no path is built or looked up from `/` per process, which
-    /// counts on a host of thousands of processes.
+    /// counts on a host of thousands of processes. The names go into one
+    /// text, so a process costs no allocation of its own.
     pub fn read() -> ExeNames {
-        use rustix::fs::{Dir, Mode, OFlags, open, readlinkat_raw};
+        use rustix::fs::{Mode, OFlags, RawDir, open, readlinkat_raw};
+        use std::mem::MaybeUninit;
         let mut names = ExeNames::default();
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let Ok(proc) = open("/proc", flags, Mode::empty()) else {
             return names;
         };
-        let Ok(dir) = Dir::read_from(&proc) else {
-            return names;
-        };
+        let mut listing = [MaybeUninit::<u8>::uninit(); 8192];
+        let mut dir = RawDir::new(&proc, &mut listing);
         // PATH_MAX bytes and one more: a link that fills it all was cut short.
-        let mut target = vec![0u8; 4097];
-        let mut link = String::new();
-        for entry in dir {
+        let mut target = [0u8; 4097];
+        let mut link = [0u8; 32];
+        while let Some(entry) = dir.next() {
             let Ok(entry) = entry else { break };
             let Some(pid) = entry
                 .file_name()
@@ -40,49 +47,85 @@ impl ExeNames {
             else {
                 continue;
             };
-            link.clear();
-            link.push_str(&pid.to_string());
-            link.push_str("/exe");
-            let Ok(len) = readlinkat_raw(&proc, link.as_str(), &mut target[..]) else {
+            let Some(link) = exe_link(pid, &mut link) else {
+                continue;
+            };
+            let Ok(len) = readlinkat_raw(&proc, link, &mut target[..]) else {
                 continue;
             };
             if len >= target.len() {
                 continue;
             }
-            let Some(name) = exe_base_name(&String::from_utf8_lossy(&target[..len])) else {
-                continue;
-            };
-            names.by_name.entry(name.clone()).or_default().push(pid);
-            names.of_pid.insert(pid, name);
+            let text = String::from_utf8_lossy(&target[..len]);
+            if let Some(name) = exe_base_name(&text) {
+                names.push(pid, name);
+            }
         }
+        names.sorted = names.procs.windows(2).all(|w| w[0].0 < w[1].0);
         names
+    }
+
+    fn push(&mut self, pid: i32, name: &str) {
+        let (Ok(start), Ok(end)) = (
+            u32::try_from(self.text.len()),
+            u32::try_from(self.text.len() + name.len()),
+        ) else {
+            return;
+        };
+        self.text.push_str(name);
+        self.procs.push((pid, start..end));
+    }
+
+    fn name(&self, span: &Range<u32>) -> &str {
+        &self.text[span.start as usize..span.end as usize]
+    }
+
+    /// The executable name of process `pid`, if it was read.
+    fn of_pid(&self, pid: i32) -> Option<&str> {
+        let found = if self.sorted {
+            self.procs
+                .binary_search_by_key(&pid, |(p, _)| *p)
+                .ok()
+                .map(|i| &self.procs[i])
+        } else {
+            self.procs.iter().rev().find(|(p, _)| *p == pid)
+        };
+        found.map(|(_, span)| self.name(span))
     }
 
     /// The live processes whose executable is called `name`, each with
     /// whether its parent's executable is called `name` too.
     pub fn named(&self, name: &str) -> Vec<(i32, bool)> {
-        let Some(pids) = self.by_name.get(name) else {
-            return Vec::new();
-        };
-        pids.iter()
-            .filter_map(|&pid| {
+        self.procs
+            .iter()
+            .filter(|(_, span)| self.name(span) == name)
+            .filter_map(|&(pid, _)| {
                 let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
                 let id = super::identity::parse_stat(&stat)?;
                 if id.state.has_exited() {
                     return None;
                 }
-                let parent_same = self.of_pid.get(&id.ppid).is_some_and(|n| n == name);
+                let parent_same = self.of_pid(id.ppid).is_some_and(|n| n == name);
                 Some((pid, parent_same))
             })
             .collect()
     }
 }
 
+/// `PID/exe`, NUL-terminated, in `buf`.
+fn exe_link(pid: i32, buf: &mut [u8; 32]) -> Option<&std::ffi::CStr> {
+    use std::io::Write;
+    let mut rest = &mut buf[..];
+    write!(rest, "{pid}/exe\0").ok()?;
+    let len = 32 - rest.len();
+    std::ffi::CStr::from_bytes_with_nul(&buf[..len]).ok()
+}
+
 /// `/usr/sbin/nginx (deleted)` is `nginx`.
-fn exe_base_name(target: &str) -> Option<String> {
+fn exe_base_name(target: &str) -> Option<&str> {
     let target = target.strip_suffix(" (deleted)").unwrap_or(target);
     let base = target.rsplit('/').next()?;
-    (!base.is_empty()).then(|| base.to_owned())
+    (!base.is_empty()).then_some(base)
 }
 
 #[cfg(test)]
@@ -91,9 +134,9 @@ mod tests {
 
     #[test]
     fn base_names_drop_the_directory_and_the_deleted_mark() {
-        assert_eq!(exe_base_name("/usr/sbin/nginx").as_deref(), Some("nginx"));
+        assert_eq!(exe_base_name("/usr/sbin/nginx"), Some("nginx"));
         assert_eq!(
-            exe_base_name("/usr/bin/redis-server (deleted)").as_deref(),
+            exe_base_name("/usr/bin/redis-server (deleted)"),
             Some("redis-server")
         );
         assert_eq!(exe_base_name("/"), None);
