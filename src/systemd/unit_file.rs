@@ -4,6 +4,7 @@
 //! headers, `Key=Value` lines, `#` and `;` comments, and a trailing `\` that
 //! joins a line to the next (comment lines inside a continuation are skipped).
 
+use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 
 use super::name::{UnitName, unescape};
@@ -47,20 +48,12 @@ pub fn pid_file_settings(text: &str) -> Result<Vec<String>, SyntaxError> {
             section = Some(name);
             continue;
         }
-        let mut joined = line.to_owned();
-        while let Some(cut) = joined.strip_suffix('\\') {
-            joined.truncate(cut.len());
-            match lines.next() {
-                Some((_, next)) if matches!(next.trim_start().chars().next(), Some('#' | ';')) => {
-                    joined.push('\\');
-                }
-                Some((_, next)) => {
-                    joined.push(' ');
-                    joined.push_str(next.trim());
-                }
-                None => break,
-            }
-        }
+        // Only a line continued on the next is copied.
+        let joined = if line.ends_with('\\') {
+            Cow::Owned(join_continued(line, &mut lines))
+        } else {
+            Cow::Borrowed(line)
+        };
         let Some((key, value)) = joined.split_once('=') else {
             return Err(SyntaxError {
                 line: number,
@@ -78,6 +71,25 @@ pub fn pid_file_settings(text: &str) -> Result<Vec<String>, SyntaxError> {
         }
     }
     Ok(settings)
+}
+
+/// `line`, which ends in `\`, joined to the lines it continues on.
+fn join_continued<'a>(line: &str, lines: &mut impl Iterator<Item = (usize, &'a str)>) -> String {
+    let mut joined = line.to_owned();
+    while let Some(cut) = joined.strip_suffix('\\') {
+        joined.truncate(cut.len());
+        match lines.next() {
+            Some((_, next)) if matches!(next.trim_start().chars().next(), Some('#' | ';')) => {
+                joined.push('\\');
+            }
+            Some((_, next)) => {
+                joined.push(' ');
+                joined.push_str(next.trim());
+            }
+            None => break,
+        }
+    }
+    joined
 }
 
 /// One piece of a `PIDFile=` value: text, or a specifier that depends on
