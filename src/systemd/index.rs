@@ -9,11 +9,14 @@
 //! - a template (`foo@.service`) declares every path its `PIDFile=` takes
 //!   for some instance name: a pidfile's path yields the instance.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use rustix::fd::AsFd;
+
 use super::name::{UnitName, escape, valid_instance};
+use super::search::{DropIn, Listing, Unit};
 use super::unit_file::{Piece, SyntaxError, expand, normalize, pid_file_settings, pieces};
 
 pub use super::search::{SYSTEM_UNIT_PATH, UnitError, system_unit_dirs};
@@ -54,44 +57,43 @@ struct Template {
 pub struct UnitIndex {
     exact: HashMap<PathBuf, Vec<Declaration>>,
     templates: Vec<Template>,
-    /// Parsed settings by file, for instances' drop-ins at lookup.
-    settings: HashMap<PathBuf, Vec<String>>,
-    /// Unit files that are empty: their units are masked.
-    masked: HashSet<PathBuf>,
-    /// Drop-in files by unit name (`foo.service`), already in apply order.
-    dropins: HashMap<String, Vec<PathBuf>>,
+    /// Drop-in files by unit name (`foo.service`), already in apply order,
+    /// each with its settings (for instances' drop-ins at lookup).
+    dropins: HashMap<String, Vec<DropIn>>,
     stamps: Vec<(PathBuf, Option<SystemTime>)>,
     units_read: usize,
 }
 
 impl UnitIndex {
     /// Read every service unit under `dirs` (highest priority first).
+    ///
+    /// Each unit file is opened relative to its directory and read into
+    /// one buffer, parsed in place: a unit that declares no pidfile costs
+    /// no allocation.
     pub fn build(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>) {
         let mut index = UnitIndex::default();
-        let mut errors = Vec::new();
-        let listing = super::search::list(dirs);
-        index.stamps = listing.stamps;
-        index.dropins = listing.dropins;
-        errors.extend(listing.errors);
-        let units = listing.units;
-        for found in units.into_values().flatten() {
-            index.add(&found, &mut errors);
+        let mut listing = super::search::list(dirs);
+        let mut errors = std::mem::take(&mut listing.errors);
+        index.stamps = std::mem::take(&mut listing.stamps);
+        index.dropins = std::mem::take(&mut listing.dropins);
+        let mut buf = Vec::new();
+        for unit in &listing.units {
+            index.add(&listing, unit, &mut buf, &mut errors);
         }
         // Every drop-in is read here, once: lookups then never touch the disk.
-        let all_dropins: Vec<PathBuf> = index.dropins.values().flatten().cloned().collect();
-        for dropin in all_dropins {
-            index.settings_of(&dropin, &mut errors);
+        for dropin in index.dropins.values_mut().flatten() {
+            dropin.read(&mut buf, &mut errors);
         }
         // An instance with its own drop-ins may set a path its template's
         // pattern cannot find: index it by its concrete path.
-        let instances: Vec<String> = index
+        let instances: Vec<UnitName> = index
             .dropins
             .keys()
-            .filter(|u| UnitName::parse(u).is_some_and(|n| n.template().is_some()))
-            .cloned()
+            .filter(|u| u.contains('@'))
+            .filter_map(|u| UnitName::parse(u))
+            .filter(|n| n.instance.as_deref().is_some_and(|i| !i.is_empty()))
             .collect();
-        for unit in instances {
-            let name = UnitName::parse(&unit).expect("filtered above");
+        for name in instances {
             if let Some(declaration) = index.resolve_instance(&name) {
                 let path = declaration.path.clone();
                 index.exact.entry(path).or_default().push(declaration);
@@ -164,31 +166,56 @@ impl UnitIndex {
         self.units_read == 0
     }
 
-    fn add(&mut self, found: &super::search::Found, errors: &mut Vec<UnitError>) {
-        let own = match self.settings_of(&found.file, errors) {
-            Some(_) if self.masked.contains(&found.file) => return,
-            Some(s) => s,
-            None => return,
+    /// Index `unit`: the last word of its file and then its drop-ins.
+    fn add(
+        &mut self,
+        listing: &Listing,
+        unit: &Unit,
+        buf: &mut Vec<u8>,
+        errors: &mut Vec<UnitError>,
+    ) {
+        let name = listing.name(unit);
+        let own = match read_settings(listing.dir_fd(unit), name, || listing.path(unit), buf) {
+            // An empty unit file masks the unit: its drop-ins do not count.
+            Ok((_, true)) => return,
+            Ok((settings, false)) => settings,
+            Err(e) => {
+                errors.push(e);
+                return;
+            }
         };
-        let mut chain = vec![(found.file.clone(), own)];
-        for dropin in self
+        let dropins = self
             .dropins
-            .get(&found.name.full)
-            .cloned()
-            .unwrap_or_default()
-        {
-            if let Some(s) = self.settings_of(&dropin, errors) {
-                chain.push((dropin, s));
+            .get_mut(name)
+            .map_or(&mut [][..], |d| &mut d[..]);
+        for dropin in dropins.iter_mut() {
+            dropin.read(buf, errors);
+        }
+        // The last word, and the drop-in it comes from (`None`: the unit file).
+        let mut current: Option<(&str, Option<&Path>)> = None;
+        for value in &own {
+            current = (!value.is_empty()).then_some((value, None));
+        }
+        for dropin in dropins.iter() {
+            for value in dropin.settings() {
+                current = (!value.is_empty()).then_some((value, Some(&dropin.path)));
             }
         }
-        let Some(setting) = last_word(&chain) else {
+        let Some((value, source)) = current else {
+            return;
+        };
+        let setting = Setting {
+            value: value.to_owned(),
+            source: source.map_or_else(|| listing.path(unit), Path::to_path_buf),
+        };
+        let Some(name) = UnitName::parse(name) else {
             return;
         };
         self.units_read += 1;
-        if found.name.is_template() {
-            if let Some(pieces) = pieces(&setting.value, &found.name) {
+        if name.is_template() {
+            if let Some(pieces) = pieces(&setting.value, &name) {
                 self.templates.push(Template {
-                    name: found.name.clone(),
+                    name,
                     setting,
                     prefix: literal_prefix(&pieces),
                     pieces,
@@ -196,12 +223,12 @@ impl UnitIndex {
             }
             return;
         }
-        if let Some(path) = expand(&setting.value, &found.name) {
+        if let Some(path) = expand(&setting.value, &name) {
             self.exact
                 .entry(path.clone())
                 .or_default()
                 .push(Declaration {
-                    unit: found.name.full.clone(),
+                    unit: name.full,
                     setting: setting.value,
                     path,
                     source: setting.source,
@@ -214,104 +241,101 @@ impl UnitIndex {
     fn resolve_instance(&self, unit: &UnitName) -> Option<Declaration> {
         let template_name = unit.template()?;
         let template = self.templates.iter().find(|t| t.name.full == template_name);
-        let base = template.map(|t| t.setting.clone());
-        let mut dropins: Vec<PathBuf> = Vec::new();
-        for name in [&template_name, &unit.full] {
-            dropins.extend(self.dropins.get(name.as_str()).cloned().unwrap_or_default());
-        }
-        dropins.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-        let mut current = base;
+        let mut current = template.map(|t| (t.setting.value.as_str(), t.setting.source.as_path()));
+        let mut dropins: Vec<&DropIn> = [&template_name, &unit.full]
+            .into_iter()
+            .filter_map(|name| self.dropins.get(name.as_str()))
+            .flatten()
+            .collect();
+        dropins.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+        // Read at build; one that could not be used is a build error.
         for dropin in dropins {
-            // Read at build; one that could not be used is a build error.
-            let Some(settings) = self.settings.get(&dropin).cloned() else {
-                continue;
-            };
-            for value in settings {
-                current = (!value.is_empty()).then(|| Setting {
-                    value,
-                    source: dropin.clone(),
-                });
+            for value in dropin.settings() {
+                current = (!value.is_empty()).then_some((value.as_str(), dropin.path.as_path()));
             }
         }
-        let setting = current?;
+        let (value, source) = current?;
         Some(Declaration {
             unit: unit.full.clone(),
-            path: expand(&setting.value, unit)?,
-            setting: setting.value,
-            source: setting.source,
+            path: expand(value, unit)?,
+            setting: value.to_owned(),
+            source: source.to_path_buf(),
         })
-    }
-
-    fn settings_of(&mut self, file: &Path, errors: &mut Vec<UnitError>) -> Option<Vec<String>> {
-        if let Some(s) = self.settings.get(file) {
-            return Some(s.clone());
-        }
-        match read_settings(file) {
-            Ok((s, empty)) => {
-                if empty {
-                    self.masked.insert(file.to_path_buf());
-                }
-                self.settings.insert(file.to_path_buf(), s.clone());
-                Some(s)
-            }
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        }
     }
 }
 
-/// The setting left after applying every file of `chain` in order.
-fn last_word(chain: &[(PathBuf, Vec<String>)]) -> Option<Setting> {
-    let mut current = None;
-    for (file, settings) in chain {
-        for value in settings {
-            current = (!value.is_empty()).then(|| Setting {
-                value: value.clone(),
-                source: file.clone(),
-            });
+impl DropIn {
+    /// Read the drop-in's settings, unless they were read already. One
+    /// that cannot be used is read (and its error told) again when asked
+    /// again.
+    fn read(&mut self, buf: &mut Vec<u8>, errors: &mut Vec<UnitError>) {
+        if self.settings.is_some() {
+            return;
+        }
+        let path = &self.path;
+        match read_settings(rustix::fs::CWD, path, || path.clone(), buf) {
+            Ok((settings, _)) => self.settings = Some(settings),
+            Err(e) => errors.push(e),
         }
     }
-    current
+
+    /// Its settings: none unless read and usable.
+    fn settings(&self) -> &[String] {
+        self.settings.as_deref().unwrap_or_default()
+    }
 }
 
 /// A unit file's `PIDFile=` settings, and whether it is empty (an empty
-/// unit file masks the unit, as a link to `/dev/null` does).
-fn read_settings(file: &Path) -> Result<(Vec<String>, bool), UnitError> {
-    let bytes = read_small(file).map_err(|e| UnitError {
-        path: file.to_path_buf(),
+/// unit file masks the unit, as a link to `/dev/null` does). The file is
+/// `name` in the directory `at`, read into `buf`; `path` names it in an
+/// error.
+fn read_settings<P: rustix::path::Arg>(
+    at: impl AsFd,
+    name: P,
+    path: impl Fn() -> PathBuf,
+    buf: &mut Vec<u8>,
+) -> Result<(Vec<String>, bool), UnitError> {
+    read_small(at, name, buf).map_err(|e| UnitError {
+        path: path(),
         error: format!(
             "cannot read the unit file: {}",
             crate::scan::read::describe(&e)
         ),
     })?;
-    let empty = bytes.is_empty();
-    let text = String::from_utf8(bytes).map_err(|_| UnitError {
-        path: file.to_path_buf(),
+    let empty = buf.is_empty();
+    let text = std::str::from_utf8(buf).map_err(|_| UnitError {
+        path: path(),
         error: "the unit file is not UTF-8".into(),
     })?;
-    pid_file_settings(&text)
+    pid_file_settings(text)
         .map(|settings| (settings, empty))
         .map_err(|SyntaxError { line, what }| UnitError {
-            path: file.to_path_buf(),
+            path: path(),
             error: format!("line {line}: {what}"),
         })
 }
 
-/// Read a whole file without first asking its size (`std::fs::read` does):
-/// a unit file is small, and an index reads a thousand of them.
-fn read_small(file: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(file)?;
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 8192];
+/// Read a whole file into `buf` without first asking its size
+/// (`std::fs::read` does): a unit file is small, and an index reads a
+/// thousand of them.
+fn read_small<P: rustix::path::Arg>(
+    at: impl AsFd,
+    name: P,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    use rustix::buffer::spare_capacity;
+    use rustix::fs::{Mode, OFlags, openat};
+    use rustix::io::Errno;
+    buf.clear();
+    let file = openat(at, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     loop {
-        match f.read(&mut chunk) {
-            Ok(0) => return Ok(out),
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(8192);
+        }
+        match rustix::io::read(&file, spare_capacity(buf)) {
+            Ok(0) => return Ok(()),
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -622,6 +646,38 @@ mod tests {
         symlink(&real, d.dirs[0].join("alias.service")).unwrap();
         let (index, _) = d.build();
         assert_eq!(units(&index, "/run/real.pid"), ["real.service"]);
+    }
+
+    #[test]
+    fn a_link_to_a_file_elsewhere_is_the_unit_and_a_link_to_anything_else_masks() {
+        let d = Dirs::new(3);
+        let elsewhere = d.write(2, "kept/own.service", &service("/run/own.pid"));
+        symlink(&elsewhere, d.dirs[0].join("own.service")).unwrap();
+        // Not a regular file: masked, and the lower directory's is not read.
+        symlink("missing", d.dirs[0].join("dangling.service")).unwrap();
+        d.write(1, "dangling.service", &service("/run/dangling.pid"));
+        symlink(&d.dirs[2], d.dirs[0].join("dir.service")).unwrap();
+        d.write(1, "dir.service", &service("/run/dir.pid"));
+        // A relative alias is left to its unit, which a lower directory has.
+        symlink("target.service", d.dirs[0].join("other.service")).unwrap();
+        d.write(1, "other.service", &service("/run/other.pid"));
+        // A directory of drop-ins may be a link to one.
+        d.write(
+            0,
+            "own.d/pid.conf",
+            "[Service]\nPIDFile=/run/own-dropin.pid\n",
+        );
+        symlink("own.d", d.dirs[0].join("own.service.d")).unwrap();
+        let (index, errors) = d.build();
+        assert_eq!(errors, []);
+        assert_eq!(units(&index, "/run/own-dropin.pid"), ["own.service"]);
+        let declared = index.declaring(Path::new("/run/own-dropin.pid"));
+        assert_eq!(declared[0].source, d.dirs[0].join("own.service.d/pid.conf"));
+        for gone in ["/run/own.pid", "/run/dangling.pid", "/run/dir.pid"] {
+            assert_eq!(units(&index, gone), Vec::<String>::new(), "{gone}");
+        }
+        assert_eq!(units(&index, "/run/other.pid"), ["other.service"]);
+        assert_eq!(index.len(), 2);
     }
 
     #[test]

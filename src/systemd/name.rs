@@ -22,26 +22,11 @@ pub struct UnitName {
 impl UnitName {
     /// Split a `.service` unit name; `None` for any other name.
     pub fn parse(full: &str) -> Option<UnitName> {
-        let stem = full.strip_suffix(".service")?;
-        if stem.is_empty() || !stem.bytes().all(|c| valid_char(c) || c == b'@') {
-            return None;
-        }
-        let (prefix, instance) = match stem.split_once('@') {
-            Some((prefix, instance)) => {
-                if instance.contains('@') {
-                    return None;
-                }
-                (prefix, Some(instance.to_owned()))
-            }
-            None => (stem, None),
-        };
-        if prefix.is_empty() {
-            return None;
-        }
+        let (prefix, instance) = split(full)?;
         Some(UnitName {
             full: full.to_owned(),
             prefix: prefix.to_owned(),
-            instance,
+            instance: instance.map(str::to_owned),
         })
     }
 
@@ -66,6 +51,30 @@ impl UnitName {
             _ => None,
         }
     }
+}
+
+/// Whether `full` is a `.service` unit name, as [`UnitName::parse`] reads
+/// one.
+pub fn is_service_name(full: &str) -> bool {
+    split(full).is_some()
+}
+
+/// A `.service` unit name's prefix and instance (empty for a template).
+fn split(full: &str) -> Option<(&str, Option<&str>)> {
+    let stem = full.strip_suffix(".service")?;
+    if stem.is_empty() || !stem.bytes().all(|c| valid_char(c) || c == b'@') {
+        return None;
+    }
+    let (prefix, instance) = match stem.split_once('@') {
+        Some((prefix, instance)) => {
+            if instance.contains('@') {
+                return None;
+            }
+            (prefix, Some(instance))
+        }
+        None => (stem, None),
+    };
+    (!prefix.is_empty()).then_some((prefix, instance))
 }
 
 /// Whether `instance` can stand between `@` and `.service`.

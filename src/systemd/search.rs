@@ -3,12 +3,19 @@
 //! masks the unit, an alias is left to its unit, and the drop-ins of every
 //! directory are gathered by name.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::name::UnitName;
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, open, readlinkat_raw, statat};
+
+use super::name::is_service_name;
 
 /// systemd's system unit search path, highest priority first
 /// (systemd.unit(5), "System Unit Search Path").
@@ -43,116 +50,235 @@ pub struct UnitError {
     pub error: String,
 }
 
-/// One unit as found on the search path, before its settings are folded.
+/// A unit whose file wins on the search path (not masked).
 #[derive(Debug, Clone)]
-pub(super) struct Found {
-    pub(super) name: UnitName,
-    pub(super) file: PathBuf,
+pub(super) struct Unit {
+    /// The directory it is in: an index into [`Listing::dirs`].
+    dir: usize,
+    /// Its name, in [`Listing::names`].
+    name: Range<usize>,
+}
+
+/// A drop-in file, and its `PIDFile=` settings once read.
+#[derive(Debug)]
+pub(super) struct DropIn {
+    /// The file.
+    pub(super) path: PathBuf,
+    /// Its settings in file order; `None` until it is read, or when it
+    /// could not be used.
+    pub(super) settings: Option<Vec<String>>,
 }
 
 /// What the search path holds.
 #[derive(Debug, Default)]
-pub(super) struct Listing {
-    /// Each unit by name: the file that wins, or `None` when it is masked.
-    pub(super) units: BTreeMap<String, Option<Found>>,
+pub(super) struct Listing<'a> {
+    /// The directories listed, open, highest priority first: unit files
+    /// are opened relative to them.
+    dirs: Vec<(&'a Path, OwnedFd)>,
+    /// The names of the units and drop-in directories, one after the other.
+    names: String,
+    /// The units, in name order.
+    pub(super) units: Vec<Unit>,
     /// The drop-in files of each unit (`foo.service`), in the order they apply.
-    pub(super) dropins: HashMap<String, Vec<PathBuf>>,
+    pub(super) dropins: HashMap<String, Vec<DropIn>>,
     /// Every directory looked at, with its modification time then.
     pub(super) stamps: Vec<(PathBuf, Option<SystemTime>)>,
     /// Directories that could not be listed.
     pub(super) errors: Vec<UnitError>,
 }
 
+impl Listing<'_> {
+    /// The unit's name.
+    pub(super) fn name(&self, unit: &Unit) -> &str {
+        &self.names[unit.name.clone()]
+    }
+
+    /// The unit's file.
+    pub(super) fn path(&self, unit: &Unit) -> PathBuf {
+        self.dirs[unit.dir].0.join(self.name(unit))
+    }
+
+    /// The directory the unit's file is in, open.
+    pub(super) fn dir_fd(&self, unit: &Unit) -> &OwnedFd {
+        &self.dirs[unit.dir].1
+    }
+}
+
+/// A name met in a directory that may be a unit or a drop-in directory.
+struct Candidate {
+    dir: usize,
+    name: Range<usize>,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A `.service` file, link, or other entry (of this type).
+    Unit(FileType),
+    /// `NAME.d`, for a unit `NAME`: its span is the unit's name.
+    DropIns,
+}
+
 /// List the units and drop-ins of `dirs`, highest priority first.
-pub(super) fn list(dirs: &[PathBuf]) -> Listing {
-    let mut listing = Listing::default();
-    let mut dropins: HashMap<String, BTreeMap<String, PathBuf>> = HashMap::new();
-    let mut seen_dirs = HashSet::new();
+pub(super) fn list(dirs: &[PathBuf]) -> Listing<'_> {
+    // Room for the units and drop-in directories of a usual host at once.
+    let mut listing = Listing {
+        names: String::with_capacity(4096),
+        ..Listing::default()
+    };
+    let mut candidates = Vec::with_capacity(256);
+    let mut seen_dirs = Vec::new();
     for dir in dirs {
-        listing.stamps.push((dir.clone(), modified(dir)));
-        let Ok(meta) = std::fs::metadata(dir) else {
+        let meta = std::fs::metadata(dir);
+        let mtime = meta.as_ref().ok().and_then(|m| m.modified().ok());
+        listing.stamps.push((dir.clone(), mtime));
+        let Ok(meta) = meta else {
             continue;
         };
         // /lib and /usr/lib are one directory on merged-/usr systems.
-        if seen_dirs.insert((meta.dev(), meta.ino())) {
-            list_dir(dir, &mut listing, &mut dropins);
+        if !seen_dirs.contains(&(meta.dev(), meta.ino())) {
+            seen_dirs.push((meta.dev(), meta.ino()));
+            list_dir(dir, &mut listing, &mut candidates);
         }
     }
-    for (unit, files) in dropins {
-        listing.dropins.insert(unit, files.into_values().collect());
+    pick_units(&mut listing, &mut candidates);
+    for files in listing.dropins.values_mut() {
+        // By file name, the first directory's first: the one that applies.
+        files.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+        files.dedup_by(|later, first| later.path.file_name() == first.path.file_name());
     }
     listing
 }
 
-/// One directory of the search path.
-fn list_dir(
-    dir: &Path,
-    listing: &mut Listing,
-    dropins: &mut HashMap<String, BTreeMap<String, PathBuf>>,
-) {
-    let Ok(read) = std::fs::read_dir(dir) else {
+/// One directory of the search path: its units are noted as candidates,
+/// its drop-ins gathered.
+fn list_dir<'a>(dir: &'a Path, listing: &mut Listing<'a>, candidates: &mut Vec<Candidate>) {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(fd) = open(dir, flags, Mode::empty()) else {
         listing.errors.push(UnitError {
             path: dir.to_path_buf(),
             error: "cannot list the unit directory".into(),
         });
         return;
     };
-    // The entry's type comes with the listing: no stat per file.
-    let mut names: Vec<_> = read
-        .flatten()
-        .map(|e| (e.file_name(), e.file_type().ok()))
-        .collect();
-    names.sort_by(|a, b| a.0.cmp(&b.0));
-    for (os_name, kind) in names {
-        let Some(name) = os_name.to_str() else {
-            continue;
+    let index = listing.dirs.len();
+    let first = candidates.len();
+    // Names are filtered as they come: most entries are other unit types
+    // and cost nothing. The entry's type comes with the listing too.
+    for_each_entry(&fd, |name, kind| {
+        let (unit, kind) = match name.strip_suffix(".d") {
+            Some(unit) => (unit, Kind::DropIns),
+            None => (name, Kind::Unit(kind)),
         };
-        let path = dir.join(name);
-        if let Some(unit) = name.strip_suffix(".d") {
-            if UnitName::parse(unit).is_some() && path.is_dir() {
-                listing.stamps.push((path.clone(), modified(&path)));
-                collect_dropins(&path, dropins.entry(unit.to_owned()).or_default());
-            }
+        if is_service_name(unit) {
+            let start = listing.names.len();
+            listing.names.push_str(unit);
+            candidates.push(Candidate {
+                dir: index,
+                name: start..listing.names.len(),
+                kind,
+            });
+        }
+    });
+    let names = &listing.names;
+    candidates[first..].sort_by(|a, b| names[a.name.clone()].cmp(&names[b.name.clone()]));
+    for candidate in &candidates[first..] {
+        if candidate.kind != Kind::DropIns {
             continue;
         }
-        let Some(parsed) = UnitName::parse(name) else {
+        let unit = &listing.names[candidate.name.clone()];
+        let mut path = dir.join(unit);
+        path.as_mut_os_string().push(".d");
+        let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
-        if listing.units.contains_key(name) {
+        if meta.is_dir() {
+            listing.stamps.push((path.clone(), meta.modified().ok()));
+            let files = match listing.dropins.get_mut(unit) {
+                Some(files) => files,
+                None => listing.dropins.entry(unit.to_owned()).or_default(),
+            };
+            collect_dropins(&path, files);
+        }
+    }
+    listing.dirs.push((dir, fd));
+}
+
+/// The file that wins for each unit name: the first directory's, unless
+/// it is an alias (left to its unit) or not a file at all; a link to
+/// anything but a regular file masks the unit.
+fn pick_units(listing: &mut Listing<'_>, candidates: &mut [Candidate]) {
+    let names = &listing.names;
+    candidates.sort_by(|a, b| {
+        (names[a.name.clone()].cmp(&names[b.name.clone()])).then(a.dir.cmp(&b.dir))
+    });
+    let mut decided: Option<&str> = None;
+    for candidate in candidates.iter() {
+        let Kind::Unit(kind) = candidate.kind else {
+            continue;
+        };
+        let name = &names[candidate.name.clone()];
+        if decided == Some(name) {
             continue;
         }
-        let found = match kind {
-            Some(k) if k.is_file() => Some(Found {
-                name: parsed,
-                file: path,
-            }),
-            Some(k) if k.is_symlink() => match link_kind(&path, name) {
+        let fd = &listing.dirs[candidate.dir].1;
+        let kind = match kind {
+            FileType::Unknown => match statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => FileType::from_raw_mode(stat.st_mode),
+                Err(_) => continue,
+            },
+            kind => kind,
+        };
+        let wins = match kind {
+            FileType::RegularFile => true,
+            FileType::Symlink => match link_kind(fd, listing.dirs[candidate.dir].0, name) {
                 Link::Alias => continue,
-                Link::Masked => None,
-                Link::Unit => Some(Found {
-                    name: parsed,
-                    file: path,
-                }),
+                Link::Masked => false,
+                Link::Unit => true,
             },
             _ => continue,
         };
-        listing.units.insert(name.to_owned(), found);
+        decided = Some(name);
+        if wins {
+            listing.units.push(Unit {
+                dir: candidate.dir,
+                name: candidate.name.clone(),
+            });
+        }
     }
 }
 
-/// The `*.conf` files of a drop-in directory, by file name; a name already
-/// taken by a higher-priority directory is kept.
-fn collect_dropins(dir: &Path, into: &mut BTreeMap<String, PathBuf>) {
-    let Ok(read) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in read.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".conf") {
-            into.entry(name.to_owned()).or_insert_with(|| entry.path());
+/// Call `each` with the name and type of every entry of the directory
+/// `fd` but `.` and `..` (names that are not UTF-8 are skipped), read into
+/// a buffer on the stack.
+fn for_each_entry(fd: impl AsFd, mut each: impl FnMut(&str, FileType)) {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
+    let mut dir = RawDir::new(fd, &mut buf);
+    while let Some(Ok(entry)) = dir.next() {
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if name != "." && name != ".." {
+            each(name, entry.file_type());
         }
     }
+}
+
+/// The `*.conf` files of a drop-in directory, added to `into` (which keeps
+/// the highest-priority directory's first).
+fn collect_dropins(dir: &Path, into: &mut Vec<DropIn>) {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(fd) = open(dir, flags, Mode::empty()) else {
+        return;
+    };
+    for_each_entry(&fd, |name, _| {
+        if name.ends_with(".conf") {
+            into.push(DropIn {
+                path: dir.join(name),
+                settings: None,
+            });
+        }
+    });
 }
 
 /// What a symlink in a unit directory is.
@@ -165,19 +291,31 @@ enum Link {
     Unit,
 }
 
-fn link_kind(path: &Path, name: &str) -> Link {
-    let Ok(target) = std::fs::read_link(path) else {
-        return Link::Masked;
+/// The link `name` in the directory `fd` (at `dir`).
+fn link_kind(fd: &OwnedFd, dir: &Path, name: &str) -> Link {
+    // PATH_MAX bytes and one more: a target that fills it all was cut short.
+    let mut buf = [0u8; 4097];
+    let long;
+    let target = match readlinkat_raw(fd, name, &mut buf[..]) {
+        Ok(len) if len < buf.len() => Path::new(OsStr::from_bytes(&buf[..len])),
+        Ok(_) => match std::fs::read_link(dir.join(name)) {
+            Ok(target) => {
+                long = target;
+                long.as_path()
+            }
+            Err(_) => return Link::Masked,
+        },
+        Err(_) => return Link::Masked,
     };
     let alias = target
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|t| t != name && UnitName::parse(t).is_some());
+        .is_some_and(|t| t != name && is_service_name(t));
     if alias {
         return Link::Alias;
     }
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => Link::Unit,
+    match statat(fd, name, AtFlags::empty()) {
+        Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => Link::Unit,
         _ => Link::Masked,
     }
 }
