@@ -14,6 +14,10 @@ pub struct ExeNames {
     /// Whether `procs` is in strictly increasing PID order (as `/proc` lists them):
     /// a parent is then found by bisection.
     sorted: bool,
+    /// The indexes of `procs` in the order of their names (in `/proc`'s
+    /// order for one name): the processes of a name are found by bisection,
+    /// for each stale pidfile of a scan that asks.
+    by_name: Vec<u32>,
 }
 
 impl ExeNames {
@@ -61,8 +65,20 @@ impl ExeNames {
                 names.push(pid, name);
             }
         }
-        names.sorted = names.procs.windows(2).all(|w| w[0].0 < w[1].0);
+        names.index();
         names
+    }
+
+    /// Index the processes read, by PID and by name.
+    fn index(&mut self) {
+        self.sorted = self.procs.windows(2).all(|w| w[0].0 < w[1].0);
+        let mut by_name: Vec<u32> = (0..self.procs.len() as u32).collect();
+        // Stable: one name's processes stay in the order read.
+        by_name.sort_by(|&a, &b| {
+            self.name(&self.procs[a as usize].1)
+                .cmp(self.name(&self.procs[b as usize].1))
+        });
+        self.by_name = by_name;
     }
 
     fn push(&mut self, pid: i32, name: &str) {
@@ -93,13 +109,21 @@ impl ExeNames {
         found.map(|(_, span)| self.name(span))
     }
 
+    /// The PIDs read with the executable name `name`, in `/proc`'s order.
+    fn pids_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = i32> + 'a {
+        let name_at = |k: u32| self.name(&self.procs[k as usize].1);
+        let first = self.by_name.partition_point(|&k| name_at(k) < name);
+        self.by_name[first..]
+            .iter()
+            .take_while(move |&&k| name_at(k) == name)
+            .map(|&k| self.procs[k as usize].0)
+    }
+
     /// The live processes whose executable is called `name`, each with
     /// whether its parent's executable is called `name` too.
     pub fn named(&self, name: &str) -> Vec<(i32, bool)> {
-        self.procs
-            .iter()
-            .filter(|(_, span)| self.name(span) == name)
-            .filter_map(|&(pid, _)| {
+        self.pids_named(name)
+            .filter_map(|pid| {
                 let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
                 let id = super::identity::parse_stat(&stat)?;
                 if id.state.has_exited() {
@@ -140,6 +164,29 @@ mod tests {
             Some("redis-server")
         );
         assert_eq!(exe_base_name("/"), None);
+    }
+
+    #[test]
+    fn the_processes_of_a_name_come_in_the_order_read() {
+        let mut names = ExeNames::default();
+        for (pid, name) in [
+            (30, "nginx"),
+            (10, "sshd"),
+            (20, "nginx"),
+            (5, "cron"),
+            (40, "nginx"),
+        ] {
+            names.push(pid, name);
+        }
+        names.index();
+        let named = |name: &str| names.pids_named(name).collect::<Vec<_>>();
+        assert_eq!(named("nginx"), [30, 20, 40]);
+        assert_eq!(named("sshd"), [10]);
+        assert_eq!(named("cron"), [5]);
+        assert_eq!(named("ngin"), [] as [i32; 0]);
+        assert_eq!(named("zz"), [] as [i32; 0]);
+        assert_eq!(names.of_pid(20), Some("nginx"));
+        assert_eq!(names.of_pid(7), None);
     }
 
     #[test]
