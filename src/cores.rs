@@ -1,12 +1,15 @@
-//! How many processors this process may use, asked once: a scan shares its
-//! reads, its verdicts and its JSON with another thread only when there is
-//! a processor to spare.
+//! How many processors this process may use, asked once, and work shared
+//! with the spare ones in order ([`in_order`]): a scan shares its reads, its
+//! verdicts and its JSON with another thread only when there is a processor
+//! to spare.
 //!
 //! `std::thread::available_parallelism` reads the process's cgroup CPU
 //! quota from `/proc` and `/sys` on every call (about 40 µs): one scan asks
 //! four times.
 
-use std::sync::OnceLock;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread;
 
 /// How many processors this process may use (at least 1), as the standard
 /// library counts them: the affinity mask, capped by a cgroup CPU quota.
@@ -20,9 +23,232 @@ pub fn spare() -> bool {
     processors() > 1
 }
 
+/// Do `work` on each of `items` on this thread and `helpers` more, each
+/// thread taking the next item as soon as it is free (so one that the
+/// system slows does not hold the others back), and hand the results to
+/// `take`, on this thread, in the items' order. While `take` has one, at
+/// most `ahead` items after it are claimed (at least one): the memory stays
+/// bounded whatever the number of items. Each thread starts its work from its own `state()`.
+///
+/// A helper that cannot be started leaves its share to the others; a
+/// panic in `work` on a helper goes on on this thread.
+pub fn in_order<T, R, S>(
+    items: Vec<T>,
+    helpers: usize,
+    ahead: usize,
+    state: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, T) -> R + Sync,
+    mut take: impl FnMut(R),
+) where
+    T: Send,
+    R: Send,
+{
+    if helpers == 0 || items.len() < 2 {
+        let mut mine = state();
+        for item in items {
+            take(work(&mut mine, item));
+        }
+        return;
+    }
+    let n = items.len();
+    let shared = Shared {
+        queue: Mutex::new(Queue {
+            todo: items.into_iter().map(Some).collect(),
+            done: (0..n).map(|_| None).collect(),
+            next: 0,
+            taken: 0,
+            stop: false,
+        }),
+        changed: Condvar::new(),
+        ahead: ahead.max(1),
+    };
+    thread::scope(|threads| {
+        for _ in 0..helpers {
+            let spawned = thread::Builder::new().spawn_scoped(threads, || {
+                let mut mine = state();
+                while let Some((k, item)) = shared.claim(shared.wait_for_work()) {
+                    let result = catch_unwind(AssertUnwindSafe(|| work(&mut mine, item)));
+                    shared.finish(k, result);
+                }
+            });
+            if spawned.is_err() {
+                break;
+            }
+        }
+        // Whatever happens to this thread, the helpers stop waiting.
+        let _stop = StopOnDrop(&shared);
+        let mut mine = state();
+        for k in 0..n {
+            let result = loop {
+                let mut queue = shared.lock();
+                if let Some(result) = queue.done[k].take() {
+                    queue.taken = k + 1;
+                    shared.changed.notify_all();
+                    break result;
+                }
+                match shared.claim(queue) {
+                    Some((j, item)) => {
+                        let result = catch_unwind(AssertUnwindSafe(|| work(&mut mine, item)));
+                        shared.finish(j, result);
+                    }
+                    None => drop(shared.wait(shared.lock(), |q| q.done[k].is_none())),
+                }
+            };
+            match result {
+                Ok(result) => take(result),
+                Err(panic) => resume_unwind(panic),
+            }
+        }
+    });
+}
+
+/// The items of [`in_order`], their results, and how far each has got.
+struct Queue<T, R> {
+    todo: Vec<Option<T>>,
+    done: Vec<Option<thread::Result<R>>>,
+    /// The first item no thread has claimed.
+    next: usize,
+    /// How many results this thread has taken.
+    taken: usize,
+    /// This thread has stopped taking results: the helpers stop too.
+    stop: bool,
+}
+
+struct Shared<T, R> {
+    queue: Mutex<Queue<T, R>>,
+    changed: Condvar,
+    ahead: usize,
+}
+
+impl<T, R> Shared<T, R> {
+    fn lock(&self) -> MutexGuard<'_, Queue<T, R>> {
+        // A thread panics only in `work`, outside the lock: never poisoned
+        // but for a bug, after which the queue is still consistent.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(
+        &self,
+        guard: MutexGuard<'a, Queue<T, R>>,
+        until_not: impl FnMut(&mut Queue<T, R>) -> bool,
+    ) -> MutexGuard<'a, Queue<T, R>> {
+        self.changed
+            .wait_while(guard, until_not)
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A helper's lock once there is an item it may claim, or nothing left.
+    fn wait_for_work(&self) -> MutexGuard<'_, Queue<T, R>> {
+        let n = self.lock().todo.len();
+        self.wait(self.lock(), |q| {
+            !q.stop && q.next < n && q.next >= q.taken + self.ahead
+        })
+    }
+
+    /// Claim the next item, unless none is left, too many results wait, or
+    /// this thread stopped.
+    fn claim(&self, mut queue: MutexGuard<'_, Queue<T, R>>) -> Option<(usize, T)> {
+        let k = queue.next;
+        if queue.stop || k >= queue.todo.len() || k >= queue.taken + self.ahead {
+            return None;
+        }
+        queue.next += 1;
+        let item = queue.todo[k].take()?;
+        Some((k, item))
+    }
+
+    fn finish(&self, k: usize, result: thread::Result<R>) {
+        self.lock().done[k] = Some(result);
+        self.changed.notify_all();
+    }
+}
+
+/// Tells the helpers of [`in_order`] to stop when this thread leaves it,
+/// done or unwinding.
+struct StopOnDrop<'a, T, R>(&'a Shared<T, R>);
+
+impl<T, R> Drop for StopOnDrop<'_, T, R> {
+    fn drop(&mut self) {
+        self.0.lock().stop = true;
+        self.0.changed.notify_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_come_in_order_each_item_done_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        for helpers in [0, 1, 3] {
+            for n in [0, 1, 2, 7, 100] {
+                let calls = AtomicUsize::new(0);
+                let mut got = Vec::new();
+                in_order(
+                    (0..n).collect(),
+                    helpers,
+                    2,
+                    || 0usize,
+                    |done: &mut usize, k: usize| {
+                        *done += 1;
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        // Uneven work: later items are often done first.
+                        std::thread::sleep(std::time::Duration::from_micros((k % 3) as u64 * 50));
+                        k * 10
+                    },
+                    |r| got.push(r),
+                );
+                assert_eq!(
+                    got,
+                    (0..n).map(|k| k * 10).collect::<Vec<_>>(),
+                    "{helpers} {n}"
+                );
+                assert_eq!(calls.load(Ordering::Relaxed), n);
+            }
+        }
+    }
+
+    #[test]
+    fn at_most_ahead_results_wait() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let started = AtomicUsize::new(0);
+        let mut most = 0;
+        in_order(
+            (0..50).collect(),
+            3,
+            4,
+            || (),
+            |_: &mut (), k: usize| {
+                started.fetch_add(1, Ordering::SeqCst);
+                k
+            },
+            |k| {
+                // Items claimed after this one: at most `ahead` of them.
+                most = most.max(started.load(Ordering::SeqCst) - (k + 1));
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            },
+        );
+        assert!(most <= 4, "{most} results waited");
+    }
+
+    #[test]
+    fn a_panic_in_the_work_goes_on_here() {
+        let caught = std::panic::catch_unwind(|| {
+            in_order(
+                (0..20).collect(),
+                2,
+                2,
+                || (),
+                |_: &mut (), k: usize| {
+                    assert_ne!(k, 13, "item 13");
+                    k
+                },
+                |_| {},
+            );
+        });
+        assert!(caught.is_err());
+    }
 
     #[test]
     fn counts_what_the_standard_library_counts() {

@@ -182,8 +182,14 @@ impl Scanner {
     }
 }
 
-/// How many candidates a thread reads in one go.
-const SLICE: usize = 256;
+/// How many candidates a thread reads in one go: few enough that the last
+/// slices keep every thread busy to the end.
+const SLICE: usize = 64;
+
+/// Below this many candidates, this thread reads them all: starting
+/// another costs more than it saves (and a view's rescans, which mostly
+/// `lstat` unchanged files, nobody waits for).
+const MIN_FOR_HELPERS: usize = 512;
 
 /// A candidate, with the previous scan's reading of it when still true
 /// (boxed: most candidates have none, and all wait in line at once).
@@ -270,62 +276,30 @@ impl Scanner {
             sightings: Sightings::default(),
         };
         let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
-        // Walk order, cut in slices taken in turn by this thread and the
-        // helpers: the reads of one overlap those of the others, and the
-        // slices come back in order, so the entries are pushed in walk order.
-        let helpers = if candidates.len() >= 2 * SLICE {
+        // Walk order, cut in slices that this thread and the helpers take as
+        // each is free (so a thread the system slows holds no other back):
+        // the reads of one overlap those of the others, and the slices come
+        // back in order, so the entries are pushed in walk order.
+        let helpers = if candidates.len() >= MIN_FOR_HELPERS {
             read_helpers()
         } else {
             0
         };
         let slices = self.slices(candidates, pid_max);
         let claimed = &Claimed::default();
-        std::thread::scope(|threads| {
-            let mut mine = Vec::new();
-            let mut theirs = Vec::with_capacity(helpers);
-            let mut queues: Vec<_> = (0..helpers).map(|_| Vec::new()).collect();
-            for (k, slice) in slices.into_iter().enumerate() {
-                match (k % (helpers + 1)).checked_sub(1) {
-                    None => mine.push(slice),
-                    Some(h) => queues[h].push(slice),
-                }
-            }
-            for queue in queues {
-                // At most two slices read ahead: the memory stays bounded.
-                let (done, results) = std::sync::mpsc::sync_channel(2);
-                threads.spawn(move || {
-                    let mut parent = Parent::default();
-                    for slice in queue {
-                        if done
-                            .send(read_slice(&mut parent, slice, pid_max, claimed))
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                });
-                theirs.push(results);
-            }
-            let mut parent = Parent::default();
-            let mut mine = mine.into_iter();
-            for k in 0.. {
-                let (slice, sightings) = match (k % (helpers + 1)).checked_sub(1) {
-                    None => match mine.next() {
-                        Some(slice) => read_slice(&mut parent, slice, pid_max, claimed),
-                        None => break,
-                    },
-                    // A helper that panicked makes the scope panic as it ends.
-                    Some(h) => match theirs[h].recv() {
-                        Ok(slice) => slice,
-                        Err(_) => break,
-                    },
-                };
+        crate::cores::in_order(
+            slices,
+            helpers,
+            2 * (helpers + 1),
+            Parent::default,
+            |parent, slice| read_slice(parent, slice, pid_max, claimed),
+            |(slice, sightings)| {
                 scan.sightings.merge(sightings);
                 for (candidate, done) in slice {
                     self.take(candidate, done, pid_max, &mut scan, &mut cache, errors);
                 }
-            }
-        });
+            },
+        );
         // Only reading needed these: their memory goes back before judging.
         scan.seen = HashMap::new();
         scan.dirs = DirIds::default();
