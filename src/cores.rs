@@ -30,9 +30,10 @@ pub fn spare() -> bool {
 /// most `ahead` items after it are claimed (at least one): the memory stays
 /// bounded whatever the number of items. Each thread starts its work from its own `state()`.
 ///
-/// A helper that cannot be started leaves its share to the others; a
-/// panic in `work` on a helper goes on on this thread.
+/// A helper (a thread called `name`) that cannot be started leaves its
+/// share to the others; a panic in `work` on a helper goes on on this thread.
 pub fn in_order<T, R, S>(
+    name: &str,
     items: Vec<T>,
     helpers: usize,
     ahead: usize,
@@ -64,13 +65,15 @@ pub fn in_order<T, R, S>(
     };
     thread::scope(|threads| {
         for _ in 0..helpers {
-            let spawned = thread::Builder::new().spawn_scoped(threads, || {
-                let mut mine = state();
-                while let Some((k, item)) = shared.claim(shared.wait_for_work()) {
-                    let result = catch_unwind(AssertUnwindSafe(|| work(&mut mine, item)));
-                    shared.finish(k, result);
-                }
-            });
+            let spawned = thread::Builder::new()
+                .name(name.into())
+                .spawn_scoped(threads, || {
+                    let mut mine = state();
+                    while let Some((k, item)) = shared.claim(shared.wait_for_work()) {
+                        let result = catch_unwind(AssertUnwindSafe(|| work(&mut mine, item)));
+                        shared.finish(k, result);
+                    }
+                });
             if spawned.is_err() {
                 break;
             }
@@ -186,6 +189,7 @@ mod tests {
                 let calls = AtomicUsize::new(0);
                 let mut got = Vec::new();
                 in_order(
+                    "test",
                     (0..n).collect(),
                     helpers,
                     2,
@@ -215,6 +219,7 @@ mod tests {
         let started = AtomicUsize::new(0);
         let mut most = 0;
         in_order(
+            "test",
             (0..50).collect(),
             3,
             4,
@@ -236,6 +241,7 @@ mod tests {
     fn a_panic_in_the_work_goes_on_here() {
         let caught = std::panic::catch_unwind(|| {
             in_order(
+                "test",
                 (0..20).collect(),
                 2,
                 2,

@@ -288,6 +288,7 @@ impl Scanner {
         let slices = self.slices(candidates, pid_max);
         let claimed = &Claimed::default();
         crate::cores::in_order(
+            "pidscope-read",
             slices,
             helpers,
             2 * (helpers + 1),

@@ -37,9 +37,9 @@ pub fn render(report: &Report) -> String {
 ///
 /// The document around the entries is serialised with no entries, and the
 /// entries are written into the hole their empty array leaves, in slices of
-/// 64: from two slices on, this thread and one more serialise them in
-/// turn (at most two slices ahead, so the memory stays bounded), and this one
-/// writes them in order. The bytes are those of serialising the whole
+/// 64: from two slices on, this thread and one more serialise them as each
+/// is free (at most two slices ahead, so the memory stays bounded, see
+/// [`crate::cores::in_order`]), and this one writes them in order. The bytes are those of serialising the whole
 /// document at once (the golden tests hold it to that).
 pub fn write(report: &Report, out: impl Write) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(64 * 1024, out);
@@ -82,56 +82,128 @@ const SLICE: usize = 64;
 
 /// Write `entries` as the elements of an array two levels deep.
 fn write_entries(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
-    let slices: Vec<&[Entry]> = entries.chunks(SLICE).collect();
-    let spare = crate::cores::spare();
-    if slices.len() < 2 || !spare {
-        return out.write_all(&render_slice(entries, true)?);
-    }
-    std::thread::scope(|threads| {
-        let (done, rendered) = std::sync::mpsc::sync_channel(2);
-        let theirs: Vec<&[Entry]> = slices.iter().skip(1).step_by(2).copied().collect();
-        let other = std::thread::Builder::new()
-            .name("pidscope-json".into())
-            .spawn_scoped(threads, move || {
-                for slice in theirs {
-                    if done.send(render_slice(slice, false)).is_err() {
-                        break;
-                    }
-                }
-            });
-        for (k, slice) in slices.iter().enumerate() {
-            let bytes = match (k % 2, &other) {
-                (1, Ok(_)) => rendered
-                    .recv()
-                    .map_err(|_| io::Error::other("the JSON thread stopped"))??,
-                _ => render_slice(slice, k == 0)?,
-            };
-            out.write_all(&bytes)?;
-        }
-        Ok(())
-    })
+    let slices: Vec<(usize, &[Entry])> = entries.chunks(SLICE).enumerate().collect();
+    let helpers = usize::from(slices.len() >= 2 && crate::cores::spare());
+    let mut written = Ok(());
+    crate::cores::in_order(
+        "pidscope-json",
+        slices,
+        helpers,
+        2,
+        || (),
+        |_, (k, slice)| render_slice(slice, k == 0),
+        |rendered| {
+            if written.is_ok() {
+                written = rendered.and_then(|bytes| out.write_all(&bytes));
+            }
+        },
+    );
+    written
 }
 
 /// The text of `entries` as array elements two levels deep, each after its
 /// separator (none before the array's `first`).
 fn render_slice(entries: &[Entry], first: bool) -> io::Result<Vec<u8>> {
     let mut text = Vec::with_capacity(entries.len() * 1024);
-    let mut one = Vec::with_capacity(4096);
     for (i, entry) in entries.iter().enumerate() {
         text.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
-        one.clear();
-        serde_json::to_writer_pretty(&mut one, entry)?;
-        // Serialised alone, the entry starts at the margin: every line moves
-        // four spaces in (JSON strings hold no raw newline).
         text.extend_from_slice(b"    ");
-        for line in one.split_inclusive(|&b| b == b'\n') {
-            text.extend_from_slice(line);
-            if line.ends_with(b"\n") {
-                text.extend_from_slice(b"    ");
-            }
-        }
+        let mut serializer = serde_json::Serializer::with_formatter(&mut text, Nested::at(2));
+        entry.serialize(&mut serializer)?;
     }
     Ok(text)
+}
+
+/// serde_json's pretty printer (two spaces a level), started `depth`
+/// levels in: an entry written where the whole document would write it,
+/// without writing the document around it.
+struct Nested {
+    depth: usize,
+    has_value: bool,
+}
+
+impl Nested {
+    fn at(depth: usize) -> Nested {
+        Nested {
+            depth,
+            has_value: false,
+        }
+    }
+
+    fn new_line<W: ?Sized + Write>(&self, writer: &mut W, first: bool) -> io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(writer)
+    }
+
+    fn indent<W: ?Sized + Write>(&self, writer: &mut W) -> io::Result<()> {
+        for _ in 0..self.depth {
+            writer.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn open<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            writer.write_all(b"\n")?;
+            self.indent(writer)?;
+        }
+        writer.write_all(bracket)
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.open(writer, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.close(writer, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.open(writer, b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.close(writer, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 fn lossy_root_paths<S: Serializer>(paths: &&[PathBuf], s: S) -> Result<S::Ok, S::Error> {

@@ -87,15 +87,16 @@ pub fn parse_pid(content: &[u8], truncated: bool, pid_max: u32) -> Result<i32, I
     if line.is_empty() {
         return Err(InvalidPid::BlankLine);
     }
-    let text = shown(line);
+    // Shown only in an error: a valid PID, what most files hold, copies nothing.
+    let text = || shown(line);
     if line.iter().any(|b| matches!(b, b' ' | b'\t' | b'\r')) {
-        return Err(InvalidPid::SeveralValues(text));
+        return Err(InvalidPid::SeveralValues(text()));
     }
     if line[0] == b'-' && line.len() > 1 && line[1..].iter().all(u8::is_ascii_digit) {
-        return Err(InvalidPid::Negative(text));
+        return Err(InvalidPid::Negative(text()));
     }
     if !line.iter().all(u8::is_ascii_digit) {
-        return Err(InvalidPid::NotDecimal(text));
+        return Err(InvalidPid::NotDecimal(text()));
     }
     // Saturate instead of overflowing: a 10 MB run of digits is simply "too large".
     let value = line.iter().fold(0u64, |acc, &d| {
@@ -105,9 +106,15 @@ pub fn parse_pid(content: &[u8], truncated: bool, pid_max: u32) -> Result<i32, I
         return Err(InvalidPid::Zero);
     }
     if value > u64::from(pid_max) {
-        return Err(InvalidPid::TooLarge { text, pid_max });
+        return Err(InvalidPid::TooLarge {
+            text: text(),
+            pid_max,
+        });
     }
-    i32::try_from(value).map_err(|_| InvalidPid::TooLarge { text, pid_max })
+    i32::try_from(value).map_err(|_| InvalidPid::TooLarge {
+        text: text(),
+        pid_max,
+    })
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {
