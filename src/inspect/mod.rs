@@ -249,7 +249,7 @@ struct ScanInProgress {
     /// (most do: a slot per entry would be kept for nothing).
     others: Vec<Content>,
     /// The index in `entries` of each file met, by device and inode.
-    seen: HashMap<(u64, u64), usize>,
+    seen: Seen,
     /// Each parent directory's identity, stat'ed once per directory.
     dirs: DirIds,
     /// The PIDs the entries name, sighted as their files were read.
@@ -271,7 +271,7 @@ impl Scanner {
         let mut scan = ScanInProgress {
             entries: Vec::with_capacity(candidates.len()),
             others: Vec::new(),
-            seen: HashMap::with_capacity(candidates.len()),
+            seen: Seen::with_capacity(candidates.len()),
             dirs: DirIds::default(),
             sightings: Sightings::default(),
         };
@@ -302,7 +302,7 @@ impl Scanner {
             },
         );
         // Only reading needed these: their memory goes back before judging.
-        scan.seen = HashMap::new();
+        scan.seen = Seen::default();
         scan.dirs = DirIds::default();
         if whole {
             self.cache = cache;
@@ -397,6 +397,49 @@ impl Scanner {
     }
 }
 
+/// The entries met so far by device and inode, in 16 bytes a file (a scan
+/// of 100,000 pidfiles holds them all at once, at the height of its memory):
+/// keyed by the inode alone, the device checked against the entry's, and
+/// the rare inode met again on another device kept apart.
+#[derive(Debug, Default)]
+struct Seen {
+    by_ino: HashMap<u64, u32>,
+    elsewhere: HashMap<(u64, u64), usize>,
+}
+
+impl Seen {
+    fn with_capacity(files: usize) -> Seen {
+        Seen {
+            by_ino: HashMap::with_capacity(files),
+            elsewhere: HashMap::new(),
+        }
+    }
+
+    /// The index in `entries` of the file `dev`:`ino` if met before; else
+    /// `None`, and it is recorded as the entry about to be pushed.
+    fn first(&mut self, dev: u64, ino: u64, entries: &[Entry]) -> Option<usize> {
+        let next = entries.len();
+        let dev_of = |k: usize| entries.get(k).and_then(|e| e.file.as_ref()).map(|f| f.dev);
+        match self.by_ino.get(&ino) {
+            Some(&k) if dev_of(k as usize) == Some(dev) => return Some(k as usize),
+            Some(_) => {}
+            None => {
+                if let Ok(k) = u32::try_from(next) {
+                    self.by_ino.insert(ino, k);
+                    return None;
+                }
+            }
+        }
+        match self.elsewhere.entry((dev, ino)) {
+            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(next);
+                None
+            }
+        }
+    }
+}
+
 impl ScanInProgress {
     /// Record one read pidfile, folding a second path to the same file into the first.
     fn push(&mut self, prober: &mut Prober, candidate: Candidate, read: ReadPidfile) {
@@ -407,12 +450,11 @@ impl ScanInProgress {
         } = read;
         // A file reached twice (overlapping roots, hard links, a symlink to
         // another pidfile) is reported once, under the first path met.
-        if let Some(f) = &file {
-            if let Some(&first) = self.seen.get(&(f.dev, f.ino)) {
-                self.entries[first].aliases.push(candidate.path);
-                return;
-            }
-            self.seen.insert((f.dev, f.ino), self.entries.len());
+        if let Some(f) = &file
+            && let Some(first) = self.seen.first(f.dev, f.ino, &self.entries)
+        {
+            self.entries[first].aliases.push(candidate.path);
+            return;
         }
         let file = file.map(|mut f| {
             f.owner = prober.user_name(f.uid);
@@ -439,5 +481,39 @@ impl ScanInProgress {
             systemd: None,
             location,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture;
+
+    #[test]
+    fn a_file_is_met_again_by_device_and_inode() {
+        let mut seen = Seen::default();
+        let mut entries = Vec::new();
+        let mut meet = |dev: u64, ino: u64| {
+            let first = seen.first(dev, ino, &entries);
+            if first.is_none() {
+                let file = fixture::file().device(dev, ino).build();
+                entries.push(
+                    fixture::entry("/run/x.pid", Status::Alive)
+                        .file(file)
+                        .build(),
+                );
+            }
+            first
+        };
+        assert_eq!(meet(1, 10), None);
+        assert_eq!(meet(1, 11), None);
+        assert_eq!(meet(1, 10), Some(0), "the same file again");
+        // The same inode on another device is another file, met again too.
+        assert_eq!(meet(2, 10), None);
+        assert_eq!(meet(2, 10), Some(2));
+        assert_eq!(meet(1, 10), Some(0));
+        assert_eq!(meet(3, 10), None);
+        assert_eq!(meet(3, 10), Some(3));
+        assert_eq!(meet(1, 11), Some(1));
     }
 }
