@@ -4,7 +4,7 @@
 //! the root); a root itself may be a symlink (`/var/run -> /run`). Unreadable
 //! directories and entries that vanish mid-walk are recorded and the walk goes on.
 
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -145,21 +145,41 @@ pub fn candidate_at(path: &Path, depth: usize, rules: &Rules) -> Option<Candidat
     let ft = std::fs::symlink_metadata(path).ok()?.file_type();
     Some(Candidate {
         path: path.to_path_buf(),
-        kind: kind_of(ft)?,
+        kind: kind_of(Kind::from(ft))?,
         depth,
     })
 }
 
+/// What a directory entry is, from `readdir` or `lstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Symlink,
+    Other,
+}
+
+impl From<std::fs::FileType> for Kind {
+    fn from(ft: std::fs::FileType) -> Kind {
+        if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_file() {
+            Kind::File
+        } else if ft.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        }
+    }
+}
+
 /// What a directory entry is, as a candidate; `None` for a directory.
-fn kind_of(ft: std::fs::FileType) -> Option<EntryKind> {
-    Some(if ft.is_dir() {
-        return None;
-    } else if ft.is_file() {
-        EntryKind::Regular
-    } else if ft.is_symlink() {
-        EntryKind::Symlink
-    } else {
-        EntryKind::Special
+fn kind_of(kind: Kind) -> Option<EntryKind> {
+    Some(match kind {
+        Kind::Dir => return None,
+        Kind::File => EntryKind::Regular,
+        Kind::Symlink => EntryKind::Symlink,
+        Kind::Other => EntryKind::Special,
     })
 }
 
@@ -192,30 +212,22 @@ fn walk_dir(
     found: &mut Discovery,
     errors: &mut Vec<ScanError>,
 ) {
-    let listing = match std::fs::read_dir(dir) {
+    let listing = match Listing::of(dir) {
         Ok(listing) => listing,
         Err(err) => return errors.push(walk_error(dir.to_path_buf(), &err)),
     };
-    let mut names: Vec<(OsString, std::fs::FileType)> = Vec::new();
-    for item in listing {
-        // `readdir`'s type, without a `stat` where the file system gives it.
-        match item.and_then(|e| Ok((e.file_type()?, e))) {
-            Ok((ft, e)) => names.push((e.file_name(), ft)),
-            Err(err) => errors.push(walk_error(dir.to_path_buf(), &err)),
-        }
-    }
-    names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let below = depth + 1;
-    for (name, ft) in names {
+    for (name, ft) in listing.iter() {
+        let name = OsStr::from_bytes(name);
         // Exactly as long as it needs: `join` would double the directory's
         // buffer, and a scan keeps one path per pidfile.
         let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
         path.push(dir);
-        path.push(&name);
+        path.push(name);
         if rules.excluded(&path) {
             continue;
         }
-        if ft.is_dir() {
+        if ft == Kind::Dir {
             if below < rules.max_depth {
                 found.dirs.push(WalkedDir {
                     path: path.clone(),
@@ -225,7 +237,7 @@ fn walk_dir(
             }
             continue;
         }
-        if !rules.patterns.is_match(&name) {
+        if !rules.patterns.is_match(name) {
             continue;
         }
         let Some(kind) = kind_of(ft) else { continue };
@@ -234,6 +246,69 @@ fn walk_dir(
             path,
             kind,
         });
+    }
+}
+
+/// A directory's entries (but `.` and `..`) in the order of their names'
+/// bytes, each with its type: the names in one buffer, so that listing
+/// costs no allocation per entry.
+struct Listing {
+    names: Vec<u8>,
+    /// Where each name is in `names`, and its type.
+    entries: Vec<(u32, u32, Kind)>,
+}
+
+impl Listing {
+    /// List `dir`: `readdir`'s type for each entry, or `lstat`'s where the
+    /// file system gives none.
+    fn of(dir: &Path) -> std::io::Result<Listing> {
+        use rustix::fs::{FileType, Mode, OFlags, RawDir, open};
+        use std::mem::MaybeUninit;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = open(dir, flags, Mode::empty())?;
+        let mut buf = [MaybeUninit::<u8>::uninit(); 16384];
+        let mut raw = RawDir::new(&fd, &mut buf);
+        let mut listing = Listing {
+            names: Vec::new(),
+            entries: Vec::new(),
+        };
+        while let Some(entry) = raw.next() {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let ft = match entry.file_type() {
+                FileType::Unknown => Kind::from(
+                    std::fs::symlink_metadata(dir.join(OsStr::from_bytes(name)))?.file_type(),
+                ),
+                FileType::Directory => Kind::Dir,
+                FileType::RegularFile => Kind::File,
+                FileType::Symlink => Kind::Symlink,
+                _ => Kind::Other,
+            };
+            let (Ok(start), Ok(len)) = (
+                u32::try_from(listing.names.len()),
+                u32::try_from(name.len()),
+            ) else {
+                return Err(std::io::Error::other("a directory too large to list"));
+            };
+            listing.names.extend_from_slice(name);
+            listing.entries.push((start, len, ft));
+        }
+        let names = &listing.names;
+        let name =
+            |&(start, len, _): &(u32, u32, _)| &names[start as usize..(start + len) as usize];
+        listing
+            .entries
+            .sort_unstable_by(|a, b| name(a).cmp(name(b)));
+        Ok(listing)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], Kind)> {
+        self.entries
+            .iter()
+            .map(|&(start, len, ft)| (&self.names[start as usize..(start + len) as usize], ft))
     }
 }
 
