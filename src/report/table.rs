@@ -41,28 +41,71 @@ pub fn render(report: &Report, color: bool) -> String {
 }
 
 /// Stream [`render`]'s text to `out`. A first pass over the entries finds
-/// the column widths, a second builds each row again and writes it: one row
-/// is held at a time, not the whole table.
+/// the column widths, a second builds each row again and writes it: a few
+/// slices of rows are held at a time, not the whole table. From two slices
+/// on, this thread and one more share both passes (see
+/// [`crate::cores::in_order`]); the rows are written in order.
 pub fn write(report: &Report, color: bool, out: impl Write) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(64 * 1024, out);
     let now = SystemTime::now();
+    let slices: Vec<&[Entry]> = report.entries.chunks(SLICE).collect();
+    let helpers = usize::from(slices.len() >= 2 && crate::cores::spare());
     let mut widths = HEADERS.map(str::len);
-    for entry in &report.entries {
-        for (w, cell) in widths.iter_mut().zip(&cells(entry, now)) {
-            *w = (*w).max(cell.chars().count());
+    let widths_of = |_: &mut (), slice: &[Entry]| {
+        let mut widths = [0; 8];
+        for entry in slice {
+            for (w, cell) in widths.iter_mut().zip(&cells(entry, now)) {
+                *w = (*w).max(cell.chars().count());
+            }
         }
-    }
+        widths
+    };
+    crate::cores::in_order(
+        "pidscope-table",
+        slices.clone(),
+        helpers,
+        2,
+        || (),
+        widths_of,
+        |found| {
+            for (w, f) in widths.iter_mut().zip(found) {
+                *w = (*w).max(f);
+            }
+        },
+    );
     if !report.entries.is_empty() {
         line(&mut out, &widths, &HEADERS.map(Cow::Borrowed), None)?;
         let style = |status| color.then(|| status_style(status));
-        for entry in &report.entries {
-            line(&mut out, &widths, &cells(entry, now), style(entry.status))?;
-        }
+        let rows = |_: &mut (), slice: &[Entry]| -> io::Result<Vec<u8>> {
+            let mut text = Vec::with_capacity(slice.len() * 160);
+            for entry in slice {
+                line(&mut text, &widths, &cells(entry, now), style(entry.status))?;
+            }
+            Ok(text)
+        };
+        let mut written = Ok(());
+        crate::cores::in_order(
+            "pidscope-table",
+            slices,
+            helpers,
+            2,
+            || (),
+            rows,
+            |rows| {
+                if written.is_ok() {
+                    written = rows.and_then(|text| out.write_all(&text));
+                }
+            },
+        );
+        written?;
     }
     out.write_all(summary_line(report).as_bytes())?;
     out.write_all(b"\n")?;
     out.flush()
 }
+
+/// Rows built in one go by one thread.
+const SLICE: usize = 64;
 
 /// One entry's cells, in the order of [`HEADERS`].
 fn cells(e: &Entry, now: SystemTime) -> [Cow<'static, str>; 8] {
@@ -145,4 +188,64 @@ pub fn summary_line(report: &Report) -> String {
         n => text.push_str(&format!("; {n} errors")),
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture;
+
+    /// The table as one thread writes it, row after row.
+    fn one_thread(report: &Report, color: bool) -> String {
+        let now = SystemTime::now();
+        let mut widths = HEADERS.map(str::len);
+        for entry in &report.entries {
+            for (w, cell) in widths.iter_mut().zip(&cells(entry, now)) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = Vec::new();
+        if !report.entries.is_empty() {
+            line(&mut out, &widths, &HEADERS.map(Cow::Borrowed), None).unwrap();
+            for entry in &report.entries {
+                let style = color.then(|| status_style(entry.status));
+                line(&mut out, &widths, &cells(entry, now), style).unwrap();
+            }
+        }
+        out.extend_from_slice(summary_line(report).as_bytes());
+        out.push(b'\n');
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn rows_built_by_slices_on_two_threads_are_the_tables_bytes() {
+        // The widest cells in the last, short slice: every row before it
+        // is padded to them.
+        let entries: Vec<Entry> = (0..2 * SLICE + 9)
+            .map(|i| {
+                let path = format!("/run/{}/{i}.pid", "d".repeat(i / 20));
+                let status = [Status::Alive, Status::Stale, Status::Invalid][i % 3];
+                fixture::entry(path, status)
+                    .pid(i as i32 + 1)
+                    .reason(&"why ".repeat(i % 7))
+                    .build()
+            })
+            .collect();
+        let report = Report {
+            roots: vec!["/run".into()],
+            entries,
+            errors: Vec::new(),
+            started_at: SystemTime::now(),
+            duration: std::time::Duration::ZERO,
+            pid_namespace: crate::probe::namespace::PidNamespace::Initial,
+        };
+        for color in [false, true] {
+            assert_eq!(render(&report, color), one_thread(&report, color));
+        }
+        let few = Report {
+            entries: report.entries[..3].to_vec(),
+            ..report.clone()
+        };
+        assert_eq!(render(&few, false), one_thread(&few, false));
+    }
 }
