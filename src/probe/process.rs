@@ -87,10 +87,6 @@ fn identify(pid: i32, liveness: Liveness) -> Sighting {
     }
 }
 
-/// Below this many PIDs, one thread sights them all: starting another costs
-/// more than it saves.
-const MIN_PIDS_PER_THREAD: usize = 128;
-
 /// One PID as a scan sighted it: what `kill(pid, 0)` said and, for a
 /// process `/proc` shows, who it is and its details. 16 bytes, as most PIDs
 /// a scan names have no process and so nothing more to hold.
@@ -173,32 +169,11 @@ impl Sightings {
     }
 }
 
-/// [`sight_in_full`] each of `pids`, in order: shared with one more thread
-/// when there are enough of them and a processor to spare.
+/// [`sight_in_full`] each of `pids`, in order, on this thread: what a scan
+/// did not sight as it read (nothing, as every pidfile's PID is sighted by
+/// the thread that read it).
 fn sight_all(pids: &[i32]) -> Vec<(i32, Sighted)> {
-    let sight_each = |pids: &[i32]| -> Vec<(i32, Sighted)> {
-        pids.iter().map(|&pid| (pid, sight_in_full(pid))).collect()
-    };
-    let spare = crate::cores::spare();
-    if !spare || pids.len() < 2 * MIN_PIDS_PER_THREAD {
-        return sight_each(pids);
-    }
-    let (first, second) = pids.split_at(pids.len() / 2);
-    std::thread::scope(|threads| {
-        let other = std::thread::Builder::new()
-            .name("pidscope-probe".into())
-            .spawn_scoped(threads, || sight_each(second));
-        let mut sighted = sight_each(first);
-        match other {
-            Ok(other) => sighted.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            ),
-            Err(_) => sighted.extend(sight_each(second)),
-        }
-        sighted
-    })
+    pids.iter().map(|&pid| (pid, sight_in_full(pid))).collect()
 }
 
 /// The details of a process shown to the operator and written by `audit --json`.
