@@ -142,9 +142,8 @@ impl<T, R> Shared<T, R> {
 
     /// A helper's lock once there is an item it may claim, or nothing left.
     fn wait_for_work(&self) -> MutexGuard<'_, Queue<T, R>> {
-        let n = self.lock().todo.len();
         self.wait(self.lock(), |q| {
-            !q.stop && q.next < n && q.next >= q.taken + self.ahead
+            !q.stop && q.next < q.todo.len() && q.next >= q.taken + self.ahead
         })
     }
 

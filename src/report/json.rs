@@ -83,22 +83,9 @@ const SLICE: usize = 64;
 /// Write `entries` as the elements of an array two levels deep.
 fn write_entries(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
     let slices: Vec<(usize, &[Entry])> = entries.chunks(SLICE).enumerate().collect();
-    let helpers = usize::from(slices.len() >= 2 && crate::cores::spare());
-    let mut written = Ok(());
-    crate::cores::in_order(
-        "pidscope-json",
-        slices,
-        helpers,
-        2,
-        || (),
-        |_, (k, slice)| render_slice(slice, k == 0),
-        |rendered| {
-            if written.is_ok() {
-                written = rendered.and_then(|bytes| out.write_all(&bytes));
-            }
-        },
-    );
-    written
+    super::write_in_order("pidscope-json", slices, out, |(k, slice)| {
+        render_slice(slice, k == 0)
+    })
 }
 
 /// The text of `entries` as array elements two levels deep, each after its

@@ -5,6 +5,7 @@ pub mod json;
 pub mod prometheus;
 pub mod table;
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -88,4 +89,32 @@ impl Report {
     pub fn is_healthy(&self) -> bool {
         self.errors.is_empty() && self.entries.iter().all(|e| e.status == Status::Alive)
     }
+}
+
+/// Write the text `render` gives each of `slices` to `out`, in order: from
+/// two slices on, this thread and one more (a thread called `name`) render
+/// them as each is free, at most two ahead (see [`crate::cores::in_order`]).
+/// The first error stops the writing and is returned.
+fn write_in_order<T: Send>(
+    name: &str,
+    slices: Vec<T>,
+    out: &mut impl Write,
+    render: impl Fn(T) -> io::Result<Vec<u8>> + Sync,
+) -> io::Result<()> {
+    let helpers = usize::from(slices.len() >= 2 && crate::cores::spare());
+    let mut written = Ok(());
+    crate::cores::in_order(
+        name,
+        slices,
+        helpers,
+        2,
+        || (),
+        |_, slice| render(slice),
+        |text| {
+            if written.is_ok() {
+                written = text.and_then(|bytes| out.write_all(&bytes));
+            }
+        },
+    );
+    written
 }

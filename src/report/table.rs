@@ -76,28 +76,14 @@ pub fn write(report: &Report, color: bool, out: impl Write) -> io::Result<()> {
     if !report.entries.is_empty() {
         line(&mut out, &widths, &HEADERS.map(Cow::Borrowed), None)?;
         let style = |status| color.then(|| status_style(status));
-        let rows = |_: &mut (), slice: &[Entry]| -> io::Result<Vec<u8>> {
+        let rows = |slice: &[Entry]| -> io::Result<Vec<u8>> {
             let mut text = Vec::with_capacity(slice.len() * 160);
             for entry in slice {
                 line(&mut text, &widths, &cells(entry, now), style(entry.status))?;
             }
             Ok(text)
         };
-        let mut written = Ok(());
-        crate::cores::in_order(
-            "pidscope-table",
-            slices,
-            helpers,
-            2,
-            || (),
-            rows,
-            |rows| {
-                if written.is_ok() {
-                    written = rows.and_then(|text| out.write_all(&text));
-                }
-            },
-        );
-        written?;
+        super::write_in_order("pidscope-table", slices, &mut out, rows)?;
     }
     out.write_all(summary_line(report).as_bytes())?;
     out.write_all(b"\n")?;
