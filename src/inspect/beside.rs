@@ -4,27 +4,82 @@
 //!
 //! `/proc/locks` is the one that matters: the kernel makes each reader of it
 //! wait for an RCU grace period (it takes the file-lock semaphore for
-//! writing), several milliseconds in which the reader does nothing. Read
-//! beside the walk, that wait costs a scan no time. The table is then a
-//! moment older than the pidfiles' contents: a verdict is a snapshot either
-//! way, and no action relies on it (removal takes the file's lock itself).
+//! writing), several milliseconds in which the reader does nothing, and 10
+//! to 20 while the scan keeps both processors busy: longer than the whole
+//! scan of a thousand pidfiles. Read beside the walk, that wait costs a
+//! large scan no time. A scan made once, as root, of up to [`MAX_PEEKED`]
+//! pidfiles does better: as each thread reads a slice of them, it keeps
+//! them open and asks the kernel whether any of them is locked ([`Peek`], a
+//! BPF iterator over this process's own files); the table is read only if
+//! one is. Either way the locks are a moment older than the pidfiles'
+//! contents: a verdict is a snapshot, and no action relies on it (removal
+//! takes the file's lock itself).
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 
 use crate::probe::exes::ExeNames;
-use crate::probe::locks::LockTable;
+use crate::probe::locks::{LockTable, Peek};
 use crate::systemd::SystemdView;
 use crate::systemd::index::UnitError;
 
 /// A systemd view and the errors of the unit files it could not use.
 type Units = (SystemdView, Vec<UnitError>);
 
+/// The most pidfiles a scan peeks at: beyond this, reading them takes
+/// longer than the table's wait, which it hides.
+pub(super) const MAX_PEEKED: usize = 2048;
+
+/// The size the table of descriptors is grown to before a peeking scan
+/// starts its threads: room for the slices every reading thread holds open.
+const ROOM: i32 = 512;
+
+/// Where a scan's locks come from.
+enum LockSource {
+    /// The table of every lock, read.
+    Table(LockTable),
+    /// The peek, ready for the reading threads to ask.
+    Peek,
+}
+
+/// What the peeks of a scan's slices saw: `all`, every pidfile read was
+/// peeked at (none was answered from a cache, every one could be opened);
+/// `locked`, one was locked, or a peek failed.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Peeked {
+    pub(super) all: bool,
+    pub(super) locked: bool,
+}
+
+impl Peeked {
+    /// Add a slice's.
+    pub(super) fn merge(&mut self, other: Peeked) {
+        self.all &= other.all;
+        self.locked |= other.locked;
+    }
+
+    /// Whether any of `files`, held open, is locked (or the kernel cannot say).
+    pub(super) fn any_locked(files: &[File]) -> bool {
+        let Some(peek) = Peek::get() else {
+            return true;
+        };
+        let mut mine: Vec<i32> = files.iter().map(AsRawFd::as_raw_fd).collect();
+        mine.sort_unstable();
+        peek.locked_descriptors().map_or(true, |locked| {
+            locked.iter().any(|fd| mine.binary_search(fd).is_ok())
+        })
+    }
+}
+
 /// The lock table and the systemd view, being read, and perhaps the
 /// executable names of every process.
 pub(super) struct Beside {
-    locks: Option<Pending<LockTable>>,
+    locks: Option<Pending<LockSource>>,
+    /// The lock thread prepares the peek (and reads the table if it cannot).
+    peek: bool,
     /// The unit directories, and the units read from them, sent as soon as
     /// they are; `None`: systemd is not looked at.
     units: Option<(Vec<PathBuf>, Receiver<Units>)>,
@@ -42,11 +97,18 @@ impl Beside {
     /// which only the systemd rules ask for: worth it for a scan made once,
     /// where the other processor would wait anyway, and not for a view that
     /// scans again and again while nothing is stale.
+    /// `peek`: prepare the lock peek rather than read the table (root only,
+    /// and not with `PIDSCOPE_BPF=0`).
     pub(super) fn start(
         dirs: Option<Vec<PathBuf>>,
         previous: Option<SystemdView>,
-        exe_names: bool,
+        (exe_names, peek): (bool, bool),
     ) -> Self {
+        // Room is made first, before this scan starts a thread.
+        let peek = peek
+            && rustix::process::geteuid().is_root()
+            && std::env::var_os("PIDSCOPE_BPF").is_none_or(|v| v != "0")
+            && make_room();
         let mut thread = None;
         let units = dirs.map(|dirs| {
             let mine = dirs.clone();
@@ -62,11 +124,34 @@ impl Beside {
             }));
             (dirs, units)
         });
+        let locks = Pending::start("pidscope-locks", move || {
+            match peek.then(Peek::get).flatten() {
+                Some(_) => LockSource::Peek,
+                None => LockSource::Table(LockTable::read()),
+            }
+        });
         Beside {
-            locks: Some(Pending::start("pidscope-locks", LockTable::read)),
+            locks: Some(locks),
+            peek,
             units,
             exe_names: thread,
         }
+    }
+
+    /// Whether to peek at the `candidates` pidfiles as they are read. When
+    /// there are too many, the table is read now, beside the reads (the
+    /// peek being prepared is not used).
+    pub(super) fn peek(&mut self, candidates: usize) -> bool {
+        if !self.peek {
+            return false;
+        }
+        if candidates <= MAX_PEEKED {
+            return true;
+        }
+        self.peek = false;
+        let table = || LockSource::Table(LockTable::read());
+        self.locks = Some(Pending::start("pidscope-locks", table));
+        false
     }
 
     /// The systemd view and the errors of its unit files, once read (read
@@ -76,11 +161,19 @@ impl Beside {
         Some(units.recv().unwrap_or_else(|_| SystemdView::load(dirs)))
     }
 
-    /// The lock table, once read (read now if it was asked for before).
-    pub(super) fn locks(&mut self) -> LockTable {
-        match self.locks.take() {
-            Some(locks) => locks.wait(LockTable::read),
-            None => LockTable::read(),
+    /// The lock table, once read (read now if it was asked for before), and
+    /// whether it was read: when the peeks saw every pidfile read and none
+    /// of them locked, it is empty.
+    pub(super) fn locks(&mut self, peeked: Peeked) -> (LockTable, bool) {
+        let table = || LockSource::Table(LockTable::read());
+        let source = match self.locks.take() {
+            Some(locks) => locks.wait(table),
+            None => table(),
+        };
+        match source {
+            LockSource::Table(table) => (table, true),
+            LockSource::Peek if peeked.all && !peeked.locked => (LockTable::default(), false),
+            LockSource::Peek => (LockTable::read(), true),
         }
     }
 
@@ -111,4 +204,17 @@ impl<T: Send + 'static> Pending<T> {
             None => inline(),
         }
     }
+}
+
+/// Grow the table of descriptors to [`ROOM`] now. Grown later, while the
+/// reading threads share it, the kernel would wait for an RCU grace period
+/// at each doubling (`expand_fdtable`), several milliseconds each.
+fn make_room() -> bool {
+    use rustix::fs::{Mode, OFlags};
+    let Ok(root) = rustix::fs::open("/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) else {
+        return false;
+    };
+    // The copy, made at the top of the room and closed at once, leaves the
+    // table that large (within the soft limit, or this fails).
+    rustix::io::fcntl_dupfd_cloexec(&root, ROOM - 1).is_ok()
 }

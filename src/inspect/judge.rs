@@ -60,7 +60,10 @@ impl Scanner {
                 Some((FileKey::from_dev_ino(file.dev, file.ino), e.pid))
             })
             .collect();
-        let locks = self.holders.resolve(&beside.locks(), &keys);
+        let (table, read) = beside.locks(scan.peeked);
+        self.lock_tables += u64::from(read);
+        let locks = self.holders.resolve(&table, &keys);
+        drop(table);
         // Every entry is kept to the end of the scan: what only this step
         // needed goes back now, for the reasons written below to reuse.
         drop((pids, keys));
@@ -133,7 +136,7 @@ impl Scanner {
     pub(super) fn beside(&mut self) -> Beside {
         let dirs = self.unit_dirs.clone();
         let previous = dirs.as_ref().and(self.systemd.take());
-        Beside::start(dirs, previous, !self.remember)
+        Beside::start(dirs, previous, (!self.remember, !self.remember))
     }
 }
 

@@ -10,8 +10,9 @@ mod read;
 mod refresh;
 mod systemd;
 
+use self::beside::Peeked;
 pub use self::phases::Phases;
-use self::read::{DirIds, ReadPidfile, locate, read_candidate};
+use self::read::{DirIds, Done, Job, ReadPidfile, locate, read_helpers, read_slice};
 pub use self::refresh::{Dirty, Refreshed};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ pub struct Scanner {
     /// The lock holders only a look at every process could find, kept
     /// while their locks stay.
     holders: HolderCache,
+    /// How many times this scanner read the table of every lock.
+    lock_tables: u64,
     /// How long each phase of the last scan took.
     phases: Phases,
 }
@@ -78,6 +81,7 @@ impl Scanner {
             systemd: None,
             walked: Vec::new(),
             holders: HolderCache::default(),
+            lock_tables: 0,
             phases: Phases::default(),
         }
     }
@@ -144,6 +148,12 @@ impl Scanner {
         self.holders.walks()
     }
 
+    /// How many times this scanner read `/proc/locks`: not when a scan made
+    /// once as root saw that none of its pidfiles is locked.
+    pub fn lock_tables(&self) -> u64 {
+        self.lock_tables
+    }
+
     /// How long each phase of the last scan or refresh took.
     pub fn phases(&self) -> Phases {
         self.phases
@@ -161,12 +171,13 @@ impl Scanner {
         let started_at = SystemTime::now();
         let timer = Instant::now();
         let mut errors = Vec::new();
-        let beside = self.beside();
+        let mut beside = self.beside();
         let found = discover_all(&self.roots, &self.rules, &mut errors);
         self.walked = found.dirs;
         self.phases.walk = timer.elapsed();
         let read_from = Instant::now();
-        let mut scan = self.collect(found.candidates, &mut errors, true);
+        let peek = beside.peek(found.candidates.len());
+        let mut scan = self.collect(found.candidates, &mut errors, (true, peek));
         self.phases.read = read_from.elapsed();
         let pid_namespace = PidNamespace::current();
         let partial = pid_namespace == PidNamespace::Nested && !self.same_namespace;
@@ -191,51 +202,6 @@ const SLICE: usize = 64;
 /// `lstat` unchanged files, nobody waits for).
 const MIN_FOR_HELPERS: usize = 512;
 
-/// A candidate, with the previous scan's reading of it when still true
-/// (boxed: most candidates have none, and all wait in line at once).
-type Job = (Candidate, Option<Box<Cached>>);
-
-/// A candidate once looked at: the previous scan's reading of it, or what
-/// reading it now gave (`None`: it vanished).
-enum Done {
-    Cached(Box<Cached>),
-    Read(Option<ReadPidfile>),
-}
-
-/// How many threads read beside the scanning one: one less than the
-/// processors this process may use, at most three.
-fn read_helpers() -> usize {
-    crate::cores::processors().min(4) - 1
-}
-
-/// One slice once looked at: each candidate in order, and the PIDs they name, sighted.
-type SliceDone = (Vec<(Candidate, Done)>, Sightings);
-
-/// Read the candidates of one slice that the cache did not answer, in
-/// order, then sight the PIDs the slice names: on the thread that read
-/// them, while the other threads read theirs.
-fn read_slice(parent: &mut Parent, slice: Vec<Job>, pid_max: u32, claimed: &Claimed) -> SliceDone {
-    let done: Vec<(Candidate, Done)> = slice
-        .into_iter()
-        .map(|(candidate, hit)| {
-            let done = match hit {
-                Some(hit) => Done::Cached(hit),
-                None => Done::Read(read_candidate(parent, &candidate, pid_max)),
-            };
-            (candidate, done)
-        })
-        .collect();
-    let mut pids: Vec<i32> = done
-        .iter()
-        .filter_map(|(_, done)| match done {
-            Done::Cached(hit) => hit.content.pid(),
-            Done::Read(read) => read.as_ref().and_then(|r| r.content.pid()),
-        })
-        .collect();
-    let sightings = Sightings::sight(&mut pids, claimed);
-    (done, sightings)
-}
-
 /// A scan in progress: the entries met so far and what is needed to fold
 /// duplicates and identify their directories.
 ///
@@ -254,6 +220,8 @@ struct ScanInProgress {
     dirs: DirIds,
     /// The PIDs the entries name, sighted as their files were read.
     sightings: Sightings,
+    /// What the peeks at the pidfiles' locks saw.
+    peeked: Peeked,
 }
 
 impl Scanner {
@@ -265,7 +233,7 @@ impl Scanner {
         &mut self,
         candidates: Vec<Candidate>,
         errors: &mut Vec<ScanError>,
-        whole: bool,
+        (whole, peek): (bool, bool),
     ) -> ScanInProgress {
         let pid_max = read_pid_max();
         let mut scan = ScanInProgress {
@@ -274,6 +242,10 @@ impl Scanner {
             seen: Seen::with_capacity(candidates.len()),
             dirs: DirIds::default(),
             sightings: Sightings::default(),
+            peeked: Peeked {
+                all: peek,
+                locked: false,
+            },
         };
         let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
         // Walk order, cut in slices that this thread and the helpers take as
@@ -293,9 +265,10 @@ impl Scanner {
             helpers,
             2 * (helpers + 1),
             Parent::default,
-            |parent, slice| read_slice(parent, slice, pid_max, claimed),
-            |(slice, sightings)| {
+            |parent, slice| read_slice(parent, slice, (pid_max, peek), claimed),
+            |(slice, sightings, peeked)| {
                 scan.sightings.merge(sightings);
+                scan.peeked.merge(peeked);
                 for (candidate, done) in slice {
                     self.take(candidate, done, pid_max, &mut scan, &mut cache, errors);
                 }

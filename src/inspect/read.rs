@@ -4,10 +4,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::Cached;
+use super::beside::Peeked;
+use crate::probe::process::{Claimed, Sightings};
 use crate::scan::Location;
 use crate::scan::discover::Candidate;
 use crate::scan::parse::{MAX_READ, parse_pid};
-use crate::scan::read::{EntryKind, FileInfo, Parent, ReadOutcome, read_pidfile_in};
+use crate::scan::read::{EntryKind, FileInfo, Parent, ReadOutcome, read_pidfile_holding};
 use crate::text::Line;
 use crate::verdict::Content;
 
@@ -20,14 +23,15 @@ pub(super) struct ReadPidfile {
 }
 
 /// Read and parse one candidate that the cache did not answer, through its
-/// directory's descriptor in `parent`. `None` when it vanished between the
-/// walk and the read.
+/// directory's descriptor in `parent`, keeping the file open in `held` once
+/// read. `None` when it vanished between the walk and the read.
 pub(super) fn read_candidate(
     parent: &mut Parent,
     candidate: &Candidate,
     pid_max: u32,
+    held: &mut Vec<std::fs::File>,
 ) -> Option<ReadPidfile> {
-    let read = match read_pidfile_in(parent, &candidate.path, candidate.kind) {
+    let read = match read_pidfile_holding(parent, &candidate.path, candidate.kind, held) {
         ReadOutcome::Read {
             file,
             content,
@@ -133,4 +137,74 @@ fn first_line(content: &[u8]) -> Line {
     let mut shown: String = text.chars().take(80).collect();
     shown.push('…');
     Line::from(shown)
+}
+
+/// A candidate, with the previous scan's reading of it when still true
+/// (boxed: most candidates have none, and all wait in line at once).
+pub(super) type Job = (Candidate, Option<Box<Cached>>);
+
+/// A candidate once looked at: the previous scan's reading of it, or what
+/// reading it now gave (`None`: it vanished).
+pub(super) enum Done {
+    Cached(Box<Cached>),
+    Read(Option<ReadPidfile>),
+}
+
+/// How many threads read beside the scanning one: one less than the
+/// processors this process may use, at most three.
+pub(super) fn read_helpers() -> usize {
+    crate::cores::processors().min(4) - 1
+}
+
+/// One slice once looked at: each candidate in order, the PIDs they name,
+/// sighted, and what a peek at their locks saw.
+pub(super) type SliceDone = (Vec<(Candidate, Done)>, Sightings, Peeked);
+
+/// Read the candidates of one slice that the cache did not answer, in
+/// order, then sight the PIDs the slice names: on the thread that read
+/// them, while the other threads read theirs.
+pub(super) fn read_slice(
+    parent: &mut Parent,
+    slice: Vec<Job>,
+    (pid_max, peek): (u32, bool),
+    claimed: &Claimed,
+) -> SliceDone {
+    let mut held = Vec::new();
+    let mut peeked = Peeked {
+        all: peek,
+        locked: false,
+    };
+    let done: Vec<(Candidate, Done)> = slice
+        .into_iter()
+        .map(|(candidate, hit)| {
+            let done = match hit {
+                Some(hit) => Done::Cached(hit),
+                None => {
+                    let before = held.len();
+                    let read = read_candidate(parent, &candidate, pid_max, &mut held);
+                    peeked.all &= held.len() > before;
+                    Done::Read(read)
+                }
+            };
+            peeked.all &= matches!(done, Done::Read(_));
+            if !peek {
+                held.clear();
+            }
+            (candidate, done)
+        })
+        .collect();
+    let mut pids: Vec<i32> = done
+        .iter()
+        .filter_map(|(_, done)| match done {
+            Done::Cached(hit) => hit.content.pid(),
+            Done::Read(read) => read.as_ref().and_then(|r| r.content.pid()),
+        })
+        .collect();
+    if peek {
+        peeked.locked = Peeked::any_locked(&held);
+    }
+    // Closed here, on the thread that read them.
+    drop(held);
+    let sightings = Sightings::sight(&mut pids, claimed);
+    (done, sightings, peeked)
 }

@@ -83,7 +83,7 @@ impl Scanner {
             .collect();
 
         let candidates = self.candidates(dirty, &recheck, &mut errors);
-        let mut scan = self.collect(candidates, &mut errors, false);
+        let mut scan = self.collect(candidates, &mut errors, (false, false));
         let listed: HashSet<(u64, u64)> = kept
             .iter()
             .filter_map(|e| e.file.as_ref().map(|f| (f.dev, f.ino)))

@@ -136,6 +136,27 @@ impl Parent {
 /// [`read_pidfile`], opening a regular file through its directory's
 /// descriptor held in `parent` (kept for the next file in the same directory).
 pub fn read_pidfile_in(parent: &mut Parent, path: &Path, kind: EntryKind) -> ReadOutcome {
+    read_and_keep(parent, path, kind, None)
+}
+
+/// [`read_pidfile_in`], keeping the file open in `held` once read (when it
+/// was opened and read), so that what the kernel knows of it can be asked
+/// after the read.
+pub fn read_pidfile_holding(
+    parent: &mut Parent,
+    path: &Path,
+    kind: EntryKind,
+    held: &mut Vec<File>,
+) -> ReadOutcome {
+    read_and_keep(parent, path, kind, Some(held))
+}
+
+fn read_and_keep(
+    parent: &mut Parent,
+    path: &Path,
+    kind: EntryKind,
+    held: Option<&mut Vec<File>>,
+) -> ReadOutcome {
     let opened = match kind {
         EntryKind::Special => return special(path, std::fs::symlink_metadata(path)),
         EntryKind::Regular => open_regular(parent, path),
@@ -163,11 +184,16 @@ pub fn read_pidfile_in(parent: &mut Parent, path: &Path, kind: EntryKind) -> Rea
     }
     let info = FileInfo::from_metadata(&meta);
     match read_head(&mut file, info.size) {
-        Ok(content) => ReadOutcome::Read {
-            truncated: info.size > MAX_READ as u64,
-            file: info,
-            content,
-        },
+        Ok(content) => {
+            if let Some(held) = held {
+                held.push(file);
+            }
+            ReadOutcome::Read {
+                truncated: info.size > MAX_READ as u64,
+                file: info,
+                content,
+            }
+        }
         Err(err) => unreadable(Some(info), format!("read failed: {}", describe(&err))),
     }
 }

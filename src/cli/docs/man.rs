@@ -322,7 +322,7 @@ fn environment(roff: &mut String) {
         ),
         (
             "PIDSCOPE_BPF",
-            "When `0`, no BPF program is ever loaded: the holders of a lock that /proc/locks cannot name (a flock whose taker exited, an OFD lock) are found by walking every process's descriptors in /proc instead of with a task_file iterator, which only root (CAP_BPF and CAP_PERFMON) can use.",
+            "When `0`, no BPF program is ever loaded: the holders of a lock that /proc/locks cannot name (a flock whose taker exited, an OFD lock) are found by walking every process's descriptors in /proc instead of with a task_file iterator, which only root (CAP_BPF and CAP_PERFMON) can use; and a scan made once reads /proc/locks even when a look at the lock lists of its open pidfiles would have shown that none is locked.",
         ),
         (
             "PIDSCOPE_TIMINGS",

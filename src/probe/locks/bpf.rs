@@ -18,10 +18,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 mod asm;
+pub mod peek;
 
 use self::asm::{Insn, RECORD, assemble};
 use super::FileKey;
 use super::btf::{self, Layout};
+use super::btf_cache;
 
 /// Files one program can look for: each costs about four instructions, and
 /// every jump must stay within an instruction's 16-bit offset.
@@ -96,10 +98,17 @@ fn capable() -> bool {
     has(SYS_ADMIN) || (has(BPF) && has(PERFMON))
 }
 
-/// This kernel's layout, read from its BTF once per process.
+/// This kernel's layout, read once per process: from what an earlier one
+/// kept for this boot, else from the BTF (and then kept).
 fn layout() -> Option<Layout> {
     static LAYOUT: OnceLock<Option<Layout>> = OnceLock::new();
-    *LAYOUT.get_or_init(|| btf::layout(&btf::Blob::open(btf::VMLINUX)?))
+    *LAYOUT.get_or_init(|| {
+        btf_cache::load().or_else(|| {
+            let layout = btf::layout(&btf::Blob::open(btf::VMLINUX)?)?;
+            btf_cache::store(&layout);
+            Some(layout)
+        })
+    })
 }
 
 /// The leading part of `union bpf_attr` for `BPF_PROG_LOAD`, up to
@@ -134,11 +143,10 @@ struct ProgLoadAttr<'a> {
     borrows: PhantomData<&'a mut [u8]>,
 }
 
-/// The leading part of `union bpf_attr` for `BPF_LINK_CREATE` of an iterator
-/// link without `iter_info` (every task).
+/// The leading part of `union bpf_attr` for `BPF_LINK_CREATE` of a task
+/// iterator link: over every task, or those a [`TaskFilter`] names.
 #[repr(C)]
-#[derive(Default)]
-struct LinkCreateAttr {
+struct LinkCreateAttr<'a> {
     prog_fd: u32,
     target_fd: u32,
     attach_type: u32,
@@ -146,6 +154,36 @@ struct LinkCreateAttr {
     iter_info: u64,
     iter_info_len: u32,
     pad: u32,
+    /// The filter `iter_info` names, if any.
+    borrows: PhantomData<&'a TaskFilter>,
+}
+
+/// `union bpf_iter_link_info` for a task iterator: one process's tasks
+/// (`pid`), the other members unused.
+#[repr(C)]
+#[derive(Default)]
+struct TaskFilter {
+    tid: u32,
+    pid: u32,
+    pid_fd: u32,
+    /// The union's size is its largest member's, 16 bytes.
+    pad: u32,
+}
+
+impl<'a> LinkCreateAttr<'a> {
+    /// Attach `prog` as a task iterator over every task, or `filter`'s.
+    fn new(prog: &OwnedFd, filter: Option<&'a TaskFilter>) -> Self {
+        LinkCreateAttr {
+            prog_fd: prog.as_raw_fd() as u32,
+            target_fd: 0,
+            attach_type: TRACE_ITER,
+            flags: 0,
+            iter_info: filter.map_or(0, |f| f as *const TaskFilter as u64),
+            iter_info_len: filter.map_or(0, |_| size_of::<TaskFilter>() as u32),
+            pad: 0,
+            borrows: PhantomData,
+        }
+    }
 }
 
 /// `union bpf_attr` for `BPF_ITER_CREATE`.
@@ -157,7 +195,8 @@ struct IterCreateAttr {
 }
 
 const _: () = assert!(size_of::<ProgLoadAttr<'_>>() == 120);
-const _: () = assert!(size_of::<LinkCreateAttr>() == 32);
+const _: () = assert!(size_of::<LinkCreateAttr<'_>>() == 32);
+const _: () = assert!(size_of::<TaskFilter>() == 16);
 const _: () = assert!(size_of::<IterCreateAttr>() == 8);
 
 /// An attribute block for one `bpf(2)` command that makes a descriptor.
@@ -179,8 +218,9 @@ unsafe impl Command for ProgLoadAttr<'_> {
 }
 
 // SAFETY: the kernel's layout for BPF_LINK_CREATE, 32 bytes, `pad` explicit;
-// `iter_info` is always 0 (no address).
-unsafe impl Command for LinkCreateAttr {
+// a value is only made by `LinkCreateAttr::new`, whose `iter_info` is 0 or
+// the address of a `TaskFilter` borrowed for 'a, the value's lifetime.
+unsafe impl Command for LinkCreateAttr<'_> {
     const CMD: c_int = CMD_LINK_CREATE;
 }
 
@@ -250,11 +290,7 @@ fn load(layout: &Layout, prog: &[Insn], log: bool) -> Result<OwnedFd, String> {
 
 /// Attach `prog` to every task's files and read the iterator to its end.
 fn iterate(prog: &OwnedFd) -> io::Result<Vec<u8>> {
-    let link = bpf(&mut LinkCreateAttr {
-        prog_fd: prog.as_raw_fd() as u32,
-        attach_type: TRACE_ITER,
-        ..LinkCreateAttr::default()
-    })?;
+    let link = bpf(&mut LinkCreateAttr::new(prog, None))?;
     let iter = bpf(&mut IterCreateAttr {
         link_fd: link.as_raw_fd() as u32,
         flags: 0,

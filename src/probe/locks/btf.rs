@@ -105,6 +105,12 @@ pub(super) struct Layout {
     pub s_dev: Field,
     /// `struct task_struct`.`tgid`.
     pub tgid: Field,
+    /// `struct inode`.`i_flctx`: the file's lock context, NULL until a lock is first taken.
+    pub i_flctx: Field,
+    /// Where `struct file_lock_context` keeps its three lists of locks
+    /// (`flc_flock`, `flc_posix`, `flc_lease`: each a `struct list_head`,
+    /// whose `next` comes first and points back at the head when it is empty).
+    pub lock_lists: [u32; 3],
 }
 
 const MAGIC: u16 = 0xeb9f;
@@ -129,7 +135,13 @@ const KIND_TYPE_TAG: u32 = 18;
 const KIND_ENUM64: u32 = 19;
 
 /// The structs whose members are read, in the order of [`Btf::structs`].
-const STRUCTS: [&[u8]; 4] = [b"file", b"inode", b"super_block", b"task_struct"];
+const STRUCTS: [&[u8]; 5] = [
+    b"file",
+    b"inode",
+    b"super_block",
+    b"task_struct",
+    b"file_lock_context",
+];
 
 /// The function the iterator program attaches to.
 const ITER_FUNC: &[u8] = b"bpf_iter_task_file";
@@ -141,7 +153,7 @@ struct Btf<'a> {
     /// The offset in `types` of each record, by type id (index 0 is id 1).
     starts: Vec<u32>,
     /// The type ids of the structs in [`STRUCTS`] (0: not found).
-    structs: [u32; 4],
+    structs: [u32; 5],
     /// The type id of [`ITER_FUNC`] (0: not found).
     iter_func: u32,
 }
@@ -150,7 +162,8 @@ struct Btf<'a> {
 /// BTF, is cut short, or lacks one of the types or fields.
 pub(super) fn layout(data: &[u8]) -> Option<Layout> {
     let btf = Btf::index(data)?;
-    let [file, inode, super_block, task] = btf.structs;
+    let [file, inode, super_block, task, lock_context] = btf.structs;
+    let list = |name: &[u8]| btf.member(lock_context, name, false).map(|f| f.offset);
     Some(Layout {
         iter_func: (btf.iter_func != 0).then_some(btf.iter_func)?,
         f_inode: btf.field(file, b"f_inode")?,
@@ -158,7 +171,36 @@ pub(super) fn layout(data: &[u8]) -> Option<Layout> {
         i_sb: btf.field(inode, b"i_sb")?,
         s_dev: btf.field(super_block, b"s_dev")?,
         tgid: btf.field(task, b"tgid")?,
+        i_flctx: btf.field(inode, b"i_flctx")?,
+        lock_lists: [
+            list(b"flc_flock")?,
+            list(b"flc_posix")?,
+            list(b"flc_lease")?,
+        ],
     })
+}
+
+/// Every name looked for: the structs', then the function's.
+const NAMES: [&[u8]; 6] = [
+    STRUCTS[0], STRUCTS[1], STRUCTS[2], STRUCTS[3], STRUCTS[4], ITER_FUNC,
+];
+
+/// For each of `names`, every offset in `strings` at which that string
+/// starts: its bytes, then a NUL. Each is the end of a NUL-terminated string
+/// (the whole of it, or a tail that a record may point into).
+fn offsets_of<const N: usize>(strings: &[u8], names: [&[u8]; N]) -> [Vec<u32>; N] {
+    let mut found = [const { Vec::new() }; N];
+    let mut start = 0;
+    for end in memchr::memchr_iter(0, strings) {
+        let len = end - start;
+        for (name, found) in names.iter().zip(&mut found) {
+            if len == name.len() && strings[start..end] == **name {
+                found.extend(u32::try_from(start).ok());
+            }
+        }
+        start = end + 1;
+    }
+    found
 }
 
 fn u16_at(data: &[u8], at: usize) -> Option<u16> {
@@ -200,9 +242,14 @@ impl<'a> Btf<'a> {
             strings,
             // vmlinux averages a little over 30 bytes a record.
             starts: Vec::with_capacity(types.len() / 28),
-            structs: [0; 4],
+            structs: [0; 5],
             iter_func: 0,
         };
+        // Where the names looked for are in the string section, found in one
+        // pass over it: the records are then matched by the offset of their
+        // name, with no look at a string for each of the many thousands of
+        // structs and functions (which took most of the time of the pass).
+        let [struct_names @ .., func_names] = offsets_of(strings, NAMES);
         let mut at = 0;
         while at < types.len() {
             let info = u32_at(types, at + 4)?;
@@ -212,22 +259,15 @@ impl<'a> Btf<'a> {
             let id = btf.starts.len() as u32;
             if kind == KIND_STRUCT && vlen > 0 {
                 let name = u32_at(types, at)?;
-                if let Some(i) = STRUCTS.iter().position(|s| btf.is_named(name, s)) {
+                if let Some(i) = struct_names.iter().position(|at| at.contains(&name)) {
                     btf.structs[i] = id;
                 }
-            } else if kind == KIND_FUNC && btf.is_named(u32_at(types, at)?, ITER_FUNC) {
+            } else if kind == KIND_FUNC && func_names.contains(&u32_at(types, at)?) {
                 btf.iter_func = id;
             }
             at += TYPE_HEADER + trailing(kind, vlen);
         }
         (at == types.len()).then_some(btf)
-    }
-
-    /// Whether the string at `off` is `name`: its bytes, then a NUL.
-    fn is_named(&self, off: u32, name: &[u8]) -> bool {
-        let off = off as usize;
-        self.strings.get(off..off + name.len()) == Some(name)
-            && self.strings.get(off + name.len()) == Some(&0)
     }
 
     /// The string at `off` in the string section, without its NUL.
@@ -259,6 +299,12 @@ impl<'a> Btf<'a> {
     /// anonymous structs and unions; `None` for a bitfield or a width that
     /// is not a load's.
     fn field(&self, id: u32, name: &[u8]) -> Option<Field> {
+        self.member(id, name, true)
+    }
+
+    /// The member `name` of the struct or union `id`, as [`Self::field`]
+    /// finds it; unless `loadable`, of any width (a struct within a struct).
+    fn member(&self, id: u32, name: &[u8], loadable: bool) -> Option<Field> {
         let (kind, vlen, kind_flag, _, data) = self.record(id)?;
         if kind != KIND_STRUCT && kind != KIND_UNION {
             return None;
@@ -278,11 +324,9 @@ impl<'a> Btf<'a> {
             }
             let found = if member_name == name && bitfield == 0 {
                 let size = self.size(member_type)?;
-                [1, 2, 4, 8]
-                    .contains(&size)
-                    .then_some(Field { offset: 0, size })
+                (!loadable || [1, 2, 4, 8].contains(&size)).then_some(Field { offset: 0, size })
             } else if member_name.is_empty() {
-                self.field(member_type, name)
+                self.member(member_type, name, loadable)
             } else {
                 None
             };
@@ -319,6 +363,21 @@ impl<'a> Btf<'a> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+
+    /// A layout with made-up offsets, for the tests of what uses one.
+    pub(in super::super) fn sample_layout() -> Layout {
+        let field = |offset, size| Field { offset, size };
+        Layout {
+            iter_func: 77,
+            f_inode: field(40, 8),
+            i_ino: field(64, 8),
+            i_sb: field(48, 8),
+            s_dev: field(16, 4),
+            tgid: field(1000, 4),
+            i_flctx: field(300, 8),
+            lock_lists: [8, 24, 40],
+        }
+    }
 
     /// Whether the tests run under continuous integration (`CI` set, and not
     /// to `""`, `0` or `false`), where no test may skip.
@@ -416,6 +475,9 @@ pub(super) mod tests {
         assert_eq!(layout.i_sb.size, 8);
         assert_eq!(layout.s_dev.size, 4);
         assert_eq!(layout.tgid.size, 4);
+        assert_eq!(layout.i_flctx.size, 8);
+        let [flock, posix, lease] = layout.lock_lists;
+        assert!(flock != posix && posix != lease, "{:?}", layout.lock_lists);
         assert!(layout.iter_func > 0);
     }
 }

@@ -12,6 +12,7 @@
 
 mod bpf;
 mod btf;
+mod btf_cache;
 mod holders;
 mod table;
 mod walk;
@@ -20,6 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use serde::Serialize;
 
+pub use bpf::peek::Peek;
 pub use holders::{HolderCache, resolve_all};
 pub use table::{LockTable, parse_lock_line};
 
@@ -30,17 +32,22 @@ pub use table::{LockTable, parse_lock_line};
 /// `None` when nothing conflicts or the file system cannot say. A `flock`
 /// never shows here.
 pub fn byte_range_lock_holder(fd: BorrowedFd<'_>) -> Option<Option<i32>> {
-    let mut probe = libc::flock {
+    let mut probe = whole_file_write_lock();
+    // SAFETY: fcntl(F_OFD_GETLK) on a borrowed, open descriptor; it writes only into `probe`.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_GETLK, &mut probe) };
+    (rc == 0 && probe.l_type != libc::F_UNLCK as libc::c_short)
+        .then_some((probe.l_pid > 0).then_some(probe.l_pid))
+}
+
+/// A write lock over the whole file, as `fcntl` takes or tests one.
+fn whole_file_write_lock() -> libc::flock {
+    libc::flock {
         l_type: libc::F_WRLCK as libc::c_short,
         l_whence: libc::SEEK_SET as libc::c_short,
         l_start: 0,
         l_len: 0,
         l_pid: 0,
-    };
-    // SAFETY: fcntl(F_OFD_GETLK) on a borrowed, open descriptor; it writes only into `probe`.
-    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_GETLK, &mut probe) };
-    (rc == 0 && probe.l_type != libc::F_UNLCK as libc::c_short)
-        .then_some((probe.l_pid > 0).then_some(probe.l_pid))
+    }
 }
 
 /// The kind of advisory lock.

@@ -38,6 +38,7 @@ const RSH64_K: u8 = 0x77;
 const JA: u8 = 0x05;
 const JEQ_K: u8 = 0x15;
 const JEQ_X: u8 = 0x1d;
+const JNE_X: u8 = 0x5d;
 const JGT_X: u8 = 0x2d; // unsigned
 const JNE32_K: u8 = 0x56; // BPF_JMP32: compares the low 32 bits
 const CALL: u8 = 0x85;
@@ -159,11 +160,7 @@ pub(super) fn assemble(layout: &Layout, keys: &[FileKey]) -> Option<Vec<Insn>> {
     a.p.push(insn(MOV64_X, 6, 1, 0, 0));
     a.p.push(insn(LDX_MEM | SIZE_DW, 2, 6, 8, 0)); // ctx->task
     a.jump(JEQ_K, 2, 0, 0, exit);
-    a.p.push(insn(LDX_MEM | SIZE_DW, 3, 6, 24, 0)); // ctx->file
-    a.jump(JEQ_K, 3, 0, 0, exit);
-    a.p.push(insn(LDX_MEM | SIZE_W, 7, 6, 16, 0)); // ctx->fd
-    a.p.push(load_field(4, 3, layout.f_inode));
-    a.jump(JEQ_K, 4, 0, 0, exit);
+    load_file(&mut a, layout, exit);
     a.p.push(load_field(8, 4, layout.i_ino));
     a.p.push(load_field(5, 4, layout.i_sb));
     a.jump(JEQ_K, 5, 0, 0, exit);
@@ -193,6 +190,38 @@ pub(super) fn assemble(layout: &Layout, keys: &[FileKey]) -> Option<Vec<Insn>> {
     a.finish()
 }
 
+/// The bytes of one record of the lock peek: the descriptor, a `u32`.
+pub(super) const PEEK_RECORD: usize = 4;
+
+/// The program that finds which of the iterated descriptors are open on a
+/// file with a lock of any kind: for each, it writes the descriptor when one
+/// of the three lists of the inode's lock context (flock, POSIX and OFD,
+/// leases) is not empty. A list is empty when its head's `next` points back
+/// at the head, that is when `next->next` is `next`; an inode that was never
+/// locked has no context, and the loads through its NULL read 0, which is
+/// empty too. Registers: r6 the context, r7 the descriptor, r2 the lock
+/// context, r3 and r4 a list's `next` and `next->next`.
+pub(super) fn assemble_peek(layout: &Layout) -> Option<Vec<Insn>> {
+    let mut a = Asm::default();
+    let (exit, locked) = (a.label(), a.label());
+    a.p.push(insn(MOV64_X, 6, 1, 0, 0));
+    load_file(&mut a, layout, exit);
+    a.p.push(load_field(2, 4, layout.i_flctx));
+    a.jump(JEQ_K, 2, 0, 0, exit);
+    for list in layout.lock_lists {
+        a.p.push(insn(LDX_MEM | SIZE_DW, 3, 2, i16::try_from(list).ok()?, 0)); // head.next
+        a.p.push(insn(LDX_MEM | SIZE_DW, 4, 3, 0, 0)); // next->next
+        a.jump(JNE_X, 3, 4, 0, locked);
+    }
+    a.jump(JA, 0, 0, 0, exit);
+    a.bind(locked);
+    a.p.push(insn(STX_MEM | SIZE_W, FP, 7, -(PEEK_RECORD as i16), 0));
+    seq_write(&mut a.p, PEEK_RECORD as i32);
+    a.bind(exit);
+    a.p.extend([insn(MOV64_K, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]);
+    a.finish()
+}
+
 /// Write `{tgid, fd, ino, dev, reader}` with `bpf_seq_write` to the
 /// iterator's `seq_file`, from the stack (r2 the task, r7..r9 as loaded).
 fn write_record(p: &mut Vec<Insn>, layout: &Layout) {
@@ -206,11 +235,29 @@ fn write_record(p: &mut Vec<Insn>, layout: &Layout) {
         insn(CALL, 0, 0, 0, HELPER_CURRENT_PID_TGID),
         insn(RSH64_K, 0, 0, 0, 32),
         insn(STX_MEM | SIZE_W, FP, 0, -4, 0),
+    ]);
+    seq_write(p, record);
+}
+
+/// Load the iterated file (r3), its descriptor (r7) and its inode (r4),
+/// going to `exit` when there is no file (the iterator's last call) or inode.
+fn load_file(a: &mut Asm, layout: &Layout, exit: usize) {
+    a.p.push(insn(LDX_MEM | SIZE_DW, 3, 6, 24, 0)); // ctx->file
+    a.jump(JEQ_K, 3, 0, 0, exit);
+    a.p.push(insn(LDX_MEM | SIZE_W, 7, 6, 16, 0)); // ctx->fd
+    a.p.push(load_field(4, 3, layout.f_inode));
+    a.jump(JEQ_K, 4, 0, 0, exit);
+}
+
+/// Write the `len` bytes just below the frame pointer to the iterator's
+/// `seq_file` with `bpf_seq_write` (r6 the context).
+fn seq_write(p: &mut Vec<Insn>, len: i32) {
+    p.extend([
         insn(LDX_MEM | SIZE_DW, 1, 6, 0, 0), // ctx->meta
         insn(LDX_MEM | SIZE_DW, 1, 1, 0, 0), // meta->seq
         insn(MOV64_X, 2, FP, 0, 0),
-        insn(ADD64_K, 2, 0, 0, -record),
-        insn(MOV64_K, 3, 0, 0, record),
+        insn(ADD64_K, 2, 0, 0, -len),
+        insn(MOV64_K, 3, 0, 0, len),
         insn(CALL, 0, 0, 0, HELPER_SEQ_WRITE),
     ]);
 }
@@ -219,17 +266,7 @@ fn write_record(p: &mut Vec<Insn>, layout: &Layout) {
 mod tests {
     use super::*;
 
-    fn layout() -> Layout {
-        let field = |offset, size| Field { offset, size };
-        Layout {
-            iter_func: 1,
-            f_inode: field(40, 8),
-            i_ino: field(64, 8),
-            i_sb: field(40, 8),
-            s_dev: field(16, 4),
-            tgid: field(1000, 4),
-        }
-    }
+    use super::super::super::btf::tests::sample_layout as layout;
 
     /// Where each jump of `prog` lands, checked to be ahead and inside it.
     fn targets(prog: &[Insn]) -> Vec<(usize, usize)> {

@@ -1,0 +1,152 @@
+//! Whether any file this process has open is locked, asked of the kernel
+//! without `/proc/locks`.
+//!
+//! Every reader of `/proc/locks` waits for an RCU grace period (the kernel
+//! takes its file-lock semaphore for writing): 6 ms on an idle machine here,
+//! 10 to 20 while both processors are busy with a scan's reads, longer than
+//! the whole scan of a thousand pidfiles. Most scans find no lock at all. A
+//! BPF iterator over this process's own descriptors (`bpf_iter_task_file`
+//! with a PID, Linux 6.1 and later) reads each open file's lock context
+//! instead, under no lock of the kernel's: a scan that holds its pidfiles
+//! open while it peeks learns that none of them is locked, and then needs
+//! no table of locks. When one is, the table is read as before.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+use super::asm::{PEEK_RECORD, assemble_peek};
+use super::{IterCreateAttr, LinkCreateAttr, SWITCH, TaskFilter, bpf, capable, layout, load};
+
+/// The lock peek, ready to run: its iterator link over this process's files.
+#[derive(Debug)]
+pub struct Peek {
+    link: OwnedFd,
+    /// The process whose files the link iterates: a child forked without
+    /// an exec has other files, and its peeks fail.
+    pid: u32,
+}
+
+impl Peek {
+    /// The peek for this process, made once (`None` when BPF cannot be used
+    /// here, as for the holder search, or with `PIDSCOPE_BPF=0`).
+    pub fn get() -> Option<&'static Peek> {
+        static PEEK: OnceLock<Option<Peek>> = OnceLock::new();
+        PEEK.get_or_init(|| Peek::prepare().ok()).as_ref()
+    }
+
+    /// Load the program and attach it to this process's files.
+    fn prepare() -> Result<Peek, String> {
+        if std::env::var_os(SWITCH).is_some_and(|v| v == "0") {
+            return Err(format!("{SWITCH}=0"));
+        }
+        if !capable() {
+            return Err("needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN".into());
+        }
+        let layout = layout().ok_or("no usable kernel BTF")?;
+        let prog = assemble_peek(&layout).ok_or("an offset out of reach")?;
+        let prog = load(&layout, &prog, false)?;
+        let filter = TaskFilter {
+            pid: std::process::id(),
+            ..TaskFilter::default()
+        };
+        let link = bpf(&mut LinkCreateAttr::new(&prog, Some(&filter)))
+            .map_err(|e| format!("attaching the program: {e}"))?;
+        Ok(Peek {
+            link,
+            pid: filter.pid,
+        })
+    }
+
+    /// The descriptors of this process open on a file that has a lock of
+    /// any kind (taken through any descriptor of any process), as the
+    /// kernel's lock contexts show them at this moment.
+    pub fn locked_descriptors(&self) -> io::Result<Vec<i32>> {
+        if std::process::id() != self.pid {
+            return Err(io::Error::other("made for another process"));
+        }
+        let iter = bpf(&mut IterCreateAttr {
+            link_fd: self.link.as_raw_fd() as u32,
+            flags: 0,
+        })?;
+        let mut out = Vec::new();
+        File::from(iter).read_to_end(&mut out)?;
+        if !out.len().is_multiple_of(PEEK_RECORD) {
+            return Err(io::Error::other(format!("{} bytes of records", out.len())));
+        }
+        Ok(out
+            .chunks_exact(PEEK_RECORD)
+            .map(|r| i32::from_ne_bytes([r[0], r[1], r[2], r[3]]))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+    use std::path::Path;
+
+    use super::super::btf;
+    use super::super::btf::tests::in_ci;
+    use super::*;
+
+    /// The peek, which must be there under CI (root, kernel BTF, Linux 6.1
+    /// or later); `None` elsewhere when it cannot be, and the test skips.
+    fn peek() -> Option<&'static Peek> {
+        let usable = nix::unistd::geteuid().is_root() && Path::new(btf::VMLINUX).exists();
+        assert!(
+            usable || !in_ci(),
+            "cannot be skipped under CI: needs root and kernel BTF"
+        );
+        if !usable {
+            eprintln!("skipped: needs root and {}", btf::VMLINUX);
+            return None;
+        }
+        Some(Peek::get().expect("the lock peek on this kernel"))
+    }
+
+    fn posix(fd: std::os::fd::BorrowedFd<'_>, cmd: i32) {
+        let mut lock = super::super::super::whole_file_write_lock();
+        // SAFETY: fcntl on an open descriptor, writing only into `lock`.
+        assert_eq!(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, &mut lock) }, 0);
+    }
+
+    #[test]
+    fn sees_every_kind_of_lock_on_an_open_file_and_none_on_the_others() {
+        let Some(peek) = peek() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(dir.path().join(name))
+                .unwrap()
+        };
+        let (plain, flocked, posix_locked, ofd_locked) =
+            (open("plain"), open("flock"), open("posix"), open("ofd"));
+        // Each lock is taken through a second descriptor: the peek reports
+        // whichever descriptor is open on a locked file.
+        let (f2, p2, o2) = (open("flock"), open("posix"), open("ofd"));
+        let before = peek.locked_descriptors().unwrap();
+        for file in [&plain, &flocked, &posix_locked, &ofd_locked] {
+            assert!(!before.contains(&file.as_raw_fd()), "{before:?}");
+        }
+        rustix::fs::flock(&f2, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        posix(p2.as_fd(), libc::F_SETLK);
+        posix(o2.as_fd(), libc::F_OFD_SETLK);
+        let after = peek.locked_descriptors().unwrap();
+        for file in [&flocked, &posix_locked, &ofd_locked, &f2, &p2, &o2] {
+            assert!(after.contains(&file.as_raw_fd()), "{after:?}");
+        }
+        assert!(!after.contains(&plain.as_raw_fd()), "{after:?}");
+        drop((f2, p2, o2));
+        // Closing the descriptors that took them released all three.
+        let released = peek.locked_descriptors().unwrap();
+        for file in [&plain, &flocked, &posix_locked, &ofd_locked] {
+            assert!(!released.contains(&file.as_raw_fd()), "{released:?}");
+        }
+    }
+}
