@@ -39,6 +39,8 @@ echo
 for n in "${sizes[@]}"; do
   fx=$work/fx$n
   "$bench/mkfixture.sh" "$fx" "$n" >/dev/null
+  # The fixture's writeback (and the last one's teardown) out of the timed runs.
+  sync
   python3 - "$runs" "$work/baseline" "$pidscope" "$fx" "$n" >>"$work/rows" <<'PY'
 import json, os, re, statistics, subprocess, sys, tempfile, time
 runs, baseline, pidscope, fx, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
