@@ -180,29 +180,6 @@ pub(super) fn layout(data: &[u8]) -> Option<Layout> {
     })
 }
 
-/// Every name looked for: the structs', then the function's.
-const NAMES: [&[u8]; 6] = [
-    STRUCTS[0], STRUCTS[1], STRUCTS[2], STRUCTS[3], STRUCTS[4], ITER_FUNC,
-];
-
-/// For each of `names`, every offset in `strings` at which that string
-/// starts: its bytes, then a NUL. Each is the end of a NUL-terminated string
-/// (the whole of it, or a tail that a record may point into).
-fn offsets_of<const N: usize>(strings: &[u8], names: [&[u8]; N]) -> [Vec<u32>; N] {
-    let mut found = [const { Vec::new() }; N];
-    let mut start = 0;
-    for end in memchr::memchr_iter(0, strings) {
-        let len = end - start;
-        for (name, found) in names.iter().zip(&mut found) {
-            if len == name.len() && strings[start..end] == **name {
-                found.extend(u32::try_from(start).ok());
-            }
-        }
-        start = end + 1;
-    }
-    found
-}
-
 fn u16_at(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
 }
@@ -245,11 +222,6 @@ impl<'a> Btf<'a> {
             structs: [0; 5],
             iter_func: 0,
         };
-        // Where the names looked for are in the string section, found in one
-        // pass over it: the records are then matched by the offset of their
-        // name, with no look at a string for each of the many thousands of
-        // structs and functions (which took most of the time of the pass).
-        let [struct_names @ .., func_names] = offsets_of(strings, NAMES);
         let mut at = 0;
         while at < types.len() {
             let info = u32_at(types, at + 4)?;
@@ -259,15 +231,22 @@ impl<'a> Btf<'a> {
             let id = btf.starts.len() as u32;
             if kind == KIND_STRUCT && vlen > 0 {
                 let name = u32_at(types, at)?;
-                if let Some(i) = struct_names.iter().position(|at| at.contains(&name)) {
+                if let Some(i) = STRUCTS.iter().position(|s| btf.is_named(name, s)) {
                     btf.structs[i] = id;
                 }
-            } else if kind == KIND_FUNC && func_names.contains(&u32_at(types, at)?) {
+            } else if kind == KIND_FUNC && btf.is_named(u32_at(types, at)?, ITER_FUNC) {
                 btf.iter_func = id;
             }
             at += TYPE_HEADER + trailing(kind, vlen);
         }
         (at == types.len()).then_some(btf)
+    }
+
+    /// Whether the string at `off` is `name`: its bytes, then a NUL.
+    fn is_named(&self, off: u32, name: &[u8]) -> bool {
+        let off = off as usize;
+        self.strings.get(off..off + name.len()) == Some(name)
+            && self.strings.get(off + name.len()) == Some(&0)
     }
 
     /// The string at `off` in the string section, without its NUL.
