@@ -107,7 +107,7 @@ impl Beside {
         // Room is made first, before this scan starts a thread.
         let peek = peek
             && rustix::process::geteuid().is_root()
-            && std::env::var_os("PIDSCOPE_BPF").is_none_or(|v| v != "0")
+            && crate::probe::locks::bpf_allowed()
             && make_room();
         let mut thread = None;
         let units = dirs.map(|dirs| {

@@ -47,7 +47,7 @@ const CMD_ITER_CREATE: c_int = 33;
 /// `PIDSCOPE_BPF=0` in the environment turns it off (`None`): an operator
 /// who wants no BPF program loaded, whatever the audit log would say of it.
 pub(super) fn descriptors_on(keys: &[FileKey]) -> Option<Vec<(i32, i32, FileKey)>> {
-    if std::env::var_os(SWITCH).is_some_and(|v| v == "0") {
+    if !allowed() {
         return None;
     }
     find(keys, false).ok()
@@ -55,6 +55,11 @@ pub(super) fn descriptors_on(keys: &[FileKey]) -> Option<Vec<(i32, i32, FileKey)
 
 /// The environment variable that turns the iterator off when `0`.
 const SWITCH: &str = "PIDSCOPE_BPF";
+
+/// Whether BPF programs may be loaded: not with `PIDSCOPE_BPF=0` in the environment.
+pub fn allowed() -> bool {
+    std::env::var_os(SWITCH).is_none_or(|v| v != "0")
+}
 
 /// [`descriptors_on`], saying why it failed; with `log`, a refused program
 /// is loaded again to get the verifier's log into the error.

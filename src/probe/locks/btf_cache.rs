@@ -8,7 +8,6 @@
 //! and nobody else may write it, and only for the boot it names; when it
 //! cannot be read or written, the BTF is read as before.
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -45,7 +44,11 @@ pub(super) fn store(layout: &Layout) {
 }
 
 fn load_from(path: &Path, boot: &str) -> Option<Layout> {
-    let mut file = File::open(path).ok()?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 || meta.len() > 4096 {
         return None;

@@ -21,6 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use serde::Serialize;
 
+pub use bpf::allowed as bpf_allowed;
 pub use bpf::peek::Peek;
 pub use holders::{HolderCache, resolve_all};
 pub use table::{LockTable, parse_lock_line};

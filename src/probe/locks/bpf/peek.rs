@@ -17,7 +17,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::OnceLock;
 
 use super::asm::{PEEK_RECORD, assemble_peek};
-use super::{IterCreateAttr, LinkCreateAttr, SWITCH, TaskFilter, bpf, capable, layout, load};
+use super::{
+    IterCreateAttr, LinkCreateAttr, SWITCH, TaskFilter, allowed, bpf, capable, layout, load,
+};
 
 /// The lock peek, ready to run: its iterator link over this process's files.
 #[derive(Debug)]
@@ -38,7 +40,7 @@ impl Peek {
 
     /// Load the program and attach it to this process's files.
     fn prepare() -> Result<Peek, String> {
-        if std::env::var_os(SWITCH).is_some_and(|v| v == "0") {
+        if !allowed() {
             return Err(format!("{SWITCH}=0"));
         }
         if !capable() {
