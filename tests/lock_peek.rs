@@ -36,20 +36,23 @@ fn unlocked_pidfiles(sleeper: &Proc) -> tempfile::TempDir {
     dir
 }
 
-fn root() -> bool {
+/// A sleeping process and [`unlocked_pidfiles`] naming it, as root (the
+/// peek needs it); `None`, the test skipped, elsewhere.
+fn as_root() -> Option<(Proc, tempfile::TempDir)> {
     if !is_root() {
         skip("the lock peek needs root");
+        return None;
     }
-    is_root()
+    let sleeper = spawn_sleep();
+    let dir = unlocked_pidfiles(&sleeper);
+    Some((sleeper, dir))
 }
 
 #[test]
 fn no_lock_table_is_read_when_no_pidfile_is_locked() {
-    if !root() {
+    let Some((_sleeper, dir)) = as_root() else {
         return;
-    }
-    let sleeper = spawn_sleep();
-    let dir = unlocked_pidfiles(&sleeper);
+    };
     let (report, tables) = scan_once(dir.path());
     assert_eq!(report.entries.len(), 3);
     assert!(report.entries.iter().all(|e| e.lock.is_none()));
@@ -58,10 +61,9 @@ fn no_lock_table_is_read_when_no_pidfile_is_locked() {
 
 #[test]
 fn a_locked_pidfile_of_each_kind_makes_the_scan_read_the_table() {
-    if !root() {
+    let Some((sleeper, _)) = as_root() else {
         return;
-    }
-    let sleeper = spawn_sleep();
+    };
     type Hold = fn(&Path) -> Proc;
     let kinds: [(&str, Hold); 3] = [
         ("flock", hold_flock),
@@ -81,11 +83,9 @@ fn a_locked_pidfile_of_each_kind_makes_the_scan_read_the_table() {
 
 #[test]
 fn a_large_tree_and_a_view_read_the_table_as_before() {
-    if !root() {
+    let Some((sleeper, dir)) = as_root() else {
         return;
-    }
-    let sleeper = spawn_sleep();
-    let dir = unlocked_pidfiles(&sleeper);
+    };
     // One more than a scan peeks at: reading them all hides the table's wait.
     for i in 0..2046 {
         write_pidfile(dir.path(), &format!("n{i}.pid"), "1\n");

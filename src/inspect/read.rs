@@ -10,7 +10,7 @@ use crate::probe::process::{Claimed, Sightings};
 use crate::scan::Location;
 use crate::scan::discover::Candidate;
 use crate::scan::parse::{MAX_READ, parse_pid};
-use crate::scan::read::{EntryKind, FileInfo, Parent, ReadOutcome, read_pidfile_holding};
+use crate::scan::read::{EntryKind, FileInfo, Parent, ReadOutcome, read_pidfile_in};
 use crate::text::Line;
 use crate::verdict::Content;
 
@@ -31,7 +31,7 @@ pub(super) fn read_candidate(
     pid_max: u32,
     held: &mut Vec<std::fs::File>,
 ) -> Option<ReadPidfile> {
-    let read = match read_pidfile_holding(parent, &candidate.path, candidate.kind, held) {
+    let read = match read_pidfile_in(parent, &candidate.path, candidate.kind, Some(held)) {
         ReadOutcome::Read {
             file,
             content,

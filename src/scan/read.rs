@@ -104,7 +104,7 @@ pub enum EntryKind {
 
 /// Read the first [`MAX_READ`] bytes of `path` without ever blocking.
 pub fn read_pidfile(path: &Path, kind: EntryKind) -> ReadOutcome {
-    read_pidfile_in(&mut Parent::default(), path, kind)
+    read_pidfile_in(&mut Parent::default(), path, kind, None)
 }
 
 /// The directory of the last pidfile read, held open (`O_PATH`) so that the
@@ -134,24 +134,10 @@ impl Parent {
 }
 
 /// [`read_pidfile`], opening a regular file through its directory's
-/// descriptor held in `parent` (kept for the next file in the same directory).
-pub fn read_pidfile_in(parent: &mut Parent, path: &Path, kind: EntryKind) -> ReadOutcome {
-    read_and_keep(parent, path, kind, None)
-}
-
-/// [`read_pidfile_in`], keeping the file open in `held` once read (when it
-/// was opened and read), so that what the kernel knows of it can be asked
-/// after the read.
-pub fn read_pidfile_holding(
-    parent: &mut Parent,
-    path: &Path,
-    kind: EntryKind,
-    held: &mut Vec<File>,
-) -> ReadOutcome {
-    read_and_keep(parent, path, kind, Some(held))
-}
-
-fn read_and_keep(
+/// descriptor held in `parent` (kept for the next file in the same
+/// directory), and keeping the file open in `held`, if given, once read (so
+/// that what the kernel knows of it can be asked after the read).
+pub fn read_pidfile_in(
     parent: &mut Parent,
     path: &Path,
     kind: EntryKind,

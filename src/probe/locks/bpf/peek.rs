@@ -115,6 +115,16 @@ mod tests {
     }
 
     #[test]
+    fn the_kernel_layout_is_kept_for_this_boot() {
+        if peek().is_none() {
+            return;
+        }
+        let kept = super::super::super::btf_cache::load();
+        assert!(kept.is_some(), "no layout in the boot's cache");
+        assert_eq!(kept, super::super::layout(), "the one this process uses");
+    }
+
+    #[test]
     fn sees_every_kind_of_lock_on_an_open_file_and_none_on_the_others() {
         let Some(peek) = peek() else { return };
         let dir = tempfile::tempdir().unwrap();
