@@ -37,6 +37,25 @@ use crate::scan::Location;
 use crate::scan::read::FileInfo;
 use crate::verdict::{Entry, Status, SystemdInfo, Warning, Warnings};
 
+// ---------------------------------------------------------------- tests
+
+/// Whether the tests run under continuous integration (`CI` set, and not
+/// to `""`, `0` or `false`), where no test may skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// Whether this process is root; when it is not, says on stderr that the
+/// test needing it (`what`) is skipped, which CI does not allow.
+pub fn root_or_skip(what: &str) -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    assert!(!in_ci(), "cannot be skipped under CI: {what} needs root");
+    eprintln!("skipped: {what} needs root");
+    false
+}
+
 // ---------------------------------------------------------------- files
 
 /// A pidfile's metadata: owned by root (uid and gid 0, owner name `root`),

@@ -37,6 +37,7 @@ pub mod display;
 #[doc(hidden)]
 pub mod fixture;
 pub mod inspect;
+mod kept;
 pub mod live;
 pub mod lock;
 pub mod policy;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// The library's top-level modules, bottom first. A module may use the
 /// modules of lower layers, never those of its own layer or above.
 const LAYERS: &[&[&str]] = &[
-    &["cores", "serial", "text"],
+    &["cores", "kept", "serial", "text"],
     &["scan", "probe"],
     &["systemd"],
     &["verdict"],

@@ -14,15 +14,17 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use rustix::fd::AsFd;
+use serde::{Deserialize, Serialize};
 
 use super::name::{UnitName, escape, valid_instance};
 use super::search::{DropIn, Listing, Unit};
+use super::stamp::{Seen, Stamp};
 use super::unit_file::{Piece, SyntaxError, expand, normalize, pid_file_settings, pieces};
 
 pub use super::search::{SYSTEM_UNIT_PATH, UnitError, system_unit_dirs};
 
 /// A unit that declares a pidfile.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Declaration {
     /// The unit's name, `postgresql@15-main.service`.
     pub unit: String,
@@ -35,17 +37,17 @@ pub struct Declaration {
 }
 
 /// The last word of a unit's `PIDFile=` settings.
-#[derive(Debug, Clone)]
-struct Setting {
-    value: String,
-    source: PathBuf,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Setting {
+    pub(super) value: String,
+    pub(super) source: PathBuf,
 }
 
 /// A template with the `PIDFile=` its instances inherit, for matching.
 #[derive(Debug, Clone)]
-struct Template {
-    name: UnitName,
-    setting: Setting,
+pub(super) struct Template {
+    pub(super) name: UnitName,
+    pub(super) setting: Setting,
     pieces: Vec<Piece>,
     /// The text before the first instance specifier, normalised as
     /// [`expand`] would: a path must start with it to be an instance's.
@@ -55,13 +57,13 @@ struct Template {
 /// The index of declared pidfiles, built once per scan.
 #[derive(Debug, Default)]
 pub struct UnitIndex {
-    exact: HashMap<PathBuf, Vec<Declaration>>,
-    templates: Vec<Template>,
+    pub(super) exact: HashMap<PathBuf, Vec<Declaration>>,
+    pub(super) templates: Vec<Template>,
     /// Drop-in files by unit name (`foo.service`), already in apply order,
     /// each with its settings (for instances' drop-ins at lookup).
-    dropins: HashMap<String, Vec<DropIn>>,
-    stamps: Vec<(PathBuf, Option<SystemTime>)>,
-    units_read: usize,
+    pub(super) dropins: HashMap<String, Vec<DropIn>>,
+    pub(super) stamps: Vec<(PathBuf, Option<SystemTime>)>,
+    pub(super) units_read: usize,
 }
 
 impl UnitIndex {
@@ -71,18 +73,26 @@ impl UnitIndex {
     /// one buffer, parsed in place: a unit that declares no pidfile costs
     /// no allocation.
     pub fn build(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>) {
+        let (index, errors, _) = UnitIndex::build_noting(dirs);
+        (index, errors)
+    }
+
+    /// [`Self::build`], and everything the index was built from as it was
+    /// when looked at.
+    pub(super) fn build_noting(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>, Vec<Seen>) {
         let mut index = UnitIndex::default();
         let mut listing = super::search::list(dirs);
         let mut errors = std::mem::take(&mut listing.errors);
+        let mut seen = std::mem::take(&mut listing.seen);
         index.stamps = std::mem::take(&mut listing.stamps);
         index.dropins = std::mem::take(&mut listing.dropins);
         let mut buf = Vec::new();
         for unit in &listing.units {
-            index.add(&listing, unit, &mut buf, &mut errors);
+            index.add(&listing, unit, (&mut buf, &mut seen), &mut errors);
         }
         // Every drop-in is read here, once: lookups then never touch the disk.
         for dropin in index.dropins.values_mut().flatten() {
-            dropin.read(&mut buf, &mut errors);
+            dropin.read((&mut buf, &mut seen), &mut errors);
         }
         // An instance with its own drop-ins may set a path its template's
         // pattern cannot find: index it by its concrete path.
@@ -99,11 +109,16 @@ impl UnitIndex {
                 index.exact.entry(path).or_default().push(declaration);
             }
         }
-        for declarations in index.exact.values_mut() {
+        index.sort();
+        (index, errors, seen)
+    }
+
+    /// Each path's declarations in order, once.
+    pub(super) fn sort(&mut self) {
+        for declarations in self.exact.values_mut() {
             declarations.sort();
             declarations.dedup();
         }
-        (index, errors)
     }
 
     /// The units that declare `path`, sorted by name.
@@ -171,11 +186,16 @@ impl UnitIndex {
         &mut self,
         listing: &Listing,
         unit: &Unit,
-        buf: &mut Vec<u8>,
+        (buf, seen): (&mut Vec<u8>, &mut Vec<Seen>),
         errors: &mut Vec<UnitError>,
     ) {
         let name = listing.name(unit);
-        let own = match read_settings(listing.dir_fd(unit), name, || listing.path(unit), buf) {
+        let own = match read_settings(
+            listing.dir_fd(unit),
+            name,
+            || listing.path(unit),
+            (buf, seen),
+        ) {
             // An empty unit file masks the unit: its drop-ins do not count.
             Ok((_, true)) => return,
             Ok((settings, false)) => settings,
@@ -189,7 +209,7 @@ impl UnitIndex {
             .get_mut(name)
             .map_or(&mut [][..], |d| &mut d[..]);
         for dropin in dropins.iter_mut() {
-            dropin.read(buf, errors);
+            dropin.read((buf, seen), errors);
         }
         // The last word, and the drop-in it comes from (`None`: the unit file).
         let mut current: Option<(&str, Option<&Path>)> = None;
@@ -213,14 +233,7 @@ impl UnitIndex {
         };
         self.units_read += 1;
         if name.is_template() {
-            if let Some(pieces) = pieces(&setting.value, &name) {
-                self.templates.push(Template {
-                    name,
-                    setting,
-                    prefix: literal_prefix(&pieces),
-                    pieces,
-                });
-            }
+            self.templates.extend(Template::new(name, setting));
             return;
         }
         if let Some(path) = expand(&setting.value, &name) {
@@ -264,16 +277,30 @@ impl UnitIndex {
     }
 }
 
+impl Template {
+    /// The template `name` whose instances take `setting`; `None` when
+    /// the setting cannot be cut into text and instance specifiers.
+    pub(super) fn new(name: UnitName, setting: Setting) -> Option<Template> {
+        let pieces = pieces(&setting.value, &name)?;
+        Some(Template {
+            name,
+            setting,
+            prefix: literal_prefix(&pieces),
+            pieces,
+        })
+    }
+}
+
 impl DropIn {
     /// Read the drop-in's settings, unless they were read already. One
     /// that cannot be used is read (and its error told) again when asked
     /// again.
-    fn read(&mut self, buf: &mut Vec<u8>, errors: &mut Vec<UnitError>) {
+    fn read(&mut self, read: (&mut Vec<u8>, &mut Vec<Seen>), errors: &mut Vec<UnitError>) {
         if self.settings.is_some() {
             return;
         }
         let path = &self.path;
-        match read_settings(rustix::fs::CWD, path, || path.clone(), buf) {
+        match read_settings(rustix::fs::CWD, path, || path.clone(), read) {
             Ok((settings, _)) => self.settings = Some(settings),
             Err(e) => errors.push(e),
         }
@@ -288,14 +315,20 @@ impl DropIn {
 /// A unit file's `PIDFile=` settings, and whether it is empty (an empty
 /// unit file masks the unit, as a link to `/dev/null` does). The file is
 /// `name` in the directory `at`, read into `buf`; `path` names it in an
-/// error.
+/// error, and in `seen`, with the file as it was when opened.
 fn read_settings<P: rustix::path::Arg>(
     at: impl AsFd,
     name: P,
     path: impl Fn() -> PathBuf,
-    buf: &mut Vec<u8>,
+    (buf, seen): (&mut Vec<u8>, &mut Vec<Seen>),
 ) -> Result<(Vec<String>, bool), UnitError> {
-    read_small(at, name, buf).map_err(|e| UnitError {
+    let read = read_small(at, name, buf);
+    let stamp = match &read {
+        Ok(stamp) => Some(*stamp),
+        Err(_) => std::fs::metadata(path()).ok().map(|m| Stamp::of(&m)),
+    };
+    seen.push((path(), stamp));
+    read.map_err(|e| UnitError {
         path: path(),
         error: format!(
             "cannot read the unit file: {}",
@@ -317,23 +350,25 @@ fn read_settings<P: rustix::path::Arg>(
 
 /// Read a whole file into `buf` without first asking its size
 /// (`std::fs::read` does): a unit file is small, and an index reads a
-/// thousand of them.
+/// thousand of them. Gives the file as it was once opened, before it
+/// was read.
 fn read_small<P: rustix::path::Arg>(
     at: impl AsFd,
     name: P,
     buf: &mut Vec<u8>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Stamp> {
     use rustix::buffer::spare_capacity;
     use rustix::fs::{Mode, OFlags, openat};
     use rustix::io::Errno;
     buf.clear();
     let file = openat(at, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let stamp = Stamp::of_stat(&rustix::fs::fstat(&file)?);
     loop {
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(8192);
         }
         match rustix::io::read(&file, spare_capacity(buf)) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(stamp),
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }

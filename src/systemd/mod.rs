@@ -8,8 +8,10 @@
 
 pub mod chase;
 pub mod index;
+mod kept;
 pub mod name;
 mod search;
+mod stamp;
 pub mod unit_file;
 
 use std::path::PathBuf;
@@ -32,7 +34,7 @@ impl SystemdView {
     /// Read the units under `dirs` (systemd's search path by default: see
     /// [`index::system_unit_dirs`]) and find this host's cgroup hierarchies.
     pub fn load(dirs: Vec<PathBuf>) -> (SystemdView, Vec<UnitError>) {
-        let (units, errors) = UnitIndex::build(&dirs);
+        let (units, errors) = kept::index(&dirs);
         let view = SystemdView {
             dirs,
             units,

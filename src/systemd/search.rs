@@ -16,6 +16,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, open, readlinkat_raw, statat};
 
 use super::name::is_service_name;
+use super::stamp::{Seen, Stamp};
 
 /// systemd's system unit search path, highest priority first
 /// (systemd.unit(5), "System Unit Search Path").
@@ -60,7 +61,7 @@ pub(super) struct Unit {
 }
 
 /// A drop-in file, and its `PIDFile=` settings once read.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct DropIn {
     /// The file.
     pub(super) path: PathBuf,
@@ -83,6 +84,8 @@ pub(super) struct Listing<'a> {
     pub(super) dropins: HashMap<String, Vec<DropIn>>,
     /// Every directory looked at, with its modification time then.
     pub(super) stamps: Vec<(PathBuf, Option<SystemTime>)>,
+    /// Every directory and link looked at, as it was then (see [`Seen`]).
+    pub(super) seen: Vec<Seen>,
     /// Directories that could not be listed.
     pub(super) errors: Vec<UnitError>,
 }
@@ -132,6 +135,9 @@ pub(super) fn list(dirs: &[PathBuf]) -> Listing<'_> {
         let meta = std::fs::metadata(dir);
         let mtime = meta.as_ref().ok().and_then(|m| m.modified().ok());
         listing.stamps.push((dir.clone(), mtime));
+        listing
+            .seen
+            .push((dir.clone(), meta.as_ref().ok().map(Stamp::of)));
         let Ok(meta) = meta else {
             continue;
         };
@@ -189,7 +195,11 @@ fn list_dir<'a>(dir: &'a Path, listing: &mut Listing<'a>, candidates: &mut Vec<C
         let unit = &listing.names[candidate.name.clone()];
         let mut path = dir.join(unit);
         path.as_mut_os_string().push(".d");
-        let Ok(meta) = std::fs::metadata(&path) else {
+        let meta = std::fs::metadata(&path);
+        listing
+            .seen
+            .push((path.clone(), meta.as_ref().ok().map(Stamp::of)));
+        let Ok(meta) = meta else {
             continue;
         };
         if meta.is_dir() {
@@ -231,11 +241,13 @@ fn pick_units(listing: &mut Listing<'_>, candidates: &mut [Candidate]) {
         };
         let wins = match kind {
             FileType::RegularFile => true,
-            FileType::Symlink => match link_kind(fd, listing.dirs[candidate.dir].0, name) {
-                Link::Alias => continue,
-                Link::Masked => false,
-                Link::Unit => true,
-            },
+            FileType::Symlink => {
+                match link_kind(fd, listing.dirs[candidate.dir].0, name, &mut listing.seen) {
+                    Link::Alias => continue,
+                    Link::Masked => false,
+                    Link::Unit => true,
+                }
+            }
             _ => continue,
         };
         decided = Some(name);
@@ -292,7 +304,7 @@ enum Link {
 }
 
 /// The link `name` in the directory `fd` (at `dir`).
-fn link_kind(fd: &OwnedFd, dir: &Path, name: &str) -> Link {
+fn link_kind(fd: &OwnedFd, dir: &Path, name: &str, seen: &mut Vec<Seen>) -> Link {
     // PATH_MAX bytes and one more: a target that fills it all was cut short.
     let mut buf = [0u8; 4097];
     let long;
@@ -314,7 +326,9 @@ fn link_kind(fd: &OwnedFd, dir: &Path, name: &str) -> Link {
     if alias {
         return Link::Alias;
     }
-    match statat(fd, name, AtFlags::empty()) {
+    let target = statat(fd, name, AtFlags::empty());
+    seen.push((dir.join(name), target.as_ref().ok().map(Stamp::of_stat)));
+    match target {
         Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => Link::Unit,
         _ => Link::Masked,
     }

@@ -349,9 +349,9 @@ mod tests {
     use std::path::Path;
     use std::process::{Command as Process, Stdio};
 
-    use super::super::btf::tests::in_ci;
     use super::super::walk::{Held, Proc};
     use super::*;
+    use crate::fixture::in_ci;
 
     /// Whether the BPF path must work here: root, with kernel BTF. Under CI
     /// it must; elsewhere the caller skips when it cannot.

@@ -358,12 +358,6 @@ pub(super) mod tests {
         }
     }
 
-    /// Whether the tests run under continuous integration (`CI` set, and not
-    /// to `""`, `0` or `false`), where no test may skip.
-    pub(in super::super) fn in_ci() -> bool {
-        std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-    }
-
     /// A BTF blob of `types` (each a 12-byte record and its data) and `strings`.
     fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -439,7 +433,10 @@ pub(super) mod tests {
     #[test]
     fn reads_this_kernels_layout() {
         if !std::path::Path::new(VMLINUX).exists() {
-            assert!(!in_ci(), "cannot be skipped under CI: no {VMLINUX}");
+            assert!(
+                !crate::fixture::in_ci(),
+                "cannot be skipped under CI: no {VMLINUX}"
+            );
             eprintln!("skipped: no {VMLINUX}");
             return;
         }

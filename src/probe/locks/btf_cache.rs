@@ -3,19 +3,13 @@
 //! Finding it means a pass over the kernel's 5.5 MB of BTF: 2 to 5 ms, more
 //! than a scan of a thousand pidfiles may spend on it. The layout cannot
 //! change until the next boot, so the first scan writes it to
-//! [`CACHE`] (under `/run`, which every boot empties), with the boot's id,
-//! and later ones read it back. The file is trusted only when root owns it
-//! and nobody else may write it, and only for the boot it names; when it
-//! cannot be read or written, the BTF is read as before.
+//! [`CACHE`] (see [`crate::kept`]), with the boot's id, and later ones read
+//! it back, for the boot it names only; when it cannot be read or written,
+//! the BTF is read as before.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::btf::{Field, Layout};
-
-/// The directory of the cache: pidscope's own under `/run`.
-const DIR: &str = "/run/pidscope";
 
 /// The cache file.
 const CACHE: &str = "/run/pidscope/kernel-layout";
@@ -38,40 +32,16 @@ pub(super) fn load() -> Option<Layout> {
 /// directory or the file cannot be written.
 pub(super) fn store(layout: &Layout) {
     if let Some(boot) = boot_id() {
-        let _ = std::fs::DirBuilder::new().mode(0o755).create(DIR);
         let _ = store_in(Path::new(CACHE), &boot, layout);
     }
 }
 
 fn load_from(path: &Path, boot: &str) -> Option<Layout> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 || meta.len() > 4096 {
-        return None;
-    }
-    let mut text = String::new();
-    file.read_to_string(&mut text).ok()?;
-    parse(&text, boot)
+    parse(&crate::kept::read(path, 4096)?, boot)
 }
 
 fn store_in(path: &Path, boot: &str, layout: &Layout) -> std::io::Result<()> {
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&temp)?;
-    let written = file
-        .write_all(format(layout, boot).as_bytes())
-        .and_then(|()| std::fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
+    crate::kept::write(path, &format(layout, boot), false)
 }
 
 /// The numbers of a layout, in a fixed order.

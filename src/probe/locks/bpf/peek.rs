@@ -90,8 +90,8 @@ mod tests {
     use std::path::Path;
 
     use super::super::btf;
-    use super::super::btf::tests::in_ci;
     use super::*;
+    use crate::fixture::in_ci;
 
     /// The peek, which must be there under CI (root, kernel BTF, Linux 6.1
     /// or later); `None` elsewhere when it cannot be, and the test skips.
