@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::index::{Declaration, Setting, Template, UnitError, UnitIndex, system_unit_dirs};
 use super::name::UnitName;
 use super::search::DropIn;
-use super::stamp::{Seen, Stamp};
+use super::stamp::{Seen, unchanged};
 
 /// Where the index is kept: readable by root alone (a drop-in may be).
 const FILE: &str = "/run/pidscope/unit-index";
@@ -89,7 +89,7 @@ fn load_from(path: &Path, dirs: &[PathBuf]) -> Option<(UnitIndex, Vec<UnitError>
     if kept.dirs != dirs {
         return None;
     }
-    if kept.seen.iter().any(|(p, stamp)| Stamp::now(p) != *stamp) {
+    if !unchanged(&kept.seen) {
         return None;
     }
     let mut index = UnitIndex {
@@ -133,11 +133,14 @@ fn store_in(
     if fresh {
         return Ok(false);
     }
+    // In path order: the check at load opens each directory once.
+    let mut seen = seen.to_vec();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
     let mut declarations: Vec<Declaration> = index.exact.values().flatten().cloned().collect();
     declarations.sort();
     let kept = Kept {
         dirs: dirs.to_vec(),
-        seen: seen.to_vec(),
+        seen,
         declarations,
         templates: (index.templates.iter())
             .map(|t| (t.name.full.clone(), t.setting.clone()))
