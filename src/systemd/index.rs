@@ -57,7 +57,9 @@ pub(super) struct Template {
 /// The index of declared pidfiles, built once per scan.
 #[derive(Debug, Default)]
 pub struct UnitIndex {
-    pub(super) exact: HashMap<PathBuf, Vec<Declaration>>,
+    /// The units that declare each path, by the path's text (hashed
+    /// whole, where a `Path` hashes component by component).
+    pub(super) exact: HashMap<String, Vec<Declaration>>,
     pub(super) templates: Vec<Template>,
     /// Drop-in files by unit name (`foo.service`), already in apply order,
     /// each with its settings (for instances' drop-ins at lookup).
@@ -105,12 +107,17 @@ impl UnitIndex {
             .collect();
         for name in instances {
             if let Some(declaration) = index.resolve_instance(&name) {
-                let path = declaration.path.clone();
-                index.exact.entry(path).or_default().push(declaration);
+                index.declare(declaration);
             }
         }
         index.sort();
         (index, errors, seen)
+    }
+
+    /// Note that `declaration` declares its path.
+    pub(super) fn declare(&mut self, declaration: Declaration) {
+        let path = declaration.path.to_string_lossy().into_owned();
+        self.exact.entry(path).or_default().push(declaration);
     }
 
     /// Each path's declarations in order, once.
@@ -140,7 +147,7 @@ impl UnitIndex {
             };
             (normalized.as_path(), text)
         };
-        let mut out = self.exact.get(path).cloned().unwrap_or_default();
+        let mut out = self.exact.get(text).cloned().unwrap_or_default();
         for template in &self.templates {
             if !text.starts_with(&template.prefix) {
                 continue;
@@ -237,15 +244,12 @@ impl UnitIndex {
             return;
         }
         if let Some(path) = expand(&setting.value, &name) {
-            self.exact
-                .entry(path.clone())
-                .or_default()
-                .push(Declaration {
-                    unit: name.full,
-                    setting: setting.value,
-                    path,
-                    source: setting.source,
-                });
+            self.declare(Declaration {
+                unit: name.full,
+                setting: setting.value,
+                path,
+                source: setting.source,
+            });
         }
     }
 

@@ -104,8 +104,7 @@ fn load_from(path: &Path, dirs: &[PathBuf]) -> Option<(UnitIndex, Vec<UnitError>
             .extend(UnitName::parse(&name).and_then(|name| Template::new(name, setting)));
     }
     for declaration in kept.declarations {
-        let at = declaration.path.clone();
-        index.exact.entry(at).or_default().push(declaration);
+        index.declare(declaration);
     }
     index.sort();
     let errors = kept.errors.into_iter();
