@@ -18,6 +18,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 mod asm;
+mod map;
 pub mod peek;
 
 use self::asm::{Insn, RECORD, assemble};
@@ -204,7 +205,7 @@ const _: () = assert!(size_of::<LinkCreateAttr<'_>>() == 32);
 const _: () = assert!(size_of::<TaskFilter>() == 16);
 const _: () = assert!(size_of::<IterCreateAttr>() == 8);
 
-/// An attribute block for one `bpf(2)` command that makes a descriptor.
+/// An attribute block for one `bpf(2)` command.
 ///
 /// # Safety
 /// Implementors are `#[repr(C)]`, without implicit padding, laid out as the
@@ -214,6 +215,13 @@ const _: () = assert!(size_of::<IterCreateAttr>() == 8);
 unsafe trait Command {
     const CMD: c_int;
 }
+
+/// A [`Command`] that returns a new descriptor.
+trait MakesFd: Command {}
+
+impl MakesFd for ProgLoadAttr<'_> {}
+impl MakesFd for LinkCreateAttr<'_> {}
+impl MakesFd for IterCreateAttr {}
 
 // SAFETY: the layout above is the kernel's for BPF_PROG_LOAD, 120 bytes with
 // no implicit padding; a value is only made by `ProgLoadAttr::new`, whose
@@ -234,20 +242,26 @@ unsafe impl Command for IterCreateAttr {
     const CMD: c_int = CMD_ITER_CREATE;
 }
 
-/// Run `bpf(T::CMD, attr)`; the descriptor it makes.
-fn bpf<T: Command>(attr: &mut T) -> io::Result<OwnedFd> {
+/// Run `bpf(T::CMD, attr)`; what it returns.
+fn call<T: Command>(attr: &mut T) -> io::Result<i64> {
     // SAFETY: `attr` is a live, fully initialised value of `size_of::<T>()`
     // bytes laid out as the kernel expects for T::CMD (the `Command`
     // contract), and every address in it points to memory that outlives this
     // call; the kernel reads at most that many bytes and writes only into
-    // the log buffer it names, within `log_size`.
+    // the buffers it names (a log, a map value), within their sizes.
     let rc = unsafe { libc::syscall(libc::SYS_bpf, T::CMD, attr as *mut T, size_of::<T>()) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(rc)
+}
+
+/// Run `bpf(T::CMD, attr)`; the descriptor it makes.
+fn bpf<T: MakesFd>(attr: &mut T) -> io::Result<OwnedFd> {
+    let fd = call(attr)?;
     // SAFETY: these commands return a new descriptor on success, which
     // nothing else owns or closes.
-    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 impl<'a> ProgLoadAttr<'a> {

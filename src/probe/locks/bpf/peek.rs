@@ -14,17 +14,23 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
-use super::asm::{PEEK_RECORD, assemble_peek};
+use super::asm::{PEEK_FDS, PEEK_WORDS, assemble_peek};
+use super::map::OneValue;
 use super::{
     IterCreateAttr, LinkCreateAttr, SWITCH, TaskFilter, allowed, bpf, capable, layout, load,
 };
 
-/// The lock peek, ready to run: its iterator link over this process's files.
+/// The lock peek, ready to run: its iterator link over this process's
+/// files, and the map its program leaves the answer in.
 #[derive(Debug)]
 pub struct Peek {
     link: OwnedFd,
+    /// One peek at a time: each clears the answer, runs the program and
+    /// reads what it left (the program's map is loaded when the peek is
+    /// made).
+    answer: Mutex<OneValue>,
     /// The process whose files the link iterates: a child forked without
     /// an exec has other files, and its peeks fail.
     pid: u32,
@@ -47,7 +53,9 @@ impl Peek {
             return Err("needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN".into());
         }
         let layout = layout().ok_or("no usable kernel BTF")?;
-        let prog = assemble_peek(&layout).ok_or("an offset out of reach")?;
+        let answer = OneValue::create("pidscope_peek", PEEK_WORDS)
+            .map_err(|e| format!("making the map: {e}"))?;
+        let prog = assemble_peek(&layout, answer.raw_fd()).ok_or("an offset out of reach")?;
         let prog = load(&layout, &prog, false)?;
         let filter = TaskFilter {
             pid: std::process::id(),
@@ -57,6 +65,7 @@ impl Peek {
             .map_err(|e| format!("attaching the program: {e}"))?;
         Ok(Peek {
             link,
+            answer: Mutex::new(answer),
             pid: filter.pid,
         })
     }
@@ -68,18 +77,29 @@ impl Peek {
         if std::process::id() != self.pid {
             return Err(io::Error::other("made for another process"));
         }
-        let iter = bpf(&mut IterCreateAttr {
-            link_fd: self.link.as_raw_fd() as u32,
-            flags: 0,
-        })?;
-        let mut out = Vec::new();
-        File::from(iter).read_to_end(&mut out)?;
-        if !out.len().is_multiple_of(PEEK_RECORD) {
-            return Err(io::Error::other(format!("{} bytes of records", out.len())));
+        let mut bits = [0u64; PEEK_WORDS];
+        {
+            let answer = self
+                .answer
+                .lock()
+                .map_err(|_| io::Error::other("a peek panicked"))?;
+            answer.set(&mut bits)?;
+            let iter = bpf(&mut IterCreateAttr {
+                link_fd: self.link.as_raw_fd() as u32,
+                flags: 0,
+            })?;
+            File::from(iter).read_to_end(&mut Vec::new())?;
+            answer.get(&mut bits)?;
         }
-        Ok(out
-            .chunks_exact(PEEK_RECORD)
-            .map(|r| i32::from_ne_bytes([r[0], r[1], r[2], r[3]]))
+        let (low, high) = bits.split_at(PEEK_WORDS - 1);
+        if high[0] != 0 {
+            return Err(io::Error::other(format!(
+                "a locked descriptor above {PEEK_FDS}"
+            )));
+        }
+        Ok((0..PEEK_FDS)
+            .filter(|fd| low[fd / 64] & (1 << (fd % 64)) != 0)
+            .map(|fd| fd as i32)
             .collect())
     }
 }
@@ -160,5 +180,32 @@ mod tests {
         for file in [&plain, &flocked, &posix_locked, &ofd_locked] {
             assert!(!released.contains(&file.as_raw_fd()), "{released:?}");
         }
+        // (In this test: another peeking at the same time would fail too.)
+        a_locked_descriptor_beyond_the_bits_fails_the_peek(peek, &flocked);
+    }
+
+    /// The answer has a bit for each descriptor below 1,024: one above,
+    /// locked, makes the peek fail (and the scan read the table).
+    fn a_locked_descriptor_beyond_the_bits_fails_the_peek(peek: &Peek, file: &File) {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let high = PEEK_FDS as u64 + 100;
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current.is_some_and(|c| c <= high) {
+            assert!(
+                limit.maximum.is_none_or(|m| m > high),
+                "a hard limit below {high}"
+            );
+            limit.current = Some(high + 1);
+            setrlimit(Resource::Nofile, limit).unwrap();
+        }
+        let far = rustix::io::fcntl_dupfd_cloexec(file, high as i32).unwrap();
+        assert!(far.as_raw_fd() >= PEEK_FDS as i32);
+        assert!(peek.locked_descriptors().is_ok(), "not locked yet");
+        rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        let err = peek.locked_descriptors().unwrap_err();
+        assert!(err.to_string().contains("above 1024"), "{err}");
+        drop(far);
+        let near = peek.locked_descriptors().unwrap();
+        assert!(near.contains(&file.as_raw_fd()), "{near:?}");
     }
 }
