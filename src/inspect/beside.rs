@@ -192,6 +192,11 @@ struct Pending<T>(Option<JoinHandle<T>>);
 
 impl<T: Send + 'static> Pending<T> {
     fn start(name: &str, work: impl FnOnce() -> T + Send + 'static) -> Self {
+        let away = crate::cores::Elsewhere::here();
+        let work = move || {
+            away.go();
+            work()
+        };
         Pending(thread::Builder::new().name(name.into()).spawn(work).ok())
     }
 

@@ -259,8 +259,10 @@ impl Scanner {
         };
         let slices = self.slices(candidates, pid_max);
         let claimed = &Claimed::default();
+        // The walk kept this thread's processor busy: the helpers read on
+        // another (see `Elsewhere`).
         crate::cores::in_order(
-            "pidscope-read",
+            ("pidscope-read", Some(crate::cores::Elsewhere::here())),
             slices,
             helpers,
             2 * (helpers + 1),

@@ -104,7 +104,7 @@ fn write_in_order<T: Send>(
     let helpers = usize::from(slices.len() >= 2 && crate::cores::spare());
     let mut written = Ok(());
     crate::cores::in_order(
-        name,
+        (name, None),
         slices,
         helpers,
         2,

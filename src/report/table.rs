@@ -61,7 +61,7 @@ pub fn write(report: &Report, color: bool, out: impl Write) -> io::Result<()> {
         widths
     };
     crate::cores::in_order(
-        "pidscope-table",
+        ("pidscope-table", None),
         slices.clone(),
         helpers,
         2,
