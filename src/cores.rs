@@ -249,7 +249,11 @@ mod tests {
             }
             None => assert!(!spare(), "one processor: nothing to keep off"),
         }
-        assert_eq!(sched_getaffinity(None).unwrap(), mine, "the starter's unchanged");
+        assert_eq!(
+            sched_getaffinity(None).unwrap(),
+            mine,
+            "the starter's unchanged"
+        );
     }
 
     #[test]
