@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::name::{UnitName, escape, valid_instance};
 use super::search::{DropIn, Listing, Unit};
-use super::stamp::{Seen, Stamp};
+use super::stamp::{Noted, Stamp};
 use super::unit_file::{Piece, SyntaxError, expand, normalize, pid_file_settings, pieces};
 
 pub use super::search::{SYSTEM_UNIT_PATH, UnitError, system_unit_dirs};
@@ -81,20 +81,20 @@ impl UnitIndex {
 
     /// [`Self::build`], and everything the index was built from as it was
     /// when looked at.
-    pub(super) fn build_noting(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>, Vec<Seen>) {
+    pub(super) fn build_noting(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>, Noted) {
         let mut index = UnitIndex::default();
         let mut listing = super::search::list(dirs);
         let mut errors = std::mem::take(&mut listing.errors);
-        let mut seen = std::mem::take(&mut listing.seen);
+        let mut noted = std::mem::take(&mut listing.noted);
         index.stamps = std::mem::take(&mut listing.stamps);
         index.dropins = std::mem::take(&mut listing.dropins);
         let mut buf = Vec::new();
         for unit in &listing.units {
-            index.add(&listing, unit, (&mut buf, &mut seen), &mut errors);
+            index.add(&listing, unit, (&mut buf, &mut noted), &mut errors);
         }
         // Every drop-in is read here, once: lookups then never touch the disk.
         for dropin in index.dropins.values_mut().flatten() {
-            dropin.read((&mut buf, &mut seen), &mut errors);
+            dropin.read((&mut buf, &mut noted), &mut errors);
         }
         // An instance with its own drop-ins may set a path its template's
         // pattern cannot find: index it by its concrete path.
@@ -111,7 +111,7 @@ impl UnitIndex {
             }
         }
         index.sort();
-        (index, errors, seen)
+        (index, errors, noted)
     }
 
     /// Note that `declaration` declares its path.
@@ -193,7 +193,7 @@ impl UnitIndex {
         &mut self,
         listing: &Listing,
         unit: &Unit,
-        (buf, seen): (&mut Vec<u8>, &mut Vec<Seen>),
+        (buf, noted): (&mut Vec<u8>, &mut Noted),
         errors: &mut Vec<UnitError>,
     ) {
         let name = listing.name(unit);
@@ -201,7 +201,7 @@ impl UnitIndex {
             listing.dir_fd(unit),
             name,
             || listing.path(unit),
-            (buf, seen),
+            (buf, noted),
         ) {
             // An empty unit file masks the unit: its drop-ins do not count.
             Ok((_, true)) => return,
@@ -216,7 +216,7 @@ impl UnitIndex {
             .get_mut(name)
             .map_or(&mut [][..], |d| &mut d[..]);
         for dropin in dropins.iter_mut() {
-            dropin.read((buf, seen), errors);
+            dropin.read((buf, noted), errors);
         }
         // The last word, and the drop-in it comes from (`None`: the unit file).
         let mut current: Option<(&str, Option<&Path>)> = None;
@@ -297,16 +297,18 @@ impl Template {
 
 impl DropIn {
     /// Read the drop-in's settings, unless they were read already. One
-    /// that cannot be used is read (and its error told) again when asked
-    /// again.
-    fn read(&mut self, read: (&mut Vec<u8>, &mut Vec<Seen>), errors: &mut Vec<UnitError>) {
+    /// that cannot be used sets nothing, and its error is told once.
+    fn read(&mut self, read: (&mut Vec<u8>, &mut Noted), errors: &mut Vec<UnitError>) {
         if self.settings.is_some() {
             return;
         }
         let path = &self.path;
         match read_settings(rustix::fs::CWD, path, || path.clone(), read) {
             Ok((settings, _)) => self.settings = Some(settings),
-            Err(e) => errors.push(e),
+            Err(e) => {
+                self.settings = Some(Vec::new());
+                errors.push(e);
+            }
         }
     }
 
@@ -319,19 +321,24 @@ impl DropIn {
 /// A unit file's `PIDFile=` settings, and whether it is empty (an empty
 /// unit file masks the unit, as a link to `/dev/null` does). The file is
 /// `name` in the directory `at`, read into `buf`; `path` names it in an
-/// error, and in `seen`, with the file as it was when opened.
+/// error, and in `noted`, with the file as it was once opened (or, when
+/// it could not be read, as `stat` finds it then, and the failure noted
+/// unless the file is missing: a link to nothing stays so).
 fn read_settings<P: rustix::path::Arg>(
     at: impl AsFd,
     name: P,
     path: impl Fn() -> PathBuf,
-    (buf, seen): (&mut Vec<u8>, &mut Vec<Seen>),
+    (buf, noted): (&mut Vec<u8>, &mut Noted),
 ) -> Result<(Vec<String>, bool), UnitError> {
     let read = read_small(at, name, buf);
     let stamp = match &read {
         Ok(stamp) => Some(*stamp),
-        Err(_) => std::fs::metadata(path()).ok().map(|m| Stamp::of(&m)),
+        Err(e) => {
+            noted.failed |= e.kind() != std::io::ErrorKind::NotFound;
+            std::fs::metadata(path()).ok().map(|m| Stamp::of(&m))
+        }
     };
-    seen.push((path(), stamp));
+    noted.see(path(), stamp);
     read.map_err(|e| UnitError {
         path: path(),
         error: format!(
@@ -355,7 +362,8 @@ fn read_settings<P: rustix::path::Arg>(
 /// Read a whole file into `buf` without first asking its size
 /// (`std::fs::read` does): a unit file is small, and an index reads a
 /// thousand of them. Gives the file as it was once opened, before it
-/// was read.
+/// was read. Opened without blocking, and only a regular file is read (a
+/// FIFO would block the reader).
 fn read_small<P: rustix::path::Arg>(
     at: impl AsFd,
     name: P,
@@ -365,8 +373,13 @@ fn read_small<P: rustix::path::Arg>(
     use rustix::fs::{Mode, OFlags, openat};
     use rustix::io::Errno;
     buf.clear();
-    let file = openat(at, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let stamp = Stamp::of_stat(&rustix::fs::fstat(&file)?);
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = openat(at, name, flags, Mode::empty())?;
+    let stat = rustix::fs::fstat(&file)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let stamp = Stamp::of_stat(&stat);
     loop {
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(8192);

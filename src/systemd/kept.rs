@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::index::{Declaration, Setting, Template, UnitError, UnitIndex, system_unit_dirs};
 use super::name::UnitName;
 use super::search::DropIn;
-use super::stamp::{Seen, unchanged};
+use super::stamp::{Noted, Seen, unchanged};
 
 /// Where the index is kept: readable by root alone (a drop-in may be).
 const FILE: &str = "/run/pidscope/unit-index";
@@ -58,9 +58,9 @@ pub(super) fn index(dirs: &[PathBuf]) -> (UnitIndex, Vec<UnitError>) {
     if keep && let Some(kept) = load(dirs) {
         return kept;
     }
-    let (index, errors, seen) = UnitIndex::build_noting(dirs);
+    let (index, errors, noted) = UnitIndex::build_noting(dirs);
     if keep {
-        store(dirs, (&index, &errors), &seen);
+        store(dirs, (&index, &errors), &noted);
     }
     (index, errors)
 }
@@ -77,10 +77,11 @@ fn load(dirs: &[PathBuf]) -> Option<(UnitIndex, Vec<UnitError>)> {
     load_from(Path::new(FILE), dirs)
 }
 
-/// Keep the index of `dirs` built from `seen`; nothing is kept when
-/// something changed too recently or the file cannot be written.
-fn store(dirs: &[PathBuf], built: (&UnitIndex, &[UnitError]), seen: &[Seen]) {
-    let _ = store_in(Path::new(FILE), dirs, built, seen, SystemTime::now());
+/// Keep the index of `dirs` built from what `noted` says; nothing is
+/// kept when something could not be read, changed too recently, or the
+/// file cannot be written.
+fn store(dirs: &[PathBuf], built: (&UnitIndex, &[UnitError]), noted: &Noted) {
+    let _ = store_in(Path::new(FILE), dirs, built, noted, SystemTime::now());
 }
 
 fn load_from(path: &Path, dirs: &[PathBuf]) -> Option<(UnitIndex, Vec<UnitError>)> {
@@ -112,15 +113,20 @@ fn load_from(path: &Path, dirs: &[PathBuf]) -> Option<(UnitIndex, Vec<UnitError>
     Some((index, errors.collect()))
 }
 
-/// Keep the index in `path`, unless what it was built from changed after
-/// `now - SETTLE`. `Ok(false)`: it was not kept.
+/// Keep the index in `path`, unless something it was built from could
+/// not be read or changed after `now - SETTLE`. `Ok(false)`: it was not
+/// kept.
 fn store_in(
     path: &Path,
     dirs: &[PathBuf],
     (index, errors): (&UnitIndex, &[UnitError]),
-    seen: &[Seen],
+    noted: &Noted,
     now: SystemTime,
 ) -> std::io::Result<bool> {
+    if noted.failed {
+        return Ok(false);
+    }
+    let seen = &noted.seen;
     let settled = now.checked_sub(SETTLE);
     let fresh = seen
         .iter()
@@ -220,9 +226,9 @@ mod tests {
 
         /// Build the index and keep it, as if its files had settled.
         fn build_and_keep(&self) -> (UnitIndex, Vec<UnitError>) {
-            let (index, errors, seen) = UnitIndex::build_noting(&self.dirs);
+            let (index, errors, noted) = UnitIndex::build_noting(&self.dirs);
             let later = SystemTime::now() + Duration::from_secs(60);
-            let kept = store_in(&self.kept(), &self.dirs, (&index, &errors), &seen, later);
+            let kept = store_in(&self.kept(), &self.dirs, (&index, &errors), &noted, later);
             assert!(kept.unwrap(), "kept");
             (index, errors)
         }
@@ -319,6 +325,31 @@ mod tests {
     }
 
     #[test]
+    fn an_index_built_from_a_file_it_could_not_read_is_used_not_kept() {
+        if !crate::fixture::root_or_skip("trusting a kept index") {
+            return;
+        }
+        let host = Host::new();
+        // A FIFO where a drop-in should be: never opened for a blocking read.
+        let fifo = host.path("etc/a.service.d/20-fifo.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let (index, errors, noted) = UnitIndex::build_noting(&host.dirs);
+        let theirs: Vec<_> = errors.iter().filter(|e| e.path == fifo).collect();
+        assert_eq!(theirs.len(), 1, "{errors:?}");
+        assert!(theirs[0].error.contains("not a regular file"), "{errors:?}");
+        assert_eq!(
+            answers(&index)[1].len(),
+            1,
+            "the rest of the index is built"
+        );
+        assert!(noted.failed);
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let kept = store_in(&host.kept(), &host.dirs, (&index, &errors), &noted, later);
+        assert!(!kept.unwrap(), "not kept");
+        assert!(!host.kept().exists());
+    }
+
+    #[test]
     fn only_the_system_search_path_read_as_root_is_kept() {
         let root = rustix::process::geteuid().is_root();
         assert_eq!(applies(&system_unit_dirs()), root);
@@ -332,9 +363,9 @@ mod tests {
             return;
         }
         let host = Host::new();
-        let (index, errors, seen) = UnitIndex::build_noting(&host.dirs);
+        let (index, errors, noted) = UnitIndex::build_noting(&host.dirs);
         let now = SystemTime::now();
-        let kept = store_in(&host.kept(), &host.dirs, (&index, &errors), &seen, now);
+        let kept = store_in(&host.kept(), &host.dirs, (&index, &errors), &noted, now);
         assert!(!kept.unwrap(), "files written just now are not settled");
         assert!(!host.kept().exists());
         host.build_and_keep();

@@ -16,7 +16,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, open, readlinkat_raw, statat};
 
 use super::name::is_service_name;
-use super::stamp::{Seen, Stamp};
+use super::stamp::{Noted, Stamp};
 
 /// systemd's system unit search path, highest priority first
 /// (systemd.unit(5), "System Unit Search Path").
@@ -65,8 +65,8 @@ pub(super) struct Unit {
 pub(super) struct DropIn {
     /// The file.
     pub(super) path: PathBuf,
-    /// Its settings in file order; `None` until it is read, or when it
-    /// could not be used.
+    /// Its settings in file order; `None` until it is read (none when it
+    /// could not be used).
     pub(super) settings: Option<Vec<String>>,
 }
 
@@ -84,8 +84,9 @@ pub(super) struct Listing<'a> {
     pub(super) dropins: HashMap<String, Vec<DropIn>>,
     /// Every directory looked at, with its modification time then.
     pub(super) stamps: Vec<(PathBuf, Option<SystemTime>)>,
-    /// Every directory and link looked at, as it was then (see [`Seen`]).
-    pub(super) seen: Vec<Seen>,
+    /// Every directory looked at, and every link to a unit's file (or a
+    /// mask), as they were then, and whether one could not be listed.
+    pub(super) noted: Noted,
     /// Directories that could not be listed.
     pub(super) errors: Vec<UnitError>,
 }
@@ -136,8 +137,8 @@ pub(super) fn list(dirs: &[PathBuf]) -> Listing<'_> {
         let mtime = meta.as_ref().ok().and_then(|m| m.modified().ok());
         listing.stamps.push((dir.clone(), mtime));
         listing
-            .seen
-            .push((dir.clone(), meta.as_ref().ok().map(Stamp::of)));
+            .noted
+            .see(dir.clone(), meta.as_ref().ok().map(Stamp::of));
         let Ok(meta) = meta else {
             continue;
         };
@@ -165,13 +166,14 @@ fn list_dir<'a>(dir: &'a Path, listing: &mut Listing<'a>, candidates: &mut Vec<C
             path: dir.to_path_buf(),
             error: "cannot list the unit directory".into(),
         });
+        listing.noted.failed = true;
         return;
     };
     let index = listing.dirs.len();
     let first = candidates.len();
     // Names are filtered as they come: most entries are other unit types
     // and cost nothing. The entry's type comes with the listing too.
-    for_each_entry(&fd, |name, kind| {
+    let listed = for_each_entry(&fd, |name, kind| {
         let (unit, kind) = match name.strip_suffix(".d") {
             Some(unit) => (unit, Kind::DropIns),
             None => (name, Kind::Unit(kind)),
@@ -186,6 +188,9 @@ fn list_dir<'a>(dir: &'a Path, listing: &mut Listing<'a>, candidates: &mut Vec<C
             });
         }
     });
+    if !listed {
+        listing.noted.failed = true;
+    }
     let names = &listing.names;
     candidates[first..].sort_by(|a, b| names[a.name.clone()].cmp(&names[b.name.clone()]));
     for candidate in &candidates[first..] {
@@ -197,8 +202,8 @@ fn list_dir<'a>(dir: &'a Path, listing: &mut Listing<'a>, candidates: &mut Vec<C
         path.as_mut_os_string().push(".d");
         let meta = std::fs::metadata(&path);
         listing
-            .seen
-            .push((path.clone(), meta.as_ref().ok().map(Stamp::of)));
+            .noted
+            .see(path.clone(), meta.as_ref().ok().map(Stamp::of));
         let Ok(meta) = meta else {
             continue;
         };
@@ -208,7 +213,9 @@ fn list_dir<'a>(dir: &'a Path, listing: &mut Listing<'a>, candidates: &mut Vec<C
                 Some(files) => files,
                 None => listing.dropins.entry(unit.to_owned()).or_default(),
             };
-            collect_dropins(&path, files);
+            if !collect_dropins(&path, files) {
+                listing.noted.failed = true;
+            }
         }
     }
     listing.dirs.push((dir, fd));
@@ -242,7 +249,7 @@ fn pick_units(listing: &mut Listing<'_>, candidates: &mut [Candidate]) {
         let wins = match kind {
             FileType::RegularFile => true,
             FileType::Symlink => {
-                match link_kind(fd, listing.dirs[candidate.dir].0, name, &mut listing.seen) {
+                match link_kind(fd, listing.dirs[candidate.dir].0, name, &mut listing.noted) {
                     Link::Alias => continue,
                     Link::Masked => false,
                     Link::Unit => true,
@@ -262,11 +269,16 @@ fn pick_units(listing: &mut Listing<'_>, candidates: &mut [Candidate]) {
 
 /// Call `each` with the name and type of every entry of the directory
 /// `fd` but `.` and `..` (names that are not UTF-8 are skipped), read into
-/// a buffer on the stack.
-fn for_each_entry(fd: impl AsFd, mut each: impl FnMut(&str, FileType)) {
+/// a buffer on the stack; `false` when the listing stopped on an error.
+fn for_each_entry(fd: impl AsFd, mut each: impl FnMut(&str, FileType)) -> bool {
     let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
     let mut dir = RawDir::new(fd, &mut buf);
-    while let Some(Ok(entry)) = dir.next() {
+    loop {
+        let entry = match dir.next() {
+            None => return true,
+            Some(Ok(entry)) => entry,
+            Some(Err(_)) => return false,
+        };
         let Ok(name) = entry.file_name().to_str() else {
             continue;
         };
@@ -277,11 +289,12 @@ fn for_each_entry(fd: impl AsFd, mut each: impl FnMut(&str, FileType)) {
 }
 
 /// The `*.conf` files of a drop-in directory, added to `into` (which keeps
-/// the highest-priority directory's first).
-fn collect_dropins(dir: &Path, into: &mut Vec<DropIn>) {
+/// the highest-priority directory's first); `false` when the directory
+/// could not be listed whole.
+fn collect_dropins(dir: &Path, into: &mut Vec<DropIn>) -> bool {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let Ok(fd) = open(dir, flags, Mode::empty()) else {
-        return;
+        return false;
     };
     for_each_entry(&fd, |name, _| {
         if name.ends_with(".conf") {
@@ -290,7 +303,7 @@ fn collect_dropins(dir: &Path, into: &mut Vec<DropIn>) {
                 settings: None,
             });
         }
-    });
+    })
 }
 
 /// What a symlink in a unit directory is.
@@ -304,7 +317,7 @@ enum Link {
 }
 
 /// The link `name` in the directory `fd` (at `dir`).
-fn link_kind(fd: &OwnedFd, dir: &Path, name: &str, seen: &mut Vec<Seen>) -> Link {
+fn link_kind(fd: &OwnedFd, dir: &Path, name: &str, noted: &mut Noted) -> Link {
     // PATH_MAX bytes and one more: a target that fills it all was cut short.
     let mut buf = [0u8; 4097];
     let long;
@@ -327,7 +340,7 @@ fn link_kind(fd: &OwnedFd, dir: &Path, name: &str, seen: &mut Vec<Seen>) -> Link
         return Link::Alias;
     }
     let target = statat(fd, name, AtFlags::empty());
-    seen.push((dir.join(name), target.as_ref().ok().map(Stamp::of_stat)));
+    noted.see(dir.join(name), target.as_ref().ok().map(Stamp::of_stat));
     match target {
         Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => Link::Unit,
         _ => Link::Masked,

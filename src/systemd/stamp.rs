@@ -11,6 +11,23 @@ use serde::{Deserialize, Serialize};
 /// it did not exist (or could not be looked at).
 pub(super) type Seen = (PathBuf, Option<Stamp>);
 
+/// What an index was built from: each path as it was when looked at, and
+/// whether something could not be looked at (a directory that could not be
+/// listed, a file there that could not be read): a failure that may pass,
+/// so such an index is used once, and not kept.
+#[derive(Debug, Default)]
+pub(super) struct Noted {
+    pub(super) seen: Vec<Seen>,
+    pub(super) failed: bool,
+}
+
+impl Noted {
+    /// Note `path` as it was: `stamp`, or absent.
+    pub(super) fn see(&mut self, path: PathBuf, stamp: Option<Stamp>) {
+        self.seen.push((path, stamp));
+    }
+}
+
 /// What identifies one version of a file or directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Stamp {

@@ -51,12 +51,17 @@ unsafe impl Command for MapCreateAttr {
 
 impl MakesFd for MapCreateAttr {}
 
-// SAFETY: the kernel's layout for the element commands, 32 bytes, `pad`
-// explicit; a value is only made by `OneValue::elem`, whose `key` and
-// `value` are the addresses of a `u32` and of a slice of the map's value
-// size borrowed for 'a, the value's lifetime.
-unsafe impl<const CMD: c_int> Command for MapElemAttr<'_, CMD> {
-    const CMD: c_int = CMD;
+// SAFETY (both impls): the kernel's layout for BPF_MAP_LOOKUP_ELEM and
+// BPF_MAP_UPDATE_ELEM, 32 bytes, `pad` explicit; a value is only made by
+// `OneValue::elem`, whose `key` and `value` are the addresses of a `u32`
+// and of a slice of the map's value size, both alive across the call.
+unsafe impl Command for MapElemAttr<'_, CMD_MAP_LOOKUP_ELEM> {
+    const CMD: c_int = CMD_MAP_LOOKUP_ELEM;
+}
+
+// SAFETY: see above.
+unsafe impl Command for MapElemAttr<'_, CMD_MAP_UPDATE_ELEM> {
+    const CMD: c_int = CMD_MAP_UPDATE_ELEM;
 }
 
 /// An array map of one value of `words` 64-bit words, at key 0.
@@ -99,7 +104,10 @@ impl OneValue {
         self.elem::<CMD_MAP_LOOKUP_ELEM>(value)
     }
 
-    fn elem<const CMD: c_int>(&self, value: &mut [u64]) -> io::Result<()> {
+    fn elem<const CMD: c_int>(&self, value: &mut [u64]) -> io::Result<()>
+    where
+        for<'a> MapElemAttr<'a, CMD>: Command,
+    {
         if value.len() != self.words {
             return Err(io::Error::other("a value of another size"));
         }
