@@ -45,6 +45,13 @@ enum LockSource {
     Peek,
 }
 
+impl LockSource {
+    /// The table of every lock, read now.
+    fn table() -> LockSource {
+        LockSource::Table(LockTable::read())
+    }
+}
+
 /// What the peeks of a scan's slices saw: `all`, every pidfile read was
 /// peeked at (none was answered from a cache, every one could be opened);
 /// `locked`, one was locked, or a peek failed.
@@ -55,6 +62,14 @@ pub(super) struct Peeked {
 }
 
 impl Peeked {
+    /// Before any slice is read: every pidfile to be peeked at when `peek`.
+    pub(super) fn starting(peek: bool) -> Peeked {
+        Peeked {
+            all: peek,
+            locked: false,
+        }
+    }
+
     /// Add a slice's.
     pub(super) fn merge(&mut self, other: Peeked) {
         self.all &= other.all;
@@ -127,7 +142,7 @@ impl Beside {
         let locks = Pending::start("pidscope-locks", move || {
             match peek.then(Peek::get).flatten() {
                 Some(_) => LockSource::Peek,
-                None => LockSource::Table(LockTable::read()),
+                None => LockSource::table(),
             }
         });
         Beside {
@@ -149,8 +164,7 @@ impl Beside {
             return true;
         }
         self.peek = false;
-        let table = || LockSource::Table(LockTable::read());
-        self.locks = Some(Pending::start("pidscope-locks", table));
+        self.locks = Some(Pending::start("pidscope-locks", LockSource::table));
         false
     }
 
@@ -165,10 +179,9 @@ impl Beside {
     /// whether it was read: when the peeks saw every pidfile read and none
     /// of them locked, it is empty.
     pub(super) fn locks(&mut self, peeked: Peeked) -> (LockTable, bool) {
-        let table = || LockSource::Table(LockTable::read());
         let source = match self.locks.take() {
-            Some(locks) => locks.wait(table),
-            None => table(),
+            Some(locks) => locks.wait(LockSource::table),
+            None => LockSource::table(),
         };
         match source {
             LockSource::Table(table) => (table, true),

@@ -242,10 +242,7 @@ impl Scanner {
             seen: Seen::with_capacity(candidates.len()),
             dirs: DirIds::default(),
             sightings: Sightings::default(),
-            peeked: Peeked {
-                all: peek,
-                locked: false,
-            },
+            peeked: Peeked::starting(peek),
         };
         let mut cache = HashMap::with_capacity(if whole { self.cache.len() } else { 0 });
         // Walk order, cut in slices that this thread and the helpers take as

@@ -23,15 +23,15 @@ pub(super) struct ReadPidfile {
 }
 
 /// Read and parse one candidate that the cache did not answer, through its
-/// directory's descriptor in `parent`, keeping the file open in `held` once
-/// read. `None` when it vanished between the walk and the read.
+/// directory's descriptor in `parent`, keeping the file open in `held`, if
+/// given, once read. `None` when it vanished between the walk and the read.
 pub(super) fn read_candidate(
     parent: &mut Parent,
     candidate: &Candidate,
     pid_max: u32,
-    held: &mut Vec<std::fs::File>,
+    held: Option<&mut Vec<std::fs::File>>,
 ) -> Option<ReadPidfile> {
-    let read = match read_pidfile_in(parent, &candidate.path, candidate.kind, Some(held)) {
+    let read = match read_pidfile_in(parent, &candidate.path, candidate.kind, held) {
         ReadOutcome::Read {
             file,
             content,
@@ -170,10 +170,7 @@ pub(super) fn read_slice(
     claimed: &Claimed,
 ) -> SliceDone {
     let mut held = Vec::new();
-    let mut peeked = Peeked {
-        all: peek,
-        locked: false,
-    };
+    let mut peeked = Peeked::starting(peek);
     let done: Vec<(Candidate, Done)> = slice
         .into_iter()
         .map(|(candidate, hit)| {
@@ -181,15 +178,13 @@ pub(super) fn read_slice(
                 Some(hit) => Done::Cached(hit),
                 None => {
                     let before = held.len();
-                    let read = read_candidate(parent, &candidate, pid_max, &mut held);
+                    let read =
+                        read_candidate(parent, &candidate, pid_max, peek.then_some(&mut held));
                     peeked.all &= held.len() > before;
                     Done::Read(read)
                 }
             };
             peeked.all &= matches!(done, Done::Read(_));
-            if !peek {
-                held.clear();
-            }
             (candidate, done)
         })
         .collect();
